@@ -1,0 +1,85 @@
+import Foundation
+import RegioCore
+import RegioDB
+
+/// The sample region `regio demo` loads: one (fictional) city of three counties with 2 tertiary,
+/// 6 secondary and 24 primary facilities, and one procurement alliance.
+public enum DemoRegion {
+    public static let province = Region(code: "330000", name: "浙江省", level: .province, parentCode: nil)
+    public static let city = Region(code: "339900", name: "清河市", level: .city, parentCode: "330000")
+    public static let counties = [
+        Region(code: "339901", name: "清河区", level: .county, parentCode: "339900"),
+        Region(code: "339902", name: "东湖区", level: .county, parentCode: "339900"),
+        Region(code: "339921", name: "南山县", level: .county, parentCode: "339900"),
+    ]
+
+    public static let allianceCode = "QH-ALLIANCE"
+    public static let allianceName = "清河市药品耗材联合采购联盟"
+
+    public static let facilities: [Facility] = {
+        var list: [Facility] = [
+            Facility(code: "H339901001", name: "清河市第一人民医院", tier: .tertiary, grade: .a, type: .generalHospital,
+                     regionCode: "339901", staffedBeds: 1200, consortium: "清河市第一医联体"),
+            Facility(code: "H339902001", name: "清河市中医院", tier: .tertiary, grade: .a, type: .tcmHospital,
+                     regionCode: "339902", staffedBeds: 800, consortium: "清河市中医医联体"),
+            Facility(code: "H339901002", name: "清河区人民医院", tier: .secondary, grade: .a, type: .generalHospital,
+                     regionCode: "339901", staffedBeds: 450, consortium: "清河市第一医联体"),
+            Facility(code: "H339901003", name: "清河市妇幼保健院", tier: .secondary, grade: .a, type: .maternalChild,
+                     regionCode: "339901", staffedBeds: 300),
+            Facility(code: "H339902002", name: "东湖区人民医院", tier: .secondary, grade: .b, type: .generalHospital,
+                     regionCode: "339902", staffedBeds: 380, consortium: "清河市中医医联体"),
+            Facility(code: "H339902003", name: "东湖区第二医院", tier: .secondary, grade: .b, type: .generalHospital,
+                     regionCode: "339902", staffedBeds: 260),
+            Facility(code: "H339921001", name: "南山县人民医院", tier: .secondary, grade: .a, type: .generalHospital,
+                     regionCode: "339921", staffedBeds: 520, consortium: "南山县医共体"),
+            Facility(code: "H339921002", name: "南山县中医院", tier: .secondary, grade: .b, type: .tcmHospital,
+                     regionCode: "339921", staffedBeds: 280, consortium: "南山县医共体"),
+        ]
+        let primaryNames: [(county: String, names: [String], township: Bool)] = [
+            ("339901", ["湖滨街道", "清波街道", "望江街道", "南星街道", "紫阳街道", "小营街道", "四季青街道", "闸弄口街道"], false),
+            ("339902", ["东湖街道", "新桥街道", "临平街道", "星桥街道", "乔司街道", "运河街道", "崇贤街道", "塘栖镇"], false),
+            ("339921", ["南山镇", "石门镇", "双溪镇", "黄湖镇", "鸬鸟镇", "百丈镇", "径山镇", "瓶窑镇"], true),
+        ]
+        for (county, names, township) in primaryNames {
+            for (index, place) in names.enumerated() {
+                let isTownship = township || place.hasSuffix("镇")
+                list.append(Facility(
+                    code: "P\(county)\(String(format: "%03d", index + 1))",
+                    name: place + (isTownship ? "卫生院" : "社区卫生服务中心"),
+                    tier: .primary, grade: .ungraded, type: isTownship ? .townshipCentre : .communityCentre,
+                    regionCode: county, staffedBeds: isTownship ? 40 + index * 5 : 20 + index * 2,
+                    consortium: county == "339921" ? "南山县医共体" : nil))
+            }
+        }
+        return list
+    }()
+
+    /// Members of the demo alliance: every secondary and tertiary hospital and the township centres.
+    public static var allianceMembers: [String] {
+        facilities.filter { $0.tier != .primary || $0.type == .townshipCentre }.map(\.code)
+    }
+
+    /// Writes the region, its facilities and the alliance; safe to run again.
+    public static func seed(registry: RegistryStore, actor: String) async throws {
+        for region in [province, city] + counties { try await registry.upsertRegion(region) }
+        try await registry.upsertFacilities(facilities, actor: actor)
+        try await registry.upsertAlliance(code: allianceCode, name: allianceName, actor: actor)
+        try await registry.addMembers(alliance: allianceCode, facilities: allianceMembers, actor: actor)
+    }
+
+    /// One fresh token per role, for the demo's printout.
+    public static func issueTokens(credentials: CredentialStore, actor: String) async throws -> [(Role, String?, String)] {
+        var tokens: [(Role, String?, String)] = []
+        for role in Role.allCases {
+            let scope: String? = switch role.scopeKind {
+            case .facility: facilities[0].code
+            case .alliance: allianceCode
+            case nil: nil
+            }
+            let issued = try await credentials.issue(role: role, scope: scope, label: "demo \(role.rawValue)",
+                                                     expiresAt: Date().addingTimeInterval(7 * 24 * 3600), actor: actor)
+            tokens.append((role, scope, issued.token))
+        }
+        return tokens
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import Logging
+import RegioCore
+
+/// A private PostgreSQL cluster for `regio demo` when no database URL is given: `initdb` into a
+/// folder (once), `pg_ctl start` on a free loopback port, `pg_ctl stop` at the end.
+///
+/// PostgreSQL refuses to run as root; when Regio runs as root (a container, CI) the cluster is
+/// owned by and run as the `postgres` user that Debian's package creates.
+public final class EmbeddedPostgres: Sendable {
+    public let directory: URL
+    public let binDirectory: URL
+    public let port: Int
+    let runAs: String?
+    let logger: Logger
+
+    public static let superuser = "regio"
+    public static let databaseName = "regio"
+
+    public struct Unavailable: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// - Parameter directory: where the cluster lives (`data/`) and logs (`postgres.log`).
+    public init(directory: URL, logger: Logger) throws {
+        self.directory = directory
+        self.binDirectory = try Self.findBinaries()
+        self.port = try Self.freePort()
+        self.logger = logger
+        if geteuid() == 0 {
+            guard getpwnam("postgres") != nil else {
+                throw Unavailable(description: "running as root, PostgreSQL needs an unprivileged user, and there is no 'postgres' user; install Debian's postgresql package or run as another user")
+            }
+            self.runAs = "postgres"
+        } else {
+            self.runAs = nil
+        }
+    }
+
+    var dataDirectory: URL { directory.appendingPathComponent("data", isDirectory: true) }
+    var logFile: URL { directory.appendingPathComponent("postgres.log") }
+
+    public var url: DatabaseURL {
+        DatabaseURL(host: "127.0.0.1", port: port, username: Self.superuser, password: nil, database: Self.databaseName)
+    }
+
+    /// Finds `initdb`: on PATH, else the newest `/usr/lib/postgresql/*/bin`.
+    static func findBinaries() throws -> URL {
+        var candidates: [URL] = []
+        if let initdb = Subprocess.which("initdb") {
+            candidates.append(URL(fileURLWithPath: initdb).resolvingSymlinksInPath().deletingLastPathComponent())
+        }
+        let root = "/usr/lib/postgresql"
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
+            .compactMap(Int.init).sorted(by: >)
+        candidates += versions.map { URL(fileURLWithPath: "\(root)/\($0)/bin", isDirectory: true) }
+        for directory in candidates
+        where ["initdb", "pg_ctl", "postgres"].allSatisfy({
+            FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent($0).path)
+        }) {
+            return directory
+        }
+        throw Unavailable(description: "PostgreSQL is not installed (no initdb on PATH or under /usr/lib/postgresql/*/bin); `apt-get install -y postgresql`, or set REGIO_DATABASE_URL")
+    }
+
+    /// Asks the kernel for a free loopback port.
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Unavailable(description: "cannot open a socket") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard bound else { throw Unavailable(description: "cannot find a free port on 127.0.0.1") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Runs a PostgreSQL program, as `postgres` when we are root.
+    func run(_ program: String, _ arguments: [String]) throws {
+        let path = binDirectory.appendingPathComponent(program).path
+        if let runAs {
+            try Subprocess.run("/usr/sbin/runuser", ["-u", runAs, "--", path] + arguments)
+        } else {
+            try Subprocess.run(path, arguments)
+        }
+    }
+
+    /// Creates the cluster if needed, starts it, and makes sure the `regio` database exists.
+    public func start() throws {
+        let fileManager = FileManager.default
+        try fileManager.createDirectory(at: directory, withIntermediateDirectories: true)
+        if let runAs { try Subprocess.run("/bin/chown", [runAs, directory.path]) }
+        let initialised = fileManager.fileExists(atPath: dataDirectory.appendingPathComponent("PG_VERSION").path)
+        if !initialised {
+            logger.info("creating a PostgreSQL cluster", metadata: ["directory": "\(dataDirectory.path)"])
+            try run("initdb", ["-D", dataDirectory.path, "-U", Self.superuser, "--auth=trust",
+                               "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"])
+        }
+        // A demo killed without stopping may have left its server running: stop it first.
+        if fileManager.fileExists(atPath: dataDirectory.appendingPathComponent("postmaster.pid").path) {
+            try? run("pg_ctl", ["-D", dataDirectory.path, "-m", "immediate", "-w", "stop"])
+        }
+        let options = "-p \(port) -c listen_addresses=127.0.0.1 -k \(dataDirectory.path) -c fsync=off -c full_page_writes=off"
+        try run("pg_ctl", ["-D", dataDirectory.path, "-l", logFile.path, "-o", options, "-w", "-t", "60", "start"])
+        logger.info("PostgreSQL started", metadata: ["port": "\(port)"])
+        let createdb = binDirectory.appendingPathComponent("createdb").path
+        do {
+            try Subprocess.run(createdb, ["-h", "127.0.0.1", "-p", "\(port)", "-U", Self.superuser, Self.databaseName])
+        } catch let failure as Subprocess.Failure where failure.output.contains("already exists") {
+            // Kept from an earlier demo.
+        }
+    }
+
+    public func stop() {
+        do {
+            try run("pg_ctl", ["-D", dataDirectory.path, "-m", "fast", "-w", "stop"])
+            logger.info("PostgreSQL stopped")
+        } catch {
+            logger.warning("stopping PostgreSQL failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import RegioCore
+import RegioDB
+import RegioHTTP
+import RegioIngest
+import RegioQuery
+import ServiceLifecycle
+
+/// Which HTTP services one process runs.
+public enum ServiceSelection: String, Sendable, CaseIterable {
+    case ingest, query, all
+
+    var runsIngest: Bool { self != .query }
+    var runsQuery: Bool { self != .ingest }
+}
+
+/// Builds the long-running parts of `regio serve` (and `regio demo`): one connection pool and one
+/// Hummingbird application per service, to run together in one `ServiceGroup`.
+public struct RegioServer {
+    public var services: [any Service] = []
+
+    /// Called with the service name and the port it bound (useful when the configured port is 0).
+    public typealias Listening = @Sendable (_ service: String, _ host: String, _ port: Int) async -> Void
+
+    public init(selection: ServiceSelection, configuration: RegioConfiguration, logger: Logger,
+                onListening: @escaping Listening = { _, _, _ in }) throws {
+        guard let primary = configuration.databaseURL else {
+            throw ConfigurationError(problems: ["REGIO_DATABASE_URL is not set (only `regio demo` runs without one)"])
+        }
+        let migrations = MigrationRunner(migrations: try Migration.bundled())
+        if selection.runsIngest {
+            _ = try configuration.loadSecret()
+            let database = Database(url: primary, poolSize: configuration.poolSize, name: "ingest",
+                                    logger: logger.with(label: "db.ingest"))
+            let router = try IngestService.buildRouter(database: database, migrations: migrations, metrics: RegioMetrics.registry)
+            services.append(Self.application(name: "ingest", router: router, listener: configuration.ingestListener,
+                                             database: database, logger: logger, onListening: onListening))
+        }
+        if selection.runsQuery {
+            let database = Database(url: configuration.queryDatabaseURL ?? primary, poolSize: configuration.poolSize,
+                                    name: "query", logger: logger.with(label: "db.query"))
+            let router = try QueryService.buildRouter(database: database, migrations: migrations, metrics: RegioMetrics.registry)
+            services.append(Self.application(name: "query", router: router, listener: configuration.queryListener,
+                                             database: database, logger: logger, onListening: onListening))
+        }
+    }
+
+    static func application(
+        name: String, router: Router<RegioRequestContext>, listener: RegioConfiguration.Listener,
+        database: Database, logger: Logger, onListening: @escaping Listening
+    ) -> any Service {
+        Application(
+            router: router,
+            configuration: .init(address: .hostname(listener.host, port: listener.port), serverName: "regio-\(name)"),
+            services: [database.client],
+            onServerRunning: { channel in
+                await onListening(name, listener.host, channel.localAddress?.port ?? listener.port)
+            },
+            logger: logger.with(label: "regio.\(name)")
+        )
+    }
+}
+
+extension Logger {
+    /// The same handler set-up under another label.
+    func with(label: String) -> Logger {
+        var logger = Logger(label: label)
+        logger.logLevel = logLevel
+        return logger
+    }
+}

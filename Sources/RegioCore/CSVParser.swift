@@ -1,0 +1,137 @@
+/// An incremental RFC 4180 parser: feed it bytes as they arrive, it hands back whole records with
+/// the line each starts on. Quoted fields may hold commas, doubled quotes and line breaks; lines
+/// end in LF, CRLF or a lone CR; a UTF-8 byte-order mark at the very start is skipped. Input must
+/// already be UTF-8 (the ingest pipeline decodes GB18030 before this).
+///
+/// A malformed record (a stray quote, text after a closing quote) is still returned, with `problem`
+/// set, so the caller can report it on its line and go on with the next one.
+public struct CSVParser: Sendable {
+    public struct Record: Sendable, Equatable {
+        public var fields: [String]
+        /// Line the record starts on, counting from 1 (the header is line 1).
+        public var line: Int
+        public var problem: String?
+    }
+
+    private enum State { case fieldStart, unquoted, quoted, quoteInQuoted }
+
+    private var state = State.fieldStart
+    private var field: [UInt8] = []
+    private var fields: [String] = []
+    private var line = 1
+    private var recordLine = 1
+    private var problem: String?
+    private var afterCR = false
+    private var atStart = true
+    private var bomBytesSeen = 0
+
+    public init() {
+        field.reserveCapacity(256)
+    }
+
+    public mutating func feed<Bytes: Sequence<UInt8>>(_ bytes: Bytes, _ emit: (Record) throws -> Void) rethrows {
+        for byte in bytes {
+            if atStart {
+                // Skip EF BB BF only at the very beginning; anything else ends the check.
+                let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+                if byte == bom[bomBytesSeen] {
+                    bomBytesSeen += 1
+                    if bomBytesSeen == 3 { atStart = false }
+                    continue
+                }
+                atStart = false
+                if bomBytesSeen > 0 { field.append(contentsOf: bom[0..<bomBytesSeen]); state = .unquoted }
+            }
+            if afterCR {
+                afterCR = false
+                if byte == UInt8(ascii: "\n") { continue }  // the LF of a CRLF
+            }
+            let crInQuotesBefore = crInQuotes
+            crInQuotes = false
+            switch state {
+            case .fieldStart:
+                switch byte {
+                case UInt8(ascii: "\""): state = .quoted
+                case UInt8(ascii: ","): endField()
+                case UInt8(ascii: "\n"), UInt8(ascii: "\r"): try endRecord(byte, emit)
+                default: field.append(byte); state = .unquoted
+                }
+            case .unquoted:
+                switch byte {
+                case UInt8(ascii: ","): endField()
+                case UInt8(ascii: "\n"), UInt8(ascii: "\r"): try endRecord(byte, emit)
+                case UInt8(ascii: "\""):
+                    if problem == nil { problem = "a quote inside an unquoted field (field \(fields.count + 1)); quote the whole field and double the quote" }
+                    field.append(byte)
+                default: field.append(byte)
+                }
+            case .quoted:
+                switch byte {
+                case UInt8(ascii: "\""): state = .quoteInQuoted
+                case UInt8(ascii: "\n"):
+                    // A CRLF inside quotes is one line break, kept as it was written.
+                    if !crInQuotesBefore { line += 1 }
+                    field.append(byte)
+                case UInt8(ascii: "\r"): line += 1; field.append(byte); crInQuotes = true
+                default: field.append(byte)
+                }
+            case .quoteInQuoted:
+                switch byte {
+                case UInt8(ascii: "\""): field.append(byte); state = .quoted
+                case UInt8(ascii: ","): endField()
+                case UInt8(ascii: "\n"), UInt8(ascii: "\r"): try endRecord(byte, emit)
+                default:
+                    if problem == nil { problem = "text after the closing quote of field \(fields.count + 1)" }
+                    field.append(byte)
+                    state = .unquoted
+                }
+            }
+        }
+    }
+
+    private var crInQuotes = false
+
+    /// Call once at the end of input: returns the last record if the input did not end in a line break.
+    public mutating func finish(_ emit: (Record) throws -> Void) rethrows {
+        if state == .quoted {
+            problem = "a quoted field opened on line \(recordLine) is never closed"
+            fields.append(String(decoding: field, as: UTF8.self))
+            try emit(Record(fields: fields, line: recordLine, problem: problem))
+            reset()
+            return
+        }
+        if state != .fieldStart || !fields.isEmpty {
+            endField()
+            try emit(Record(fields: fields, line: recordLine, problem: problem))
+            reset()
+        }
+    }
+
+    /// Lines seen so far (1 + line breaks), for "file has N lines" checks.
+    public var currentLine: Int { line }
+
+    private mutating func endField() {
+        fields.append(String(decoding: field, as: UTF8.self))
+        field.removeAll(keepingCapacity: true)
+        state = .fieldStart
+    }
+
+    private mutating func endRecord(_ terminator: UInt8, _ emit: (Record) throws -> Void) rethrows {
+        if terminator == UInt8(ascii: "\r") { afterCR = true }
+        let blank = fields.isEmpty && field.isEmpty && state == .fieldStart
+        if !blank {
+            endField()
+            try emit(Record(fields: fields, line: recordLine, problem: problem))
+        }
+        line += 1
+        reset()
+    }
+
+    private mutating func reset() {
+        fields.removeAll(keepingCapacity: true)
+        field.removeAll(keepingCapacity: true)
+        state = .fieldStart
+        problem = nil
+        recordLine = line
+    }
+}

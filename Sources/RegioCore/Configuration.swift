@@ -1,0 +1,208 @@
+import Foundation
+
+/// Every setting Regio reads, from environment variables (and, underneath them, an optional
+/// `KEY=VALUE` file). `docs/configuration.md` lists the same settings; a test keeps them in step.
+public struct RegioConfiguration: Sendable, Equatable {
+    /// The primary database; `nil` means "no database given", which only `regio demo` accepts.
+    public var databaseURL: DatabaseURL?
+    /// Where the query service reads (a streaming replica); defaults to `databaseURL`.
+    public var queryDatabaseURL: DatabaseURL?
+    public var ingestListener: Listener
+    public var queryListener: Listener
+    /// File holding the region secret that keys national-ID pseudonyms.
+    public var secretFile: String?
+    public var logLevel: LogLevel
+    public var logFormat: LogFormat
+    /// Connections each service keeps to PostgreSQL at most.
+    public var poolSize: Int
+    /// Not fatal, but worth a log line at start: e.g. a misspelt `REGIO_` variable.
+    public var warnings: [String]
+
+    public struct Listener: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+    }
+
+    public enum LogLevel: String, Sendable, CaseIterable {
+        case trace, debug, info, notice, warning, error, critical
+    }
+
+    public enum LogFormat: String, Sendable, CaseIterable {
+        case text, json
+    }
+
+    /// One documented entry per setting: name, default, meaning.
+    public struct Setting: Sendable {
+        public var name: String
+        public var defaultValue: String
+        public var meaning: String
+    }
+
+    public static let settings: [Setting] = [
+        Setting(name: "REGIO_CONFIG_FILE", defaultValue: "(none)",
+                meaning: "Optional file of KEY=VALUE lines read before the environment; the environment wins."),
+        Setting(name: "REGIO_DATABASE_URL", defaultValue: "(none: `regio demo` starts an embedded PostgreSQL)",
+                meaning: "Primary database, postgres://user:password@host:port/database[?sslmode=disable|prefer|require]."),
+        Setting(name: "REGIO_QUERY_DATABASE_URL", defaultValue: "REGIO_DATABASE_URL",
+                meaning: "Database the query service reads, typically a streaming replica."),
+        Setting(name: "REGIO_INGEST_HOST", defaultValue: "127.0.0.1", meaning: "Address the ingestion service listens on."),
+        Setting(name: "REGIO_INGEST_PORT", defaultValue: "8081", meaning: "Port of the ingestion service (0 picks a free one)."),
+        Setting(name: "REGIO_QUERY_HOST", defaultValue: "127.0.0.1", meaning: "Address the query service listens on."),
+        Setting(name: "REGIO_QUERY_PORT", defaultValue: "8082", meaning: "Port of the query service (0 picks a free one)."),
+        Setting(name: "REGIO_SECRET_FILE", defaultValue: "(none; required by the ingestion service)",
+                meaning: "File holding the region secret (at least 32 bytes) that keys national-ID pseudonyms."),
+        Setting(name: "REGIO_LOG_LEVEL", defaultValue: "info",
+                meaning: "trace, debug, info, notice, warning, error or critical."),
+        Setting(name: "REGIO_LOG_FORMAT", defaultValue: "text", meaning: "text (for people) or json (one object a line)."),
+        Setting(name: "REGIO_DB_POOL_SIZE", defaultValue: "10",
+                meaning: "Most connections each service opens to PostgreSQL (1 to 200)."),
+    ]
+
+    /// Reads every setting; collects every problem before failing, so one start shows them all.
+    public init(environment: [String: String]) throws(ConfigurationError) {
+        var problems: [String] = []
+        let known = Set(Self.settings.map(\.name))
+        self.warnings = environment.keys.sorted()
+            .filter { $0.hasPrefix("REGIO_") && !$0.hasPrefix("REGIO_TEST_") && !known.contains($0) }
+            .map { "\($0) is not a Regio setting (see docs/configuration.md); ignored" }
+
+        func string(_ name: String) -> String? {
+            guard let value = environment[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+            return value
+        }
+        func url(_ name: String) -> DatabaseURL? {
+            guard let text = string(name) else { return nil }
+            do { return try DatabaseURL(text) } catch {
+                problems.append("\(name): \(error.reason)")
+                return nil
+            }
+        }
+        func int(_ name: String, default value: Int, range: ClosedRange<Int>) -> Int {
+            guard let text = string(name) else { return value }
+            guard let number = Int(text), range.contains(number) else {
+                problems.append("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), got '\(text)'")
+                return value
+            }
+            return number
+        }
+        func choice<T: RawRepresentable & CaseIterable>(_ name: String, default value: T) -> T where T.RawValue == String {
+            guard let text = string(name) else { return value }
+            guard let parsed = T(rawValue: text.lowercased()) else {
+                let allowed = T.allCases.map(\.rawValue).joined(separator: ", ")
+                problems.append("\(name) must be one of \(allowed), got '\(text)'")
+                return value
+            }
+            return parsed
+        }
+
+        self.databaseURL = url("REGIO_DATABASE_URL")
+        self.queryDatabaseURL = url("REGIO_QUERY_DATABASE_URL") ?? databaseURL
+        self.ingestListener = Listener(host: string("REGIO_INGEST_HOST") ?? "127.0.0.1",
+                                       port: int("REGIO_INGEST_PORT", default: 8081, range: 0...65535))
+        self.queryListener = Listener(host: string("REGIO_QUERY_HOST") ?? "127.0.0.1",
+                                      port: int("REGIO_QUERY_PORT", default: 8082, range: 0...65535))
+        self.secretFile = string("REGIO_SECRET_FILE")
+        self.logLevel = choice("REGIO_LOG_LEVEL", default: .info)
+        self.logFormat = choice("REGIO_LOG_FORMAT", default: .text)
+        self.poolSize = int("REGIO_DB_POOL_SIZE", default: 10, range: 1...200)
+        if environment["REGIO_QUERY_DATABASE_URL"] != nil, databaseURL == nil, queryDatabaseURL != nil {
+            problems.append("REGIO_QUERY_DATABASE_URL is set but REGIO_DATABASE_URL is not")
+        }
+        if !problems.isEmpty { throw ConfigurationError(problems: problems) }
+    }
+
+    /// Parses a `KEY=VALUE` file: `#` comments and blank lines are skipped, values may be quoted.
+    public static func parseFile(_ text: String, name: String) throws(ConfigurationError) -> [String: String] {
+        var values: [String: String] = [:]
+        var problems: [String] = []
+        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let body = line.hasPrefix("export ") ? String(line.dropFirst(7)) : line
+            guard let equals = body.firstIndex(of: "=") else {
+                problems.append("\(name):\(index + 1): expected KEY=VALUE")
+                continue
+            }
+            let key = body[..<equals].trimmingCharacters(in: .whitespaces)
+            var value = body[body.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
+                value = String(value.dropFirst().dropLast())
+            }
+            values[key] = value
+        }
+        if !problems.isEmpty { throw ConfigurationError(problems: problems) }
+        return values
+    }
+}
+
+/// Start-up failure: every problem found, each on its own line, in one message.
+public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
+    public var problems: [String]
+    public init(problems: [String]) { self.problems = problems }
+    public var description: String {
+        "configuration error: " + problems.joined(separator: "; ")
+    }
+}
+
+/// A PostgreSQL connection URL, taken apart.
+public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    public var username: String
+    public var password: String?
+    public var database: String
+    public var tlsMode: TLSMode
+
+    public enum TLSMode: String, Sendable { case disable, prefer, require }
+
+    public struct Invalid: Error { public var reason: String }
+
+    public init(host: String, port: Int, username: String, password: String?, database: String, tlsMode: TLSMode = .disable) {
+        self.host = host
+        self.port = port
+        self.username = username
+        self.password = password
+        self.database = database
+        self.tlsMode = tlsMode
+    }
+
+    public init(_ text: String) throws(Invalid) {
+        guard let components = URLComponents(string: text),
+              let scheme = components.scheme, ["postgres", "postgresql"].contains(scheme) else {
+            throw Invalid(reason: "expected postgres://user:password@host:port/database")
+        }
+        guard let host = components.host, !host.isEmpty else { throw Invalid(reason: "the URL names no host") }
+        guard let user = components.user, !user.isEmpty else { throw Invalid(reason: "the URL names no user") }
+        let database = String(components.path.drop(while: { $0 == "/" }))
+        guard !database.isEmpty else { throw Invalid(reason: "the URL names no database") }
+        var mode = TLSMode.disable
+        if let value = components.queryItems?.first(where: { $0.name == "sslmode" })?.value {
+            switch value {
+            case "disable": mode = .disable
+            case "allow", "prefer": mode = .prefer
+            case "require", "verify-ca", "verify-full": mode = .require
+            default: throw Invalid(reason: "sslmode '\(value)' is not one of disable, prefer, require")
+            }
+        }
+        self.init(host: host, port: components.port ?? 5432, username: user.removingPercentEncoding ?? user,
+                  password: components.password?.removingPercentEncoding, database: database, tlsMode: mode)
+    }
+
+    /// The URL without its password, for logs.
+    public var description: String {
+        "postgres://\(username)@\(host):\(port)/\(database)"
+    }
+
+    /// The full URL, password included, for handing to child processes and clients.
+    public var urlString: String {
+        var components = URLComponents()
+        components.scheme = "postgres"
+        components.host = host
+        components.port = port
+        components.user = username
+        components.password = password
+        components.path = "/" + database
+        if tlsMode != .disable { components.queryItems = [URLQueryItem(name: "sslmode", value: tlsMode.rawValue)] }
+        return components.string ?? description
+    }
+}

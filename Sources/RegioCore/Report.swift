@@ -1,0 +1,195 @@
+import Foundation
+
+/// One prebuilt report as the catalog describes it: what it computes, who may run it, what it
+/// takes and what each column means. The query is `sql/reports/<id>.sql`; its parameters arrive as
+/// `$1…$n` in the order declared here, as text or NULL, and its columns must be exactly `columns`.
+public struct ReportDefinition: Sendable {
+    public var id: String
+    public var titleZh: String
+    public var titleEn: String
+    public var description: String
+    /// Roles that may run it. A facility or alliance caller is held to its own scope: see
+    /// `ReportParameter.Kind.facility` and `.alliance`.
+    public var roles: Set<Role>
+    public var parameters: [ReportParameter]
+    public var columns: [ReportColumn]
+
+    public init(id: String, titleZh: String, titleEn: String, description: String, roles: Set<Role>,
+                parameters: [ReportParameter], columns: [ReportColumn]) {
+        self.id = id
+        self.titleZh = titleZh
+        self.titleEn = titleEn
+        self.description = description
+        self.roles = roles
+        self.parameters = parameters
+        self.columns = columns
+    }
+
+    public var sqlPath: String { "reports/\(id).sql" }
+}
+
+public struct ReportParameter: Sendable {
+    public enum Kind: String, Sendable {
+        /// A GB/T 2260 region code of any level; the report covers everything inside it.
+        case region
+        /// A facility code. For a facility caller it defaults to, and may only be, their own.
+        case facility
+        /// An alliance code. For an alliance caller it defaults to, and may only be, their own.
+        case alliance
+        /// 1, 2 or 3.
+        case tier
+        /// A calendar month, `YYYY-MM`.
+        case month
+        /// A date, `YYYY-MM-DD`.
+        case date
+        /// A whole number.
+        case integer
+    }
+
+    public var name: String
+    public var kind: Kind
+    public var required: Bool
+    public var description: String
+
+    public init(_ name: String, _ kind: Kind, required: Bool = false, _ description: String) {
+        self.name = name
+        self.kind = kind
+        self.required = required
+        self.description = description
+    }
+
+    /// Checks one value of this parameter; returns the text bound to the query, or why it is wrong.
+    public func normalise(_ raw: String) -> Result<String, ReportRequestError> {
+        let value = raw.trimmingWhitespace()
+        func bad(_ expected: String) -> Result<String, ReportRequestError> {
+            .failure(.badParameter(name: name, message: "expected \(expected), got '\(raw)'"))
+        }
+        switch kind {
+        case .region:
+            return value.count == 6 && value.allSatisfy(\.isASCIIDigit) ? .success(value) : bad("a 6-digit region code")
+        case .facility:
+            return Facility.isValidCode(value) ? .success(value) : bad("a facility code")
+        case .alliance:
+            return !value.isEmpty && value.count <= 32 ? .success(value) : bad("an alliance code")
+        case .tier:
+            return ["1", "2", "3"].contains(value) ? .success(value) : bad("1, 2 or 3")
+        case .month:
+            guard let month = CalendarMonth(value) else { return bad("a month YYYY-MM") }
+            return .success(month.description)
+        case .date:
+            guard let date = CalendarDate(value) else { return bad("a date YYYY-MM-DD") }
+            return .success(date.description)
+        case .integer:
+            return Int(value) != nil ? .success(value) : bad("a whole number")
+        }
+    }
+}
+
+public struct ReportColumn: Sendable {
+    public enum ValueType: String, Sendable {
+        case text, integer, decimal, date, month
+    }
+
+    public var name: String
+    public var type: ValueType
+    /// Unit of the values: "facilities", "beds", "visits", "yuan", "%", "days" …; nil for labels.
+    public var unit: String?
+    public var titleZh: String
+    public var definition: String
+
+    public init(_ name: String, _ type: ValueType, unit: String? = nil, zh titleZh: String, _ definition: String) {
+        self.name = name
+        self.type = type
+        self.unit = unit
+        self.titleZh = titleZh
+        self.definition = definition
+    }
+}
+
+public enum ReportRequestError: Error, Equatable, CustomStringConvertible {
+    case unknownParameter(String)
+    case badParameter(name: String, message: String)
+    case missingParameter(String)
+    case outOfScope(String)
+
+    public var description: String {
+        switch self {
+        case .unknownParameter(let name): "unknown parameter '\(name)'"
+        case .badParameter(let name, let message): "parameter '\(name)': \(message)"
+        case .missingParameter(let name): "parameter '\(name)' is required"
+        case .outOfScope(let message): message
+        }
+    }
+}
+
+extension ReportDefinition {
+    /// Turns a request's query items into the query's bind values, in parameter order, applying the
+    /// caller's scope: a facility caller sees only its facility, an alliance caller only its alliance.
+    /// `format` is the framework's own parameter and is not passed on.
+    public func binds(for query: [(String, String)], caller: Identity) -> Result<[String?], ReportRequestError> {
+        var given: [String: String] = [:]
+        for (name, value) in query where name != "format" {
+            guard parameters.contains(where: { $0.name == name }) else { return .failure(.unknownParameter(name)) }
+            given[name] = value
+        }
+        var binds: [String?] = []
+        for parameter in parameters {
+            var value: String?
+            if let raw = given[parameter.name], !raw.isEmpty {
+                switch parameter.normalise(raw) {
+                case .success(let normalised): value = normalised
+                case .failure(let error): return .failure(error)
+                }
+            }
+            switch (parameter.kind, caller.role) {
+            case (.facility, .facility):
+                if let value, value != caller.facilityCode {
+                    return .failure(.outOfScope("a facility token may only ask about its own facility"))
+                }
+                value = caller.facilityCode
+            case (.alliance, .alliance):
+                if let value, value != caller.allianceCode {
+                    return .failure(.outOfScope("an alliance token may only ask about its own alliance"))
+                }
+                value = caller.allianceCode
+            default:
+                break
+            }
+            if parameter.required, value == nil { return .failure(.missingParameter(parameter.name)) }
+            binds.append(value)
+        }
+        return .success(binds)
+    }
+}
+
+/// A cell of a report's result.
+public enum ReportValue: Sendable, Equatable, Encodable {
+    case text(String)
+    case integer(Int)
+    case decimal(Decimal)
+    case null
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .text(let value): try container.encode(value)
+        case .integer(let value): try container.encode(value)
+        case .decimal(let value): try container.encode(value)
+        case .null: try container.encodeNil()
+        }
+    }
+
+    /// The text a CSV cell holds: decimals in plain notation, nothing for null.
+    public var csvText: String {
+        switch self {
+        case .text(let value): value
+        case .integer(let value): String(value)
+        case .decimal(let value): "\(value)"
+        case .null: ""
+        }
+    }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
+}

@@ -1,0 +1,44 @@
+/// Who is calling. A credential carries exactly one role and, for `facility` and `alliance`,
+/// the one facility or alliance it is scoped to (see DESIGN.md, Roles).
+public enum Role: String, Sendable, Codable, CaseIterable {
+    /// A hospital: its nightly upload and its own staff's lookups.
+    case facility
+    /// Analysts of one procurement alliance: their members' purchase data.
+    case alliance
+    /// Regional health bureau analysts: aggregates over the whole region.
+    case bureau
+    /// Data steward: reviews patient links and keeps the registry right.
+    case steward
+    /// Operators of the platform.
+    case admin
+
+    /// Whether a credential of this role must name the facility or alliance it acts for.
+    public var scopeKind: ScopeKind? {
+        switch self {
+        case .facility: .facility
+        case .alliance: .alliance
+        case .bureau, .steward, .admin: nil
+        }
+    }
+
+    public enum ScopeKind: String, Sendable { case facility, alliance }
+}
+
+/// An authenticated caller, as resolved from a bearer token.
+public struct Identity: Sendable, Equatable {
+    public var tokenID: Int64
+    public var role: Role
+    /// Set for `facility` tokens: the facility code it acts for.
+    public var facilityCode: String?
+    /// Set for `alliance` tokens: the alliance code it acts for.
+    public var allianceCode: String?
+    public var label: String
+
+    public init(tokenID: Int64, role: Role, facilityCode: String? = nil, allianceCode: String? = nil, label: String) {
+        self.tokenID = tokenID
+        self.role = role
+        self.facilityCode = facilityCode
+        self.allianceCode = allianceCode
+        self.label = label
+    }
+}

@@ -1,0 +1,101 @@
+/// Splits a SQL script into its statements. PostgresNIO speaks only the extended query protocol,
+/// which takes one statement at a time, so migration files are cut at top-level semicolons —
+/// those outside quotes, quoted identifiers, dollar-quoted bodies and comments.
+public enum SQLScript {
+    public static func statements(in script: String) -> [String] {
+        let chars = Array(script.unicodeScalars)
+        var statements: [String] = []
+        var current = String.UnicodeScalarView()
+        var index = 0
+        var hasCode = false  // whether `current` holds anything but comments and white space
+
+        func flush() {
+            let text = String(current).trimmingWhitespace()
+            if hasCode, !text.isEmpty { statements.append(text) }
+            current = String.UnicodeScalarView()
+            hasCode = false
+        }
+        func peek(_ offset: Int) -> Unicode.Scalar? {
+            index + offset < chars.count ? chars[index + offset] : nil
+        }
+        func copy(until endIndex: Int) {
+            current.append(contentsOf: chars[index..<min(endIndex, chars.count)])
+            index = min(endIndex, chars.count)
+        }
+
+        while index < chars.count {
+            let c = chars[index]
+            switch c {
+            case "-" where peek(1) == "-":
+                var end = index
+                while end < chars.count, chars[end] != "\n" { end += 1 }
+                copy(until: end)
+            case "/" where peek(1) == "*":
+                var depth = 0
+                var end = index
+                while end < chars.count {
+                    if chars[end] == "/", end + 1 < chars.count, chars[end + 1] == "*" { depth += 1; end += 2; continue }
+                    if chars[end] == "*", end + 1 < chars.count, chars[end + 1] == "/" {
+                        depth -= 1; end += 2
+                        if depth == 0 { break }
+                        continue
+                    }
+                    end += 1
+                }
+                copy(until: end)
+            case "'", "\"":
+                var end = index + 1
+                while end < chars.count {
+                    if chars[end] == c {
+                        if end + 1 < chars.count, chars[end + 1] == c { end += 2; continue }  // doubled quote
+                        end += 1
+                        break
+                    }
+                    end += 1
+                }
+                hasCode = true
+                copy(until: end)
+            case "$":
+                // A dollar-quote tag is $$ or $identifier$; a positional parameter ($1) is not one.
+                var tagEnd = index + 1
+                while tagEnd < chars.count, chars[tagEnd] == "_" || chars[tagEnd].properties.isAlphabetic
+                        || (tagEnd > index + 1 && ("0"..."9").contains(chars[tagEnd])) {
+                    tagEnd += 1
+                }
+                if tagEnd < chars.count, chars[tagEnd] == "$" {
+                    let tag = Array(chars[index...tagEnd])
+                    var end = tagEnd + 1
+                    while end < chars.count {
+                        if chars[end] == "$", end + tag.count <= chars.count, Array(chars[end..<end + tag.count]) == tag {
+                            end += tag.count
+                            break
+                        }
+                        end += 1
+                    }
+                    hasCode = true
+                    copy(until: end)
+                } else {
+                    hasCode = true
+                    copy(until: index + 1)
+                }
+            case ";":
+                index += 1
+                flush()
+            default:
+                if !c.properties.isWhitespace { hasCode = true }
+                copy(until: index + 1)
+            }
+        }
+        flush()
+        return statements
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
+              let last = scalars.lastIndex(where: { !$0.properties.isWhitespace }) else { return "" }
+        return String(scalars[first...last])
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import Logging
+import Metrics
+import NIOSSL
+import PostgresNIO
+import RegioCore
+import Synchronization
+
+/// A pool of connections to one PostgreSQL database, with the gauges `/metrics` shows for it.
+///
+/// The `PostgresClient` inside must run as a service (it is one) for the pool to hand out
+/// connections; `regio serve` puts it in the service group, tools and tests run it in a task.
+public struct Database: Sendable {
+    public let client: PostgresClient
+    public let url: DatabaseURL
+    public let logger: Logger
+    private let inUse: Gauge
+    private let leases: LeaseCounter
+
+    /// - Parameters:
+    ///   - poolSize: Each service keeps at most this many connections. Requests hold one only for the
+    ///     length of their queries; an ingestion batch holds one for its whole COPY and merge, so the
+    ///     ingest pool bounds how many batches load at once. PostgreSQL's `max_connections` must
+    ///     cover the sum over all services (see deploy/postgresql/regio.conf).
+    ///   - name: Shown in `pg_stat_activity.application_name` and used as the metrics label.
+    public init(url: DatabaseURL, poolSize: Int, name: String, logger: Logger) {
+        var configuration = PostgresClient.Configuration(
+            host: url.host, port: url.port, username: url.username, password: url.password,
+            database: url.database, tls: Self.tls(url.tlsMode))
+        configuration.options.maximumConnections = poolSize
+        configuration.options.minimumConnections = 0
+        configuration.options.additionalStartupParameters = [("application_name", "regio-\(name)")]
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.url = url
+        self.logger = logger
+        self.inUse = Gauge(label: "regio_db_connections_in_use", dimensions: [("pool", name)])
+        Gauge(label: "regio_db_connections_max", dimensions: [("pool", name)]).record(poolSize)
+        self.leases = LeaseCounter()
+    }
+
+    private static func tls(_ mode: DatabaseURL.TLSMode) -> PostgresClient.Configuration.TLS {
+        switch mode {
+        case .disable: .disable
+        case .prefer: .prefer(.makeClientConfiguration())
+        case .require: .require(.makeClientConfiguration())
+        }
+    }
+
+    /// Runs `body` on one connection of the pool, counted in `regio_db_connections_in_use`.
+    public func withConnection<Result: Sendable>(
+        _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try await client.withConnection { connection in
+            inUse.record(leases.change(by: 1))
+            defer { inUse.record(leases.change(by: -1)) }
+            return try await body(connection)
+        }
+    }
+
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    public func withTransaction<Result: Sendable>(
+        _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try await withConnection { connection in
+            try await connection.withTransaction(logger: logger) { try await body($0) }
+        }
+    }
+
+    @discardableResult
+    public func query(_ query: PostgresQuery) async throws -> PostgresRowSequence {
+        try await client.query(query, logger: logger)
+    }
+}
+
+/// Counts leased connections; a lock is enough, the critical section is one addition.
+final class LeaseCounter: Sendable {
+    private let count = Mutex(0)
+    func change(by delta: Int) -> Int {
+        count.withLock { value in
+            value += delta
+            return value
+        }
+    }
+}

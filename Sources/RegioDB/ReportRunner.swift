@@ -1,0 +1,62 @@
+import Foundation
+import Logging
+import PostgresNIO
+import RegioCore
+
+public struct ReportResult: Sendable {
+    public var columns: [ReportColumn]
+    public var rows: [[ReportValue]]
+}
+
+/// Runs a report's SQL file with its bind values and decodes each column by the type the catalog
+/// declares; a query whose columns differ from the catalog's is a defect and fails loudly.
+public struct ReportRunner: Sendable {
+    public let database: Database
+    private let sql: [String: String]
+
+    /// Loads every report's SQL once, at start.
+    public init(database: Database, reports: [ReportDefinition]) throws {
+        self.database = database
+        var sql: [String: String] = [:]
+        for report in reports { sql[report.id] = try SQLFile.load(report.sqlPath) }
+        self.sql = sql
+    }
+
+    public struct ColumnMismatch: Error, CustomStringConvertible {
+        public var report: String
+        public var expected: [String]
+        public var actual: [String]
+        public var description: String {
+            "report \(report) returns columns \(actual) but its catalog entry declares \(expected)"
+        }
+    }
+
+    public func run(_ report: ReportDefinition, binds: [String?]) async throws -> ReportResult {
+        guard let text = sql[report.id] else { throw SQLFile.Missing(path: report.sqlPath) }
+        var bindings = PostgresBindings(capacity: binds.count)
+        for value in binds { bindings.append(value) }
+        let rows = try await database.query(PostgresQuery(unsafeSQL: text, binds: bindings))
+        var result: [[ReportValue]] = []
+        let expected = report.columns.map(\.name)
+        for try await row in rows {
+            let cells = row.makeRandomAccess()
+            if result.isEmpty {
+                let actual = (0..<cells.count).map { cells[$0].columnName }
+                guard actual == expected else { throw ColumnMismatch(report: report.id, expected: expected, actual: actual) }
+            }
+            result.append(try report.columns.indices.map { try Self.decode(cells[$0], as: report.columns[$0].type) })
+        }
+        return ReportResult(columns: report.columns, rows: result)
+    }
+
+    static func decode(_ cell: PostgresCell, as type: ReportColumn.ValueType) throws -> ReportValue {
+        switch type {
+        case .text, .date, .month:
+            return try cell.decode(String?.self).map(ReportValue.text) ?? .null
+        case .integer:
+            return try cell.decode(Int?.self).map(ReportValue.integer) ?? .null
+        case .decimal:
+            return try cell.decode(Decimal?.self).map(ReportValue.decimal) ?? .null
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import Hummingbird
+import RegioCore
+import RegioDB
+import RegioHTTP
+
+/// `GET /v1/reports` (the catalog) and `GET /v1/reports/{id}?…&format=json|csv` (one run).
+public struct ReportsController: Sendable {
+    let catalog: [ReportDefinition]
+    let runner: ReportRunner
+
+    public init(catalog: [ReportDefinition], runner: ReportRunner) {
+        self.catalog = catalog
+        self.runner = runner
+    }
+
+    public func addRoutes(to group: RouterGroup<RegioRequestContext>) {
+        group.get("reports", use: list)
+        group.get("reports/{id}", use: run)
+    }
+
+    @Sendable func list(_ request: Request, context: RegioRequestContext) async throws -> CatalogResponse {
+        let caller = try context.caller()
+        return CatalogResponse(reports: catalog.filter { $0.roles.contains(caller.role) }.map(CatalogEntry.init))
+    }
+
+    @Sendable func run(_ request: Request, context: RegioRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        let id = try context.parameters.require("id")
+        guard let report = catalog.first(where: { $0.id == id }) else {
+            throw Problem.notFound("no report '\(id)'; GET /v1/reports lists them")
+        }
+        _ = try context.caller(in: report.roles)
+        let query = request.uri.queryParameters.map { (String($0.key), String($0.value)) }
+        let format = try OutputFormat(request: request)
+        let binds: [String?]
+        switch report.binds(for: query, caller: caller) {
+        case .success(let values): binds = values
+        case .failure(.outOfScope(let message)): throw Problem.forbidden(message)
+        case .failure(let error): throw Problem.badRequest(error.description, type: "bad-parameter")
+        }
+        let result = try await runner.run(report, binds: binds)
+        context.logger.info("report run", metadata: ["report": "\(report.id)", "rows": "\(result.rows.count)"])
+        let parameters = Dictionary(uniqueKeysWithValues: zip(report.parameters.map(\.name), binds))
+        return try format.render(report: report, parameters: parameters, result: result)
+    }
+}
+
+enum OutputFormat {
+    case json, csv
+
+    init(request: Request) throws {
+        switch request.uri.queryParameters.get("format") {
+        case nil:
+            self = (request.headers[.accept] ?? "").contains("text/csv") ? .csv : .json
+        case "json": self = .json
+        case "csv": self = .csv
+        case let other?: throw Problem.badRequest("format must be json or csv, got '\(other)'", type: "bad-parameter")
+        }
+    }
+
+    func render(report: ReportDefinition, parameters: [String: String?], result: ReportResult) throws -> Response {
+        var headers = HTTPFields()
+        let body: ByteBuffer
+        switch self {
+        case .json:
+            headers[.contentType] = "application/json; charset=utf-8"
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            body = ByteBuffer(data: try encoder.encode(ReportRunResponse(report: report, parameters: parameters, result: result)))
+        case .csv:
+            headers[.contentType] = "text/csv; charset=utf-8"
+            headers[.contentDisposition] = "attachment; filename=\"\(report.id).csv\""
+            var text = CSVWriter.line(result.columns.map(\.name))
+            for row in result.rows { text += CSVWriter.line(row.map(\.csvText)) }
+            body = ByteBuffer(string: text)
+        }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+    }
+}
+
+struct CatalogResponse: ResponseEncodable {
+    var reports: [CatalogEntry]
+}
+
+struct CatalogEntry: Encodable {
+    struct Title: Encodable { var zh: String; var en: String }
+    struct Parameter: Encodable { var name: String; var kind: String; var required: Bool; var description: String }
+    struct Column: Encodable {
+        var name: String; var type: String; var unit: String?; var title_zh: String; var definition: String
+    }
+    var id: String
+    var title: Title
+    var description: String
+    var roles: [String]
+    var parameters: [Parameter]
+    var columns: [Column]
+    var formats = ["json", "csv"]
+
+    init(_ report: ReportDefinition) {
+        id = report.id
+        title = Title(zh: report.titleZh, en: report.titleEn)
+        description = report.description
+        roles = report.roles.map(\.rawValue).sorted()
+        parameters = report.parameters.map {
+            Parameter(name: $0.name, kind: $0.kind.rawValue, required: $0.required, description: $0.description)
+        }
+        columns = report.columns.map {
+            Column(name: $0.name, type: $0.type.rawValue, unit: $0.unit, title_zh: $0.titleZh, definition: $0.definition)
+        }
+    }
+}
+
+/// `{"report", "title", "parameters", "columns", "rows": [{column: value}]}`.
+struct ReportRunResponse: Encodable {
+    var report: ReportDefinition
+    var parameters: [String: String?]
+    var result: ReportResult
+
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ string: String) { stringValue = string }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(report.id, forKey: Key("report"))
+        try container.encode(CatalogEntry.Title(zh: report.titleZh, en: report.titleEn), forKey: Key("title"))
+        var parametersContainer = container.nestedContainer(keyedBy: Key.self, forKey: Key("parameters"))
+        for (name, value) in parameters { try parametersContainer.encode(value, forKey: Key(name)) }
+        try container.encode(CatalogEntry(report).columns, forKey: Key("columns"))
+        var rows = container.nestedUnkeyedContainer(forKey: Key("rows"))
+        for row in result.rows {
+            var object = rows.nestedContainer(keyedBy: Key.self)
+            for (column, value) in zip(result.columns, row) { try object.encode(value, forKey: Key(column.name)) }
+        }
+    }
+}

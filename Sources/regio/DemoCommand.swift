@@ -1,0 +1,21 @@
+import ArgumentParser
+import Foundation
+import RegioApp
+
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Run a demo region: embedded PostgreSQL (unless REGIO_DATABASE_URL is set), sample data, both services.")
+
+    @Option(help: "Folder for the demo's PostgreSQL cluster and secret.")
+    var stateDirectory = ".regio"
+
+    func run() async throws {
+        let environment = try Environment.load()
+        try await reportingFailure {
+            try await Demo.run(configuration: environment.configuration,
+                               stateDirectory: URL(fileURLWithPath: stateDirectory, isDirectory: true),
+                               logger: environment.logger)
+        }
+    }
+}

@@ -1,0 +1,32 @@
+#!/bin/bash
+# Compose stack only: runs once, on the primary's first start (mounted into
+# /docker-entrypoint-initdb.d as 10-roles.sh), as the superuser, before init-replication.sh.
+# Creates the Regio roles and database. deploy/README.md has the same SQL for a server you
+# manage by hand.
+#   regio        owner: runs migrations and the ingest service
+#   regio_query  read-only: the query service
+# Needs REGIO_DB_PASSWORD and REGIO_QUERY_DB_PASSWORD (from deploy/.env).
+# No `set -u`: the image's entrypoint sources non-executable scripts into its own shell.
+set -e
+
+: "${REGIO_DB_PASSWORD:?REGIO_DB_PASSWORD is not set}"
+: "${REGIO_QUERY_DB_PASSWORD:?REGIO_QUERY_DB_PASSWORD is not set}"
+
+psql -v ON_ERROR_STOP=1 --no-psqlrc --username "${POSTGRES_USER:-postgres}" --dbname postgres \
+    --set owner_pw="$REGIO_DB_PASSWORD" --set query_pw="$REGIO_QUERY_DB_PASSWORD" <<'SQL'
+CREATE ROLE regio LOGIN PASSWORD :'owner_pw';
+CREATE ROLE regio_query LOGIN PASSWORD :'query_pw';
+CREATE DATABASE regio OWNER regio;
+REVOKE ALL ON DATABASE regio FROM PUBLIC;
+GRANT CONNECT ON DATABASE regio TO regio_query;
+-- Report queries are short; stop runaway ones and abandoned transactions.
+ALTER ROLE regio_query SET statement_timeout = '60s';
+ALTER ROLE regio_query SET idle_in_transaction_session_timeout = '5min';
+
+\connect regio
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+-- Schemas and tables are created later by `regio migrate` (as regio); let regio_query read
+-- them. Row-level security policies, if any, still apply to regio_query.
+ALTER DEFAULT PRIVILEGES FOR ROLE regio GRANT USAGE ON SCHEMAS TO regio_query;
+ALTER DEFAULT PRIVILEGES FOR ROLE regio GRANT SELECT ON TABLES TO regio_query;
+SQL

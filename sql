@@ -1,0 +1,1 @@
+Sources/RegioDB/sql
