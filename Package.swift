@@ -93,6 +93,8 @@ let package = Package(
             dependencies: [
                 "RegioCore", "RegioDB", "RegioHTTP", "RegioIngest", "RegioQuery", "RegioApp",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: swiftSettings
         ),

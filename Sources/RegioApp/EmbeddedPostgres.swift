@@ -113,7 +113,7 @@ public final class EmbeddedPostgres: Sendable {
         let createdb = binDirectory.appendingPathComponent("createdb").path
         do {
             try Subprocess.run(createdb, ["-h", "127.0.0.1", "-p", "\(port)", "-U", Self.superuser, Self.databaseName])
-        } catch let failure as Subprocess.Failure where failure.output.contains("already exists") {
+        } catch let failure as Subprocess.Failure where failure.output.stderr.contains("already exists") {
             // Kept from an earlier demo.
         }
     }

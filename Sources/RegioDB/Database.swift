@@ -62,7 +62,16 @@ public struct Database: Sendable {
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         try await withConnection { connection in
-            try await connection.withTransaction(logger: logger) { try await body($0) }
+            do {
+                return try await connection.withTransaction(logger: logger) { try await body($0) }
+            } catch let error as PostgresTransactionError {
+                // The caller wants its own error back (a RegistryError, say), not the wrapper,
+                // unless the transaction itself failed around it.
+                if let closureError = error.closureError, error.rollbackError == nil, error.commitError == nil {
+                    throw closureError
+                }
+                throw error
+            }
         }
     }
 

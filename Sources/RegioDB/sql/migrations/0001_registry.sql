@@ -89,14 +89,3 @@ BEGIN
 END $$;
 CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON audit.events
     FOR EACH ROW EXECUTE FUNCTION audit.refuse_change();
-
--- The read-only role the query service should log in as (through a LOGIN role granted this one).
--- Roles are cluster-wide, so creating it must tolerate another database having done so first.
-DO $$
-BEGIN
-    CREATE ROLE regio_reader NOLOGIN;
-EXCEPTION WHEN duplicate_object OR unique_violation THEN
-    NULL;
-END $$;
-GRANT USAGE ON SCHEMA registry TO regio_reader;
-GRANT SELECT ON ALL TABLES IN SCHEMA registry TO regio_reader;

@@ -1,0 +1,41 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import RegioApp
+import RegioCore
+import RegioDB
+import RegioIngest
+import RegioQuery
+
+/// Small scenario helpers: a seeded region, tokens per role, and the two services' routers.
+enum Fixtures {
+    /// Seeds the demo region and returns one token per role (facility H339901001, alliance QH-ALLIANCE).
+    static func seedDemo(_ database: Database) async throws -> [Role: String] {
+        try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "test")
+        let issued = try await DemoRegion.issueTokens(credentials: CredentialStore(database: database), actor: "test")
+        return Dictionary(uniqueKeysWithValues: issued.map { ($0.0, $0.2) })
+    }
+
+    static func queryApp(_ database: Database) throws -> some ApplicationProtocol {
+        Application(router: try QueryService.buildRouter(
+            database: database, migrations: MigrationRunner(migrations: try Migration.bundled()), metrics: RegioMetrics.registry))
+    }
+
+    static func ingestApp(_ database: Database) throws -> some ApplicationProtocol {
+        Application(router: try IngestService.buildRouter(
+            database: database, migrations: MigrationRunner(migrations: try Migration.bundled()), metrics: RegioMetrics.registry))
+    }
+
+    static func bearer(_ token: String) -> HTTPFields {
+        [.authorization: "Bearer \(token)"]
+    }
+}
+
+extension TestResponse {
+    var text: String { String(buffer: body) }
+
+    func json() throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] ?? [:]
+    }
+}

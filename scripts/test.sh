@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The test command (`make test`): installs PostgreSQL when missing, starts a throwaway cluster on a
+# free loopback port, runs the whole Swift test suite against it, and removes the cluster after.
+# Extra arguments go to `swift test` (e.g. `scripts/test.sh --filter Migrations`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/ensure-postgres.sh
+bin=$(dirname "$(readlink -f "$(command -v initdb || ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")")
+
+cluster=$(mktemp -d /tmp/regio-test-pg.XXXXXX)
+as_owner=()
+if [ "$(id -u)" -eq 0 ]; then
+    # PostgreSQL will not run as root: the cluster belongs to Debian's `postgres` user.
+    chown postgres "$cluster"
+    as_owner=(runuser -u postgres --)
+fi
+
+port=""
+for candidate in $(seq 25432 25532); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then port=$candidate; break; fi
+done
+[ -n "$port" ] || { echo "no free port for the test cluster" >&2; exit 1; }
+
+stop() {
+    "${as_owner[@]}" "$bin/pg_ctl" -D "$cluster/data" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$cluster"
+}
+trap stop EXIT
+
+"${as_owner[@]}" "$bin/initdb" -D "$cluster/data" -U regio --auth=trust --encoding=UTF8 --locale=C.UTF-8 --no-sync >/dev/null
+# Durability is irrelevant for a throwaway cluster; connections must cover parallel tests.
+"${as_owner[@]}" "$bin/pg_ctl" -D "$cluster/data" -l "$cluster/postgres.log" -w -t 60 start -o \
+    "-p $port -c listen_addresses=127.0.0.1 -k $cluster -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400" >/dev/null
+
+export REGIO_TEST_DATABASE_URL="postgres://regio@127.0.0.1:$port/postgres"
+echo "test cluster: $REGIO_TEST_DATABASE_URL" >&2
+swift test "$@"
