@@ -11,6 +11,8 @@ public struct CSVParser: Sendable {
         /// Line the record starts on, counting from 1 (the header is line 1).
         public var line: Int
         public var problem: String?
+        /// Some field's bytes were not valid UTF-8 (after transcoding): `bad_encoding` on this line.
+        public var badEncoding: Bool = false
     }
 
     private enum State { case fieldStart, unquoted, quoted, quoteInQuoted }
@@ -21,6 +23,7 @@ public struct CSVParser: Sendable {
     private var line = 1
     private var recordLine = 1
     private var problem: String?
+    private var badEncoding = false
     private var afterCR = false
     private var atStart = true
     private var bomBytesSeen = 0
@@ -95,14 +98,14 @@ public struct CSVParser: Sendable {
     public mutating func finish(_ emit: (Record) throws -> Void) rethrows {
         if state == .quoted {
             problem = "a quoted field opened on line \(recordLine) is never closed"
-            fields.append(String(decoding: field, as: UTF8.self))
-            try emit(Record(fields: fields, line: recordLine, problem: problem))
+            appendField()
+            try emit(Record(fields: fields, line: recordLine, problem: problem, badEncoding: badEncoding))
             reset()
             return
         }
         if state != .fieldStart || !fields.isEmpty {
             endField()
-            try emit(Record(fields: fields, line: recordLine, problem: problem))
+            try emit(Record(fields: fields, line: recordLine, problem: problem, badEncoding: badEncoding))
             reset()
         }
     }
@@ -111,9 +114,18 @@ public struct CSVParser: Sendable {
     public var currentLine: Int { line }
 
     private mutating func endField() {
-        fields.append(String(decoding: field, as: UTF8.self))
+        appendField()
         field.removeAll(keepingCapacity: true)
         state = .fieldStart
+    }
+
+    private mutating func appendField() {
+        if let text = String(validating: field, as: UTF8.self) {
+            fields.append(text)
+        } else {
+            badEncoding = true
+            fields.append(String(decoding: field, as: UTF8.self))
+        }
     }
 
     private mutating func endRecord(_ terminator: UInt8, _ emit: (Record) throws -> Void) rethrows {
@@ -121,7 +133,7 @@ public struct CSVParser: Sendable {
         let blank = fields.isEmpty && field.isEmpty && state == .fieldStart
         if !blank {
             endField()
-            try emit(Record(fields: fields, line: recordLine, problem: problem))
+            try emit(Record(fields: fields, line: recordLine, problem: problem, badEncoding: badEncoding))
         }
         line += 1
         reset()
@@ -132,6 +144,7 @@ public struct CSVParser: Sendable {
         field.removeAll(keepingCapacity: true)
         state = .fieldStart
         problem = nil
+        badEncoding = false
         recordLine = line
     }
 }

@@ -1,0 +1,363 @@
+import Foundation
+
+/// Error codes of `regio-extract/1` (shared/EXTRACT-SPEC.md), plus `unknown_column`.
+public enum IssueCode: String, Sendable, Codable, CaseIterable {
+    case missingColumn = "missing_column"
+    case unknownColumn = "unknown_column"
+    case badEncoding = "bad_encoding"
+    case badCSV = "bad_csv"
+    case missingRequired = "missing_required"
+    case tooLong = "too_long"
+    case badDate = "bad_date"
+    case badNumber = "bad_number"
+    case unknownCode = "unknown_code"
+    case badChecksum = "bad_checksum"
+    case duplicateKey = "duplicate_key"
+    case danglingReference = "dangling_reference"
+    case implausible
+    case manifestMismatch = "manifest_mismatch"
+}
+
+public enum Severity: String, Sendable, Codable {
+    /// The row is rejected (or, for a file-level problem, the batch).
+    case error
+    /// The row is kept; a malformed optional value is stored as missing.
+    case warning
+}
+
+/// One problem found in a row (or, with no line, in a file).
+public struct RowIssue: Sendable, Codable, Equatable {
+    public var column: String?
+    public var code: IssueCode
+    public var severity: Severity
+    public var message: String
+    /// The offending text, kept for the hospital to see — never for an ID number.
+    public var raw: String?
+
+    public init(column: String?, code: IssueCode, severity: Severity, message: String, raw: String? = nil) {
+        self.column = column
+        self.code = code
+        self.severity = severity
+        self.message = message
+        self.raw = raw
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case column = "c", code = "k", severity = "s", message = "m", raw = "r"
+    }
+}
+
+/// What the validator makes of one data row.
+public struct ValidatedRow: Sendable {
+    /// `U` or `D`.
+    public var op: String
+    /// One value per `RowValidator.stagingColumns`: normalised when the row is kept, the raw text
+    /// when it is rejected (so the hospital can download and fix it), never a clear ID number.
+    public var values: [String?]
+    public var issues: [RowIssue]
+    public var rejected: Bool
+}
+
+/// The per-batch facts row checks need.
+public struct ValidationContext: Sendable {
+    public var businessDate: CalendarDate
+    /// The facility's UTC offset, `+08:00` for China (no daylight saving since 1991), added to
+    /// local times.
+    public var localOffset: String
+    public var pseudonymizer: Pseudonymizer
+
+    public init(businessDate: CalendarDate, localOffset: String = "+08:00", pseudonymizer: Pseudonymizer) {
+        self.businessDate = businessDate
+        self.localOffset = localOffset
+        self.pseudonymizer = pseudonymizer
+    }
+}
+
+/// Checks the rows of one file against its kind's columns: types, code lists, lengths, the
+/// resident-ID check digit, and each kind's cross-field plausibility rules. Checks that need other
+/// rows (duplicate keys, references) are set-based, in the database, after staging.
+public struct RowValidator: Sendable {
+    public let spec: ExtractFileSpec
+    public let context: ValidationContext
+    /// Columns staged per row, in order: the kind's columns without `op`, with `id_number`
+    /// replaced by `id_hash`.
+    public let stagingColumns: [String]
+    /// Problems with the header: `missing_column` errors reject the file, `unknown_column`s warn.
+    public let headerIssues: [RowIssue]
+    public let headerWidth: Int
+    private let positions: [Int?]
+    private let opPosition: Int?
+
+    public init(spec: ExtractFileSpec, header: [String], context: ValidationContext) {
+        self.spec = spec
+        self.context = context
+        self.headerWidth = header.count
+        var index: [String: Int] = [:]
+        var issues: [RowIssue] = []
+        for (position, name) in header.enumerated() {
+            let trimmed = name.trimmingWhitespace()
+            if index[trimmed] != nil {
+                issues.append(RowIssue(column: trimmed, code: .badCSV, severity: .error, message: "column \(trimmed) appears twice in the header"))
+            }
+            index[trimmed] = position
+            if spec.column(trimmed) == nil {
+                issues.append(RowIssue(column: trimmed, code: .unknownColumn, severity: .warning,
+                                       message: "column \(trimmed) is not part of \(spec.kind.rawValue) files and is ignored"))
+            }
+        }
+        for column in spec.columns where column.required && index[column.name] == nil {
+            issues.append(RowIssue(column: column.name, code: .missingColumn, severity: .error,
+                                   message: "required column \(column.name) is missing from the header"))
+        }
+        let staged = spec.columns.filter { $0.type != .op }
+        self.stagingColumns = staged.map { $0.type == .idNumber ? "id_hash" : $0.name }
+        self.positions = staged.map { index[$0.name] }
+        self.opPosition = index["op"]
+        self.headerIssues = issues
+    }
+
+    /// Whether the header lets rows be read at all.
+    public var headerIsUsable: Bool { !headerIssues.contains { $0.severity == .error } }
+
+    public func validate(_ fields: [String]) -> ValidatedRow {
+        var issues: [RowIssue] = []
+        if fields.count != headerWidth {
+            issues.append(RowIssue(column: nil, code: .badCSV, severity: .error,
+                                   message: "the row has \(fields.count) fields, the header \(headerWidth)"))
+        }
+        func raw(_ position: Int?) -> String {
+            guard let position, position < fields.count else { return "" }
+            return fields[position]
+        }
+        var op = "U"
+        if let opPosition {
+            switch raw(opPosition).trimmingWhitespace() {
+            case "", "U": op = "U"
+            case "D": op = "D"
+            case let other: issues.append(RowIssue(column: "op", code: .unknownCode, severity: .error,
+                                                   message: "op must be U or D", raw: other))
+            }
+            if op == "D", !spec.supportsRetraction {
+                issues.append(RowIssue(column: "op", code: .unknownCode, severity: .error, message: "\(spec.kind.rawValue) rows cannot be retracted"))
+            }
+        }
+
+        let staged = spec.columns.filter { $0.type != .op }
+        var values: [String?] = []
+        values.reserveCapacity(staged.count)
+        var typed = TypedValues()
+        for (column, position) in zip(staged, positions) {
+            let text = raw(position).trimmingWhitespace()
+            // A retraction needs only its key.
+            let required = column.required && (op == "U" || spec.key.contains(column.name))
+            if text.isEmpty {
+                if required {
+                    issues.append(RowIssue(column: column.name, code: .missingRequired, severity: .error, message: "\(column.name) is required"))
+                }
+                values.append(nil)
+                continue
+            }
+            if op == "D", !spec.key.contains(column.name) {
+                values.append(nil)
+                continue
+            }
+            switch check(column, text, into: &typed) {
+            case .success(let value):
+                values.append(value)
+            case .failure(let problem):
+                let isID = column.type == .idNumber
+                issues.append(RowIssue(column: column.name, code: problem.code, severity: required ? .error : .warning,
+                                       message: problem.message + (required ? "" : "; stored as missing"), raw: isID ? nil : text))
+                values.append(nil)
+            }
+        }
+        if op == "U" { crossChecks(&values, typed: typed, issues: &issues) }
+
+        let rejected = issues.contains { $0.severity == .error }
+        if rejected {
+            // Keep what was sent, so the hospital can fix and resend it — but never an ID number.
+            for (index, (column, position)) in zip(staged, positions).enumerated() {
+                values[index] = column.type == .idNumber ? nil : (position.map { raw($0) } ?? nil)
+            }
+        }
+        return ValidatedRow(op: op, values: values, issues: issues, rejected: rejected)
+    }
+
+    struct Problem: Error {
+        var code: IssueCode
+        var message: String
+    }
+
+    /// Values kept for cross-field checks.
+    struct TypedValues {
+        var money: [String: Double] = [:]
+        var dates: [String: CalendarDate] = [:]
+        var instants: [String: String] = [:]
+        var resident: FieldChecks.ResidentID?
+    }
+
+    private func check(_ column: ColumnSpec, _ text: String, into typed: inout TypedValues) -> Result<String, Problem> {
+        switch column.type {
+        case .text(let maxLength):
+            return text.count <= maxLength ? .success(text)
+                : .failure(Problem(code: .tooLong, message: "\(column.name) has \(text.count) characters, at most \(maxLength) are allowed"))
+        case .code(let codes):
+            return codes.contains(text) ? .success(text)
+                : .failure(Problem(code: .unknownCode, message: "\(column.name) must be one of \(codes.joined(separator: ", "))"))
+        case .op:
+            return .success(text)
+        case .date:
+            guard let date = CalendarDate(text) else {
+                return .failure(Problem(code: .badDate, message: "\(column.name) must be a date YYYY-MM-DD"))
+            }
+            typed.dates[column.name] = date
+            return .success(date.description)
+        case .timestamp:
+            guard let (value, date) = FieldChecks.timestamp(text, localOffset: context.localOffset) else {
+                return .failure(Problem(code: .badDate, message: "\(column.name) must be YYYY-MM-DD HH:MM:SS or RFC 3339 with an offset"))
+            }
+            typed.dates[column.name] = date
+            typed.instants[column.name] = value
+            return .success(value)
+        case .money:
+            guard let (normalised, value) = FieldChecks.decimal(text, maxScale: 2) else {
+                return .failure(Problem(code: .badNumber, message: "\(column.name) must be an amount in yuan ≥ 0 with at most 2 decimals"))
+            }
+            typed.money[column.name] = value
+            return .success(normalised)
+        case .positiveDecimal:
+            guard let (normalised, value) = FieldChecks.decimal(text, maxScale: 6), value > 0 else {
+                return .failure(Problem(code: .badNumber, message: "\(column.name) must be a number > 0"))
+            }
+            typed.money[column.name] = value
+            return .success(normalised)
+        case .count:
+            guard let number = Int(text), number >= 0, number < 1_000_000 else {
+                return .failure(Problem(code: .badNumber, message: "\(column.name) must be a whole number ≥ 0"))
+            }
+            typed.money[column.name] = Double(number)
+            return .success(String(number))
+        case .icd10:
+            return FieldChecks.isICD10(text) ? .success(text)
+                : .failure(Problem(code: .unknownCode, message: "\(column.name) is not an ICD-10 code (e.g. I10, J18.900)"))
+        case .facilityCode:
+            return Facility.isValidCode(text) ? .success(text)
+                : .failure(Problem(code: .unknownCode, message: "\(column.name) is not a facility code"))
+        case .flag:
+            return text == "0" || text == "1" ? .success(text) : .failure(Problem(code: .unknownCode, message: "\(column.name) must be 0 or 1"))
+        case .idNumber:
+            return .success(text)  // checked with its id_type in `crossChecks`
+        }
+    }
+
+    private func index(_ name: String) -> Int? { stagingColumns.firstIndex(of: name) }
+
+    private func crossChecks(_ values: inout [String?], typed: TypedValues, issues: inout [RowIssue]) {
+        func value(_ name: String) -> String? { index(name).flatMap { values[$0] } }
+        func drop(_ name: String) { if let i = index(name) { values[i] = nil } }
+        func implausible(_ column: String, _ severity: Severity, _ message: String) {
+            issues.append(RowIssue(column: column, code: .implausible, severity: severity, message: message,
+                                   raw: column == "id_hash" ? nil : value(column)))
+        }
+        func notAfterBusinessDate(_ column: String) {
+            if let date = typed.dates[column], date > context.businessDate {
+                implausible(column, .error, "\(column) \(date) is after the business date \(context.businessDate)")
+            }
+        }
+        func notBefore(_ later: String, _ earlier: String, _ severity: Severity) {
+            if let a = typed.instants[later], let b = typed.instants[earlier], Self.instant(a) < Self.instant(b) {
+                implausible(later, severity, "\(later) is before \(earlier)")
+            }
+        }
+
+        switch spec.kind {
+        case .patients:
+            if let birth = typed.dates["birth_date"] {
+                if birth > context.businessDate {
+                    implausible("birth_date", .warning, "birth_date is in the future; stored as missing")
+                    drop("birth_date")
+                } else if birth.year < context.businessDate.year - 120 {
+                    implausible("birth_date", .warning, "birth_date is more than 120 years ago; stored as missing")
+                    drop("birth_date")
+                }
+            }
+            checkIDNumber(&values, issues: &issues)
+        case .encounters:
+            if let total = typed.money["total_cost"], let drug = typed.money["drug_cost"], let consumables = typed.money["consumables_cost"],
+               drug + consumables > total + 0.005 {
+                implausible("total_cost", .error, "drug_cost + consumables_cost exceed total_cost")
+            }
+            notAfterBusinessDate("start_time")
+            notAfterBusinessDate("end_time")
+            notBefore("end_time", "start_time", .error)
+        case .exams:
+            notAfterBusinessDate("performed_at")
+            notBefore("reported_at", "performed_at", .warning)
+        case .purchases:
+            if let amount = typed.money["amount"], let price = typed.money["unit_price"], let quantity = typed.money["quantity"],
+               abs(amount - price * quantity) > 0.01 {
+                implausible("amount", .warning, "amount is not unit_price × quantity (within 0.01); stored as missing")
+                drop("amount")
+            }
+            notAfterBusinessDate("purchase_date")
+        case .referrals:
+            notAfterBusinessDate("referred_at")
+            notBefore("status_at", "referred_at", .warning)
+        case .beds:
+            if let staffed = typed.money["staffed_beds"], let occupied = typed.money["occupied_beds"], occupied > staffed {
+                implausible("occupied_beds", .warning, "occupied_beds exceed staffed_beds")
+            }
+        }
+    }
+
+    /// Orders ISO timestamps with offsets without a calendar library: minutes since the epoch.
+    static func instant(_ text: String) -> Int {
+        let b = Array(text.utf8)
+        guard let date = CalendarDate(String(decoding: b[0..<10], as: UTF8.self)),
+              let h = CalendarDate.number(b[11..<13]), let m = CalendarDate.number(b[14..<16]),
+              let s = CalendarDate.number(b[17..<19]), let oh = CalendarDate.number(b[20..<22]),
+              let om = CalendarDate.number(b[23..<25]) else { return 0 }
+        let sign = b[19] == UInt8(ascii: "-") ? -1 : 1
+        return ((date.dayNumber * 24 + h) * 60 + m - sign * (oh * 60 + om)) * 60 + s
+    }
+
+    /// Resident ID numbers are checked (GB 11643) and compared with the row's birth date and sex;
+    /// every ID number is then replaced by its keyed hash.
+    private func checkIDNumber(_ values: inout [String?], issues: inout [RowIssue]) {
+        guard let hashIndex = index("id_hash"), let number = values[hashIndex] else { return }
+        let idType = index("id_type").flatMap { values[$0] } ?? "RID"
+        var canonical = number.uppercased()
+        if idType == "RID" {
+            switch FieldChecks.residentID(canonical) {
+            case .failure(let problem):
+                let message = switch problem {
+                case .shape: "id_number is not an 18-character (or legacy 15-digit) resident ID number"
+                case .checkDigit: "id_number fails the GB 11643 check character"
+                case .birthDate: "id_number embeds an impossible birth date"
+                }
+                issues.append(RowIssue(column: "id_number", code: .badChecksum, severity: .warning,
+                                       message: message + "; stored as missing"))
+                values[hashIndex] = nil
+                return
+            case .success(let resident):
+                if canonical.utf8.count == 15 { canonical = Self.upgradeLegacyID(canonical) }
+                if let birth = index("birth_date").flatMap({ values[$0] }), birth != resident.birthDate.description {
+                    issues.append(RowIssue(column: "birth_date", code: .implausible, severity: .warning,
+                                           message: "birth_date differs from the birth date in id_number", raw: birth))
+                }
+                if let sex = index("sex").flatMap({ values[$0] }), sex == "1" || sex == "2", sex != resident.sex {
+                    issues.append(RowIssue(column: "sex", code: .implausible, severity: .warning,
+                                           message: "sex differs from the sex encoded in id_number", raw: sex))
+                }
+            }
+        }
+        values[hashIndex] = context.pseudonymizer.pseudonym(idType + ":" + canonical)
+    }
+
+    /// A legacy 15-digit number as the 18-character number the same person holds today.
+    static func upgradeLegacyID(_ legacy: String) -> String {
+        let b = Array(legacy.utf8)
+        let first17 = Array(b[0..<6]) + Array("19".utf8) + Array(b[6..<15])
+        return String(decoding: first17 + [FieldChecks.checkCharacter(first17)], as: UTF8.self)
+    }
+}

@@ -1,0 +1,287 @@
+import Foundation
+import Logging
+import PostgresNIO
+import RegioCore
+
+/// Decides a committed batch: the set-based checks (duplicate keys, references), the rejected-row
+/// threshold, then the merge into the core tables — all kinds in one transaction, so a batch is
+/// loaded whole or not at all. A dry run does everything and rolls the merge back.
+public struct BatchProcessor: Sendable {
+    public let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    struct Batch {
+        var id: Int64
+        var facilityID: Int
+        var businessDate: String
+        var contentKey: String
+        var dryRun: Bool
+        var kinds: [ExtractKind]
+        var fileErrors: [String]
+    }
+
+    /// Takes the next queued batch, if any, and decides it. Returns the batch id it worked on.
+    /// Batches of one facility are taken in business-date order, one at a time; batches of
+    /// different facilities run concurrently on different workers.
+    public func processNext() async throws -> Int64? {
+        guard let id = try await claimNext() else { return nil }
+        try await process(batchID: id)
+        return id
+    }
+
+    func claimNext() async throws -> Int64? {
+        let rows = try await database.query("""
+            UPDATE ingest.batches SET status = 'validating', started_at = now()
+            WHERE id = (
+                SELECT b.id FROM ingest.batches b
+                WHERE b.status = 'queued'
+                  AND NOT EXISTS (
+                      SELECT 1 FROM ingest.batches o
+                      WHERE o.facility_id = b.facility_id AND o.id <> b.id
+                        AND (o.status = 'validating'
+                             OR (o.status = 'queued' AND (o.business_date, o.id) < (b.business_date, b.id))))
+                ORDER BY b.committed_at, b.id
+                LIMIT 1
+                FOR UPDATE SKIP LOCKED)
+            RETURNING id
+            """)
+        for try await id in rows.decode(Int64.self) { return id }
+        return nil
+    }
+
+    /// Puts batches left `validating` by a process that died back in the queue. Only batches
+    /// started longer ago than `olderThan` are touched, so a live worker elsewhere is not disturbed.
+    public func requeueAbandoned(olderThan seconds: Int) async throws {
+        try await database.query("""
+            UPDATE ingest.batches SET status = 'queued', started_at = NULL
+            WHERE status = 'validating' AND started_at < now() - make_interval(secs => \(seconds))
+            """)
+    }
+
+    public func process(batchID: Int64) async throws {
+        let logger = database.logger
+        let started = ContinuousClock.now
+        var loaded: Batch?
+        do {
+            let batch = try await load(batchID)
+            loaded = batch
+            try await decide(batch)
+            logger.info("batch decided", metadata: [
+                "batch": "\(batchID)", "seconds": "\((ContinuousClock.now - started).components.seconds)",
+            ])
+        } catch {
+            logger.error("batch failed", metadata: ["batch": "\(batchID)", "error": "\(String(reflecting: error))"])
+            let reason = (error as? PSQLError)?.serverInfo?[.message] ?? "\(error)"
+            try await finish(batchID, status: .failed, reason: "the platform could not load this batch: \(reason)")
+        }
+        // Staging is scratch space: whatever the outcome, it goes.
+        if let loaded { try? await Self.dropStaging(loaded, database: database) }
+    }
+
+    private func decide(_ batch: Batch) async throws {
+        if !batch.fileErrors.isEmpty {
+            try await finish(batch.id, status: .rejected, reason: batch.fileErrors.joined(separator: "; "))
+            return
+        }
+        if let original = try await loadedDuplicate(of: batch) {
+            try await recordDuplicate(batch, of: original)
+            return
+        }
+        try await validate(batch)
+        if let reason = try await thresholdExceeded(batch) {
+            try await finish(batch.id, status: .rejected, reason: reason)
+            return
+        }
+        try await merge(batch)
+    }
+
+    private func load(_ id: Int64) async throws -> Batch {
+        var batch: Batch?
+        for try await row in try await database.query("""
+            SELECT id, facility_id, business_date::text, content_key, dry_run FROM ingest.batches WHERE id = \(id)
+            """).decode((Int64, Int, String, String, Bool).self) {
+            batch = Batch(id: row.0, facilityID: row.1, businessDate: row.2, contentKey: row.3, dryRun: row.4, kinds: [], fileErrors: [])
+        }
+        guard var batch else { throw BatchStore.Problem.notFound(id) }
+        for try await (kind, name, error) in try await database.query(
+            "SELECT kind, name, file_error FROM ingest.batch_files WHERE batch_id = \(id)"
+        ).decode((String, String, String?).self) {
+            batch.kinds.append(ExtractKind(rawValue: kind)!)
+            if let error { batch.fileErrors.append("\(name): \(error)") }
+        }
+        batch.kinds.sort()
+        return batch
+    }
+
+    private func loadedDuplicate(of batch: Batch) async throws -> Int64? {
+        for try await id in try await database.query("""
+            SELECT id FROM ingest.batches
+            WHERE facility_id = \(batch.facilityID) AND content_key = \(batch.contentKey) AND status = 'loaded'
+              AND id <> \(batch.id) AND NOT dry_run
+            ORDER BY id LIMIT 1
+            """).decode(Int64.self) { return id }
+        return nil
+    }
+
+    /// The same content was loaded before: applying it again could undo later corrections, so
+    /// nothing is merged; every accepted row counts as unchanged, and the batch says which it repeats.
+    private func recordDuplicate(_ batch: Batch, of original: Int64) async throws {
+        try await database.withTransaction { connection in
+            try await connection.query("""
+                UPDATE ingest.batch_files f SET inserted = 0, updated = 0, retracted = 0,
+                    rejected = o.rejected, warnings = o.warnings, unchanged = f.received_rows - o.rejected
+                FROM ingest.batch_files o
+                WHERE f.batch_id = \(batch.id) AND o.batch_id = \(original) AND o.kind = f.kind
+                """, logger: database.logger)
+            try await connection.query("""
+                INSERT INTO ingest.row_errors (batch_id, kind, line, column_name, code, severity, message, raw_value)
+                SELECT \(batch.id), kind, line, column_name, code, severity, message, raw_value
+                FROM ingest.row_errors
+                WHERE batch_id = \(original) AND code IN ('duplicate_key', 'dangling_reference')
+                """, logger: database.logger)
+            try await connection.query("""
+                UPDATE ingest.batches SET status = \(batch.dryRun ? "validated" : "loaded"), duplicate_of = \(original),
+                    reason = \("identical to batch \(original), already loaded; nothing changed"), finished_at = now()
+                WHERE id = \(batch.id)
+                """, logger: database.logger)
+        }
+    }
+
+    private func staging(_ batch: Batch, _ kind: ExtractKind) -> String? {
+        batch.kinds.contains(kind) ? StagingTable(batchID: batch.id, kind: kind).name : nil
+    }
+
+    /// `{patients}` (and the like) when the batch has no such file: an empty relation of the same shape.
+    private func relation(_ batch: Batch, _ kind: ExtractKind) -> String {
+        if let name = staging(batch, kind) { return name }
+        let columns = StagingTable.stagingColumns(kind).map { "NULL::text AS \($0)" }.joined(separator: ", ")
+        return "(SELECT 0 AS _line, 'U'::text AS _op, false AS _rejected, \(columns) WHERE false)"
+    }
+
+    private func render(_ sql: String, _ batch: Batch, kind: ExtractKind?) -> String {
+        var text = sql
+        if let kind { text = StagingTable(batchID: batch.id, kind: kind).render(text) }
+        for other in ExtractKind.allCases {
+            text = text.replacingOccurrences(of: "{\(other.rawValue)}", with: relation(batch, other))
+        }
+        return text
+    }
+
+    private func run(_ file: String, _ batch: Batch, kind: ExtractKind?, on connection: PostgresConnection,
+                     binds: (Int64, Int, String)? = nil) async throws -> PostgresRowSequence? {
+        var last: PostgresRowSequence?
+        for statement in SQLScript.statements(in: render(try SQLFile.load(file), batch, kind: kind)) {
+            var bindings = PostgresBindings()
+            if statement.contains("$1") { bindings.append(batch.id) }
+            if statement.contains("$2") { bindings.append(batch.facilityID) }
+            if statement.contains("$3") { bindings.append(batch.businessDate) }
+            last = try await connection.query(PostgresQuery(unsafeSQL: statement, binds: bindings), logger: database.logger)
+        }
+        return last
+    }
+
+    /// Set-based checks over the staged rows; rows they reject are marked and reported.
+    private func validate(_ batch: Batch) async throws {
+        try await database.withConnection { connection in
+            for kind in batch.kinds {
+                try await run("ingest/duplicates.sql", batch, kind: kind, on: connection)
+            }
+            for kind in [ExtractKind.encounters, .exams, .referrals] where batch.kinds.contains(kind) {
+                try await run("ingest/dangling_patients.sql", batch, kind: kind, on: connection)
+            }
+            if batch.kinds.contains(.referrals) {
+                try await run("ingest/dangling_referral_target.sql", batch, kind: .referrals, on: connection)
+            }
+            try await run("ingest/dangling_optional.sql", batch, kind: nil, on: connection)
+            for kind in batch.kinds {
+                let table = StagingTable(batchID: batch.id, kind: kind)
+                try await connection.query(PostgresQuery(
+                    unsafeSQL: table.render(try SQLFile.load("ingest/quarantine.sql")),
+                    binds: ExtractFileLoader.binds(batch.id, kind.rawValue)), logger: database.logger)
+                try await connection.query(PostgresQuery(unsafeSQL: """
+                    UPDATE ingest.batch_files SET
+                        rejected = (SELECT count(*) FROM \(table.name) WHERE _rejected),
+                        warnings = (SELECT count(DISTINCT line) FROM ingest.row_errors
+                                    WHERE batch_id = $1 AND kind = $2 AND severity = 'warning' AND line IS NOT NULL)
+                    WHERE batch_id = $1 AND kind = $2
+                    """, binds: ExtractFileLoader.binds(batch.id, kind.rawValue)), logger: database.logger)
+            }
+        }
+    }
+
+    private func thresholdExceeded(_ batch: Batch) async throws -> String? {
+        let rows = try await database.query("""
+            SELECT coalesce(sum(rejected), 0)::bigint, coalesce(sum(received_rows), 0)::bigint,
+                   (SELECT (value #>> '{}')::numeric FROM registry.settings WHERE key = 'reject_threshold_percent')::double precision
+            FROM ingest.batch_files WHERE batch_id = \(batch.id)
+            """)
+        for try await (rejected, total, threshold) in rows.decode((Int, Int, Double?).self) {
+            let limit = threshold ?? 5
+            guard total > 0, Double(rejected) * 100 > limit * Double(total) else { return nil }
+            let share = (Double(rejected) * 1000 / Double(total)).rounded() / 10
+            return "\(rejected) of \(total) rows rejected (\(share) %), above the regional threshold of \(limit) %"
+        }
+        return nil
+    }
+
+    struct DryRunRollback: Error {}
+
+    /// All kinds in one transaction; counts are recorded with the outcome.
+    private func merge(_ batch: Batch) async throws {
+        var counts: [ExtractKind: (inserted: Int, updated: Int, retracted: Int)] = [:]
+        do {
+            try await database.withTransaction { connection in
+                for kind in batch.kinds {
+                    guard let rows = try await run("ingest/merge/\(kind.rawValue).sql", batch, kind: kind, on: connection) else { continue }
+                    for try await (inserted, updated, retracted) in rows.decode((Int, Int, Int).self) {
+                        counts[kind] = (inserted, updated, retracted)
+                    }
+                }
+                if batch.dryRun { throw DryRunRollback() }
+                try await Self.recordCounts(batch, counts, status: .loaded, on: connection, logger: database.logger)
+            }
+        } catch is DryRunRollback {
+            try await database.withTransaction { connection in
+                try await Self.recordCounts(batch, counts, status: .validated, on: connection, logger: database.logger)
+            }
+        }
+    }
+
+    private static func recordCounts(
+        _ batch: Batch, _ counts: [ExtractKind: (inserted: Int, updated: Int, retracted: Int)], status: BatchRecord.Status,
+        on connection: PostgresConnection, logger: Logger
+    ) async throws {
+        for (kind, count) in counts {
+            try await connection.query("""
+                UPDATE ingest.batch_files SET inserted = \(count.inserted), updated = \(count.updated),
+                    retracted = \(count.retracted),
+                    unchanged = received_rows - rejected - \(count.inserted) - \(count.updated) - \(count.retracted)
+                WHERE batch_id = \(batch.id) AND kind = \(kind.rawValue)
+                """, logger: logger)
+        }
+        try await connection.query("""
+            UPDATE ingest.batches SET status = \(status.rawValue), finished_at = now(), reason = NULL WHERE id = \(batch.id)
+            """, logger: logger)
+        try await AuditLog.record(actor: "ingest", action: "batch.\(status.rawValue)", subject: "\(batch.id)",
+                                  detail: ["business_date": batch.businessDate], on: connection, logger: logger)
+    }
+
+    private func finish(_ id: Int64, status: BatchRecord.Status, reason: String) async throws {
+        try await database.withTransaction { connection in
+            try await connection.query("""
+                UPDATE ingest.batches SET status = \(status.rawValue), reason = \(reason), finished_at = now() WHERE id = \(id)
+                """, logger: database.logger)
+            try await AuditLog.record(actor: "ingest", action: "batch.\(status.rawValue)", subject: "\(id)",
+                                      detail: ["reason": reason], on: connection, logger: database.logger)
+        }
+    }
+
+    static func dropStaging(_ batch: Batch, database: Database) async throws {
+        for kind in batch.kinds {
+            try await database.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(StagingTable(batchID: batch.id, kind: kind).name)"))
+        }
+    }
+}

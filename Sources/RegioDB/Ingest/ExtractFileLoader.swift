@@ -1,0 +1,248 @@
+import CompressNIO
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import RegioCore
+
+/// What became of one uploaded file.
+public struct FileReceipt: Sendable, Codable, Equatable {
+    public var kind: ExtractKind
+    public var name: String
+    public var rows: Int
+    public var bytes: Int
+    public var sha256: String
+    public var rejected: Int
+    public var warnings: Int
+    /// A structural problem that will reject the batch.
+    public var fileError: String?
+
+    enum CodingKeys: String, CodingKey {
+        case kind, name, rows, bytes, sha256, rejected, warnings
+        case fileError = "file_error"
+    }
+}
+
+/// Streams one uploaded file into its staging table: bytes → SHA-256 of what was sent → gunzip
+/// (for `.csv.gz`) → UTF-8 (GB18030 and GBK through iconv) → RFC 4180 records → row validation →
+/// PostgreSQL text COPY. Nothing is held whole: memory stays at a few buffers whatever the size.
+public struct ExtractFileLoader: Sendable {
+    public let database: Database
+    /// COPY data is sent in pieces of about this size.
+    static let flushThreshold = 256 * 1024
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    public func load<Body: AsyncSequence & Sendable>(
+        batchID: Int64, file: ExtractManifest.File, encoding: TextEncoding, context: ValidationContext,
+        transportGzip: Bool = false, body: Body
+    ) async throws -> FileReceipt where Body.Element == ByteBuffer {
+        let table = StagingTable(batchID: batchID, kind: file.kind)
+        let columns = StagingTable.columns(for: file.kind)
+        let logger = database.logger
+        let receipt = try await database.withConnection { connection -> FileReceipt in
+            // Starting again (a resumed upload) replaces what an earlier attempt staged.
+            try await connection.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(table.name)"), logger: logger)
+            try await connection.query(PostgresQuery(unsafeSQL: table.createStatement), logger: logger)
+            try await connection.query(
+                "DELETE FROM ingest.row_errors WHERE batch_id = \(batchID) AND kind = \(file.kind.rawValue)", logger: logger)
+
+            var state = try StreamState(file: file, encoding: encoding, context: context, transportGzip: transportGzip)
+            try await connection.copyFrom(table: table.name, columns: columns, logger: logger) { writer in
+                for try await chunk in body {
+                    try state.consume(chunk)
+                    if state.encoder.buffer.readableBytes >= Self.flushThreshold {
+                        try await writer.write(state.encoder.buffer)
+                        state.encoder.buffer.clear()
+                    }
+                }
+                try state.finish()
+                if state.encoder.buffer.readableBytes > 0 { try await writer.write(state.encoder.buffer) }
+            }
+
+            let issuesSQL = table.render(try SQLFile.load("ingest/issues.sql"))
+            try await connection.query(PostgresQuery(unsafeSQL: issuesSQL, binds: Self.binds(batchID, file.kind.rawValue)), logger: logger)
+            for issue in state.headerIssues + state.fileIssues {
+                try await connection.query("""
+                    INSERT INTO ingest.row_errors (batch_id, kind, line, column_name, code, severity, message)
+                    VALUES (\(batchID), \(file.kind.rawValue), \(issue.line), \(issue.issue.column), \(issue.issue.code.rawValue),
+                            \(issue.issue.severity.rawValue), \(issue.issue.message))
+                    """, logger: logger)
+            }
+            let receipt = state.receipt
+            try await connection.query("""
+                UPDATE ingest.batch_files SET received_rows = \(receipt.rows), received_sha256 = \(receipt.sha256),
+                    received_bytes = \(receipt.bytes), received_at = now(), file_error = \(receipt.fileError),
+                    rejected = \(receipt.rejected), warnings = \(receipt.warnings)
+                WHERE batch_id = \(batchID) AND kind = \(file.kind.rawValue)
+                """, logger: logger)
+            return receipt
+        }
+        logger.info("file staged", metadata: [
+            "batch": "\(batchID)", "kind": "\(file.kind.rawValue)", "rows": "\(receipt.rows)", "rejected": "\(receipt.rejected)",
+        ])
+        return receipt
+    }
+
+    static func binds(_ values: any PostgresNonThrowingEncodable...) -> PostgresBindings {
+        var bindings = PostgresBindings()
+        for value in values { bindings.append(value) }
+        return bindings
+    }
+}
+
+/// The pipeline's state for one file; `consume` is the hot path.
+struct StreamState {
+    let file: ExtractManifest.File
+    let context: ValidationContext
+    var digest = SHA256()
+    var bytes = 0
+    var transportGunzip: (any NIODecompressor)?
+    var fileGunzip: (any NIODecompressor)?
+    let transcoder: Transcoder?
+    var parser = CSVParser()
+    var validator: RowValidator?
+    var encoder = CopyRowEncoder(capacity: ExtractFileLoader.flushThreshold + 64 * 1024)
+    var rows = 0
+    var rejected = 0
+    var warnings = 0
+    var headerIssues: [(line: Int?, issue: RowIssue)] = []
+    var fileIssues: [(line: Int?, issue: RowIssue)] = []
+    var fileError: String?
+    var sha = ""
+    let issueEncoder = JSONEncoder()
+
+    init(file: ExtractManifest.File, encoding: TextEncoding, context: ValidationContext, transportGzip: Bool) throws {
+        self.file = file
+        self.context = context
+        self.transcoder = try Transcoder(encoding)
+        if transportGzip { transportGunzip = try Self.gunzip() }
+        if file.isGzip { fileGunzip = try Self.gunzip() }
+    }
+
+    static func gunzip() throws -> any NIODecompressor {
+        let decompressor = CompressionAlgorithm.gzip().decompressor
+        decompressor.window = ByteBufferAllocator().buffer(capacity: 256 * 1024)
+        try decompressor.startStream()
+        return decompressor
+    }
+
+    /// One chunk of the request body.
+    mutating func consume(_ chunk: ByteBuffer) throws {
+        if let transportGunzip {
+            try Self.inflate(chunk, with: transportGunzip) { try consumeFileBytes($0) }
+        } else {
+            try consumeFileBytes(chunk)
+        }
+    }
+
+    /// Bytes of the file as the hospital made it (what the manifest's digest covers).
+    mutating func consumeFileBytes(_ chunk: ByteBuffer) throws {
+        bytes += chunk.readableBytes
+        chunk.withUnsafeReadableBytes { digest.update(bufferPointer: $0) }
+        if let fileGunzip {
+            try Self.inflate(chunk, with: fileGunzip) { consumeText($0) }
+        } else {
+            consumeText(chunk)
+        }
+    }
+
+    static func inflate(_ chunk: ByteBuffer, with decompressor: any NIODecompressor, _ emit: (ByteBuffer) throws -> Void) throws {
+        var input = chunk
+        var window = decompressor.window!
+        while input.readableBytes > 0 {
+            do {
+                try input.decompressStream(to: &window, with: decompressor)
+            } catch let error as CompressNIOError where error == .bufferOverflow {
+                try emit(window)
+                window.clear()
+            }
+        }
+        if window.readableBytes > 0 { try emit(window) }
+    }
+
+    mutating func consumeText(_ chunk: ByteBuffer) {
+        // The parser calls back into `handle`, which mutates self: run it from a local copy.
+        var parser = self.parser
+        defer { self.parser = parser }
+        chunk.withUnsafeReadableBytes { raw in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            if let transcoder {
+                transcoder.feed(bytes) { utf8 in parser.feed(utf8) { handle($0) } }
+            } else {
+                parser.feed(bytes) { handle($0) }
+            }
+        }
+    }
+
+    mutating func finish() throws {
+        if let transportGunzip { try transportGunzip.finishStream() }
+        if let fileGunzip { try fileGunzip.finishStream() }
+        var parser = self.parser
+        transcoder?.finish { utf8 in parser.feed(utf8) { handle($0) } }
+        parser.finish { handle($0) }
+        self.parser = parser
+        if validator == nil {
+            fail(RowIssue(column: nil, code: .badCSV, severity: .error, message: "the file is empty: it has no header line"))
+        }
+        sha = digest.finalize().hexString
+        if sha != file.sha256.lowercased() {
+            fail(RowIssue(column: nil, code: .manifestMismatch, severity: .error,
+                          message: "the file's SHA-256 is \(sha), the manifest says \(file.sha256.lowercased())"))
+        }
+        if rows != file.rows {
+            fail(RowIssue(column: nil, code: .manifestMismatch, severity: .error,
+                          message: "the file has \(rows) data rows, the manifest says \(file.rows)"))
+        }
+    }
+
+    mutating func fail(_ issue: RowIssue) {
+        fileIssues.append((nil, issue))
+        fileError = [fileError, issue.message].compactMap { $0 }.joined(separator: "; ")
+    }
+
+    mutating func handle(_ record: CSVParser.Record) {
+        guard let validator else {
+            let header = RowValidator(spec: file.kind.spec, header: record.fields, context: context)
+            headerIssues = header.headerIssues.map { (1, $0) }
+            if record.badEncoding || record.problem != nil {
+                fail(RowIssue(column: nil, code: record.badEncoding ? .badEncoding : .badCSV, severity: .error,
+                              message: "the header line cannot be read: " + (record.problem ?? "bytes that are not \(file.name) text")))
+            }
+            for issue in header.headerIssues where issue.severity == .error {
+                fileError = [fileError, issue.message].compactMap { $0 }.joined(separator: "; ")
+            }
+            validator = header
+            return
+        }
+        rows += 1
+        // A file whose header lacks a required column is still read to the end (for its digest
+        // and row count), but its rows are not staged: the batch will be rejected.
+        guard validator.headerIsUsable else { return }
+        var row = validator.validate(record.fields)
+        if record.badEncoding {
+            row.issues.insert(RowIssue(column: nil, code: .badEncoding, severity: .error,
+                                       message: "the line holds bytes that are not valid text in the declared encoding"), at: 0)
+            row.rejected = true
+        }
+        if let problem = record.problem {
+            row.issues.insert(RowIssue(column: nil, code: .badCSV, severity: .error, message: problem), at: 0)
+            row.rejected = true
+        }
+        if row.rejected { rejected += 1 } else if !row.issues.isEmpty { warnings += 1 }
+        encoder.field(String(record.line), first: true)
+        encoder.field(row.op)
+        encoder.field(row.rejected ? "t" : "f")
+        encoder.field(row.issues.isEmpty ? nil : String(decoding: (try? issueEncoder.encode(row.issues)) ?? Data("[]".utf8), as: UTF8.self))
+        for value in row.values { encoder.field(value) }
+        encoder.endRow()
+    }
+
+    var receipt: FileReceipt {
+        FileReceipt(kind: file.kind, name: file.name, rows: rows, bytes: bytes, sha256: sha,
+                    rejected: rejected, warnings: warnings, fileError: fileError)
+    }
+}

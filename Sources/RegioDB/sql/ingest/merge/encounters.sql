@@ -1,0 +1,27 @@
+WITH src AS (
+    SELECT s.encounter_id, s.patient_id, s.encounter_type, s.dept_code, s.dept_name,
+           s.start_time::timestamptz AS start_time, s.end_time::timestamptz AS end_time, s.primary_dx,
+           s.total_cost::numeric AS total_cost, s.drug_cost::numeric AS drug_cost,
+           s.consumables_cost::numeric AS consumables_cost, s.referral_from, s.referral_id
+    FROM {staging} s WHERE NOT s._rejected AND s._op = 'U'
+), written AS (
+    INSERT INTO emr.encounters AS t (facility_id, encounter_id, patient_id, encounter_type, dept_code, dept_name,
+                                     start_time, end_time, primary_dx, total_cost, drug_cost, consumables_cost,
+                                     referral_from, referral_id, row_hash, batch_id)
+    SELECT $2, src.*, md5(ROW(src.*)::text), $1 FROM src
+    ON CONFLICT (facility_id, encounter_id) DO UPDATE SET
+        patient_id = excluded.patient_id, encounter_type = excluded.encounter_type, dept_code = excluded.dept_code,
+        dept_name = excluded.dept_name, start_time = excluded.start_time, end_time = excluded.end_time,
+        primary_dx = excluded.primary_dx, total_cost = excluded.total_cost, drug_cost = excluded.drug_cost,
+        consumables_cost = excluded.consumables_cost, referral_from = excluded.referral_from,
+        referral_id = excluded.referral_id, row_hash = excluded.row_hash, batch_id = excluded.batch_id
+    WHERE t.row_hash IS DISTINCT FROM excluded.row_hash
+    RETURNING (xmax = 0) AS inserted
+), retracted AS (
+    DELETE FROM emr.encounters t USING {staging} s
+    WHERE s._op = 'D' AND NOT s._rejected AND t.facility_id = $2 AND t.encounter_id = s.encounter_id
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM written WHERE inserted)::bigint,
+       (SELECT count(*) FROM written WHERE NOT inserted)::bigint,
+       (SELECT count(*) FROM retracted)::bigint
