@@ -62,7 +62,11 @@ let package = Package(
         ),
         .target(
             name: "RegioIngest",
-            dependencies: ["RegioCore", "RegioDB", "RegioHTTP"],
+            dependencies: [
+                "RegioCore", "RegioDB", "RegioHTTP",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("openapi.yaml")],
             swiftSettings: swiftSettings
         ),
         .target(

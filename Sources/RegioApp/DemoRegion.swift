@@ -59,6 +59,16 @@ public enum DemoRegion {
         facilities.filter { $0.tier != .primary || $0.type == .townshipCentre }.map(\.code)
     }
 
+    /// These facilities' HIS export GB18030, as many in China still do.
+    public static let gb18030Facilities: Set<String> = ["H339902001", "P339921001"]
+
+    /// The first of `nights` business dates ending yesterday (UTC+8).
+    public static func firstNight(nights: Int, today: Date = Date()) -> CalendarDate {
+        let local = today.addingTimeInterval(8 * 3600)
+        let days = Int((local.timeIntervalSince1970 / 86400).rounded(.down))
+        return CalendarDate(dayNumber: days - nights)
+    }
+
     /// Writes the region, its facilities and the alliance; safe to run again.
     public static func seed(registry: RegistryStore, actor: String) async throws {
         for region in [province, city] + counties { try await registry.upsertRegion(region) }

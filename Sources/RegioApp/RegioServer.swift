@@ -32,30 +32,32 @@ public struct RegioServer {
         }
         let migrations = MigrationRunner(migrations: try Migration.bundled())
         if selection.runsIngest {
-            _ = try configuration.loadSecret()
+            let pseudonymizer = Pseudonymizer(secret: try configuration.loadSecret())
             let database = Database(url: primary, poolSize: configuration.poolSize, name: "ingest",
                                     logger: logger.with(label: "db.ingest"))
-            let router = try IngestService.buildRouter(database: database, migrations: migrations, metrics: RegioMetrics.registry)
+            let router = try IngestService.buildRouter(database: database, migrations: migrations, metrics: RegioMetrics.registry,
+                                                       pseudonymizer: pseudonymizer)
+            let worker = BatchWorker(database: database, logger: logger.with(label: "regio.worker"))
             services.append(Self.application(name: "ingest", router: router, listener: configuration.ingestListener,
-                                             database: database, logger: logger, onListening: onListening))
+                                             database: database, background: [worker], logger: logger, onListening: onListening))
         }
         if selection.runsQuery {
             let database = Database(url: configuration.queryDatabaseURL ?? primary, poolSize: configuration.poolSize,
                                     name: "query", logger: logger.with(label: "db.query"))
             let router = try QueryService.buildRouter(database: database, migrations: migrations, metrics: RegioMetrics.registry)
             services.append(Self.application(name: "query", router: router, listener: configuration.queryListener,
-                                             database: database, logger: logger, onListening: onListening))
+                                             database: database, background: [], logger: logger, onListening: onListening))
         }
     }
 
     static func application(
         name: String, router: Router<RegioRequestContext>, listener: RegioConfiguration.Listener,
-        database: Database, logger: Logger, onListening: @escaping Listening
+        database: Database, background: [any Service], logger: Logger, onListening: @escaping Listening
     ) -> any Service {
         Application(
             router: router,
             configuration: .init(address: .hostname(listener.host, port: listener.port), serverName: "regio-\(name)"),
-            services: [database.client],
+            services: [database.client] + background,
             onServerRunning: { channel in
                 await onListening(name, listener.host, channel.localAddress?.port ?? listener.port)
             },

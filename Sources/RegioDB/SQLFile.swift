@@ -5,6 +5,7 @@ import Foundation
 public enum SQLFile {
     public struct Missing: Error, CustomStringConvertible {
         public var path: String
+        public init(path: String) { self.path = path }
         public var description: String { "SQL resource sql/\(path) is missing from the bundle" }
     }
 

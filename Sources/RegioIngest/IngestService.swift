@@ -1,16 +1,35 @@
+import Foundation
 import Hummingbird
 import Prometheus
+import RegioCore
 import RegioDB
 import RegioHTTP
 
 /// The ingestion service: hospitals' nightly extracts come in here.
 public enum IngestService {
     public static func buildRouter(
-        database: Database, migrations: MigrationRunner, metrics: PrometheusCollectorRegistry
+        database: Database, migrations: MigrationRunner, metrics: PrometheusCollectorRegistry, pseudonymizer: Pseudonymizer
     ) throws -> Router<RegioRequestContext> {
         let skeleton = ServiceRouter(
             operations: OperationsController(database: database, migrations: migrations, metrics: metrics),
             credentials: CredentialStore(database: database))
+        BatchController(database: database, pseudonymizer: pseudonymizer).addRoutes(to: skeleton.api)
+        let openAPI = try OpenAPIDocument.load()
+        skeleton.router.get("openapi.yaml") { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "application/yaml; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: openAPI)))
+        }
         return skeleton.router
+    }
+}
+
+/// The ingestion API's OpenAPI description, shipped as a resource and served at `/openapi.yaml`.
+public enum OpenAPIDocument {
+    public static func load() throws -> String {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml") else {
+            throw SQLFile.Missing(path: "openapi.yaml")
+        }
+        return try String(contentsOf: url, encoding: .utf8)
     }
 }

@@ -12,16 +12,18 @@ public final class Transcoder {
         public var description: String
     }
 
-    /// `nil` for UTF-8, which needs no transcoding.
-    public init?(_ encoding: TextEncoding) throws {
+    /// Decodes `encoding` into UTF-8 (or, with `encoding: true`, UTF-8 into `encoding`, for
+    /// writing sample files). `nil` for UTF-8, which needs no transcoding.
+    public init?(_ encoding: TextEncoding, encoding toEncoding: Bool = false) throws {
         let name: String
         switch encoding {
         case .utf8: return nil
         case .gb18030: name = "GB18030"
         case .gbk: name = "CP936"
         }
-        guard let descriptor = iconv_open("UTF-8", name), descriptor != iconv_t(bitPattern: -1) else {
-            throw Unsupported(description: "iconv cannot convert \(name)")
+        let (to, from) = toEncoding ? (name, "UTF-8") : ("UTF-8", name)
+        guard let descriptor = iconv_open(to, from), descriptor != iconv_t(bitPattern: -1) else {
+            throw Unsupported(description: "iconv cannot convert \(from) to \(to)")
         }
         self.descriptor = descriptor
         self.output = [UInt8](repeating: 0, count: 64 * 1024)

@@ -39,7 +39,7 @@ public struct BatchStore: Sendable {
             ).decode(Int.self) { facilityID = id }
             guard let facilityID else { throw Problem.unknownFacility(manifest.facilityCode) }
             // Serialise creation per facility so two uploads of one extract cannot both create.
-            try await connection.query("SELECT pg_advisory_xact_lock(7, \(facilityID))", logger: database.logger)
+            try await connection.query("SELECT pg_advisory_xact_lock(7, \(facilityID)::int)", logger: database.logger)
             for try await id in try await connection.query("""
                 SELECT id FROM ingest.batches
                 WHERE facility_id = \(facilityID) AND content_key = \(manifest.contentKey) AND status = 'receiving'

@@ -51,7 +51,7 @@ public struct ExtractFileLoader: Sendable {
                 "DELETE FROM ingest.row_errors WHERE batch_id = \(batchID) AND kind = \(file.kind.rawValue)", logger: logger)
 
             var state = try StreamState(file: file, encoding: encoding, context: context, transportGzip: transportGzip)
-            try await connection.copyFrom(table: table.name, columns: columns, logger: logger) { writer in
+            try await connection.copyFrom(table: table.copyTarget, columns: columns, logger: logger) { writer in
                 for try await chunk in body {
                     try state.consume(chunk)
                     if state.encoder.buffer.readableBytes >= Self.flushThreshold {

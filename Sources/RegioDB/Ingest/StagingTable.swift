@@ -11,7 +11,12 @@ public struct StagingTable: Sendable {
         self.kind = kind
     }
 
-    public var name: String { "staging.b\(batchID)_\(kind.rawValue)" }
+    public var name: String { "staging.\(unqualifiedName)" }
+    var unqualifiedName: String { "b\(batchID)_\(kind.rawValue)" }
+
+    /// For PostgresNIO's `copyFrom`, which wraps the table name in double quotes as one identifier:
+    /// closing and reopening the quotes around the dot names the schema too.
+    var copyTarget: String { "staging\".\"\(unqualifiedName)" }
 
     /// Internal columns first, then the kind's staged columns, all text.
     public static func columns(for kind: ExtractKind) -> [String] {

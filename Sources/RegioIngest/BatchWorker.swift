@@ -1,0 +1,44 @@
+import Logging
+import RegioDB
+import ServiceLifecycle
+
+/// Decides committed batches in the background: `workers` at once, each taking the next queued
+/// batch (one facility's batches in business-date order). On graceful shutdown a worker finishes
+/// the batch it holds and stops; a batch left `validating` by a crash is requeued at start.
+public struct BatchWorker: Service {
+    let processor: BatchProcessor
+    let workers: Int
+    let idle: Duration
+    let logger: Logger
+
+    public init(database: Database, workers: Int = 2, idle: Duration = .milliseconds(200), logger: Logger) {
+        self.processor = BatchProcessor(database: database)
+        self.workers = workers
+        self.idle = idle
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        try await processor.requeueAbandoned(olderThan: 3600)
+        await withTaskGroup(of: Void.self) { group in
+            for worker in 0..<workers {
+                group.addTask { await loop(worker) }
+            }
+        }
+    }
+
+    func loop(_ worker: Int) async {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                if try await processor.processNext() == nil {
+                    try await Task.sleep(for: idle)
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.error("batch worker error", metadata: ["worker": "\(worker)", "error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+}
