@@ -8,7 +8,8 @@ import ServiceLifecycle
 /// PostgreSQL under the state directory (`.regio/`); then it migrates, seeds the sample region,
 /// issues one token per role, starts both services and prints how to reach them.
 public enum Demo {
-    public static func run(configuration: RegioConfiguration, stateDirectory: URL, logger: Logger) async throws {
+    public static func run(configuration: RegioConfiguration, stateDirectory: URL, loadExtracts: Bool = true,
+                           logger: Logger) async throws {
         var configuration = configuration
         try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
         var embedded: EmbeddedPostgres?
@@ -24,19 +25,52 @@ public enum Demo {
             configuration.secretFile = try demoSecret(in: stateDirectory).path
         }
 
-        let tokens = try await withDatabase(configuration.databaseURL!, logger: logger) { database in
+        let (tokens, uploadTokens) = try await withDatabase(configuration.databaseURL!, logger: logger) { database in
             try await MigrationRunner(migrations: try Migration.bundled()).apply(on: database)
             try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "demo")
-            return try await DemoRegion.issueTokens(credentials: CredentialStore(database: database), actor: "demo")
+            let credentials = CredentialStore(database: database)
+            var uploadTokens: [String: String] = [:]
+            if loadExtracts {
+                for facility in DemoRegion.facilities {
+                    uploadTokens[facility.code] = try await credentials.issue(
+                        role: .facility, scope: facility.code, label: "demo nightly upload",
+                        expiresAt: Date().addingTimeInterval(24 * 3600), actor: "demo").token
+                }
+            }
+            return (try await DemoRegion.issueTokens(credentials: credentials, actor: "demo"), uploadTokens)
         }
 
-        let banner = Banner(tokens: tokens, database: configuration.databaseURL!, embedded: embedded != nil)
+        var loader: DemoLoader?
+        if loadExtracts {
+            let folders = try sampleWeek(in: stateDirectory)
+            loader = DemoLoader(folders: folders, tokens: uploadTokens, logger: logger)
+        }
+        let banner = Banner(tokens: tokens, database: configuration.databaseURL!, embedded: embedded != nil, loader: loader)
         let server = try RegioServer(selection: .all, configuration: configuration, logger: logger) { name, host, port in
             await banner.listening(name, host: host, port: port)
         }
         let group = ServiceGroup(configuration: .init(
             services: server.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+
+    /// A week of sample extracts ending yesterday, generated once per week under the state folder.
+    static func sampleWeek(in directory: URL) throws -> [URL] {
+        let first = DemoRegion.firstNight(nights: 7)
+        let folder = directory.appendingPathComponent("extracts").appendingPathComponent(first.description)
+        if !FileManager.default.fileExists(atPath: folder.path) {
+            var writer = SampleExtractWriter(output: folder)
+            writer.gb18030 = DemoRegion.gb18030Facilities
+            return try writer.write(facilities: DemoRegion.facilities, options: .init(firstNight: first, nights: 7))
+        }
+        var folders: [URL] = []
+        for facility in try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted() {
+            let facilityFolder = folder.appendingPathComponent(facility)
+            for night in try FileManager.default.contentsOfDirectory(atPath: facilityFolder.path).sorted() {
+                folders.append(facilityFolder.appendingPathComponent(night))
+            }
+        }
+        return folders
     }
 
     /// The demo's region secret: made once, kept with the demo's cluster.
@@ -56,12 +90,14 @@ public enum Demo {
         let tokens: [(Role, String?, String)]
         let database: DatabaseURL
         let embedded: Bool
+        let loader: DemoLoader?
         var ports: [String: (String, Int)] = [:]
 
-        init(tokens: [(Role, String?, String)], database: DatabaseURL, embedded: Bool) {
+        init(tokens: [(Role, String?, String)], database: DatabaseURL, embedded: Bool, loader: DemoLoader?) {
             self.tokens = tokens
             self.database = database
             self.embedded = embedded
+            self.loader = loader
         }
 
         func listening(_ name: String, host: String, port: Int) {
@@ -88,10 +124,21 @@ public enum Demo {
                     "Try:",
                     "  curl -H \"Authorization: Bearer \(bureau)\" \"\(queryURL)/v1/reports\"",
                     "  curl -H \"Authorization: Bearer \(bureau)\" \"\(queryURL)/v1/reports/registry-summary?format=csv\"",
+                    "  curl -H \"Authorization: Bearer \(bureau)\" \"\(queryURL)/v1/reports/upload-history?format=csv\"",
                 ]
             }
+            if let facility = tokens.first(where: { $0.0 == .facility }) {
+                lines += [
+                    "  curl -H \"Authorization: Bearer \(facility.2)\" \"http://\(ingest.0):\(ingest.1)/v1/batches\"   (\(facility.1 ?? "")'s uploads)",
+                ]
+            }
+            if loader != nil { lines += ["", "Uploading a week of sample extracts for every facility through the upload client…"] }
             print(lines.joined(separator: "\n") + "\n")
             fflush(nil)
+            if let loader {
+                let ingestURL = "http://\(ingest.0):\(ingest.1)"
+                Task { await loader.run(ingest: ingestURL) }
+            }
         }
     }
 }

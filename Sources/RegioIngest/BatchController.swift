@@ -45,8 +45,7 @@ public struct BatchController: Sendable {
         guard manifest.facilityCode == caller.facilityCode else {
             throw Problem.forbidden("this token uploads for \(caller.facilityCode ?? "no facility"), the manifest is for \(manifest.facilityCode)")
         }
-        let dryRun = request.uri.queryParameters.get("dry_run") == "true"
-        let (batch, resumed) = try await mapped { try await store.create(manifest: manifest, credentialID: caller.tokenID, dryRun: dryRun) }
+        let (batch, resumed) = try await mapped { try await store.create(manifest: manifest, credentialID: caller.tokenID) }
         context.logger.info("batch created", metadata: ["batch": "\(batch.id)", "resumed": "\(resumed)"])
         var headers = HTTPFields()
         headers[.location] = "/v1/batches/\(batch.id)"
@@ -54,7 +53,7 @@ public struct BatchController: Sendable {
     }
 
     @Sendable func list(_ request: Request, context: RegioRequestContext) async throws -> BatchList {
-        let caller = try context.caller(in: Self.readers.union([.bureau]))
+        let caller = try context.caller(in: Self.readers)
         var facility = request.uri.queryParameters.get("facility")
         if caller.role == .facility {
             if let facility, facility != caller.facilityCode { throw Problem.forbidden("a facility token sees only its own batches") }

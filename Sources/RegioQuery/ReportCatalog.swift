@@ -4,7 +4,7 @@ import RegioCore
 /// `sql/reports/<id>.sql`; the framework (`ReportsController`) needs no change.
 public enum ReportCatalog {
     public static let all: [ReportDefinition] = [
-        registrySummary
+        registrySummary, uploadHistory,
     ]
 
     public static func report(id: String) -> ReportDefinition? {
@@ -32,6 +32,41 @@ public enum ReportCatalog {
                          "Number of active registered facilities of this tier in the county."),
             ReportColumn("staffed_beds", .integer, unit: "beds", zh: "编制床位数",
                          "Sum of the facilities' registered staffed beds."),
+        ]
+    )
+
+    static let uploadHistory = ReportDefinition(
+        id: "upload-history",
+        titleZh: "数据上传记录",
+        titleEn: "Upload history",
+        description: "Each facility's nightly batches: business date, status, rows per file, inserted / updated / "
+            + "unchanged / retracted / rejected rows, rejected rows by error code — and nights with no extract "
+            + "(status 'missing'). A facility sees only its own. Period: the 30 nights up to yesterday unless given.",
+        roles: [.facility, .bureau, .steward, .admin],
+        parameters: [
+            ReportParameter("facility", .facility, "Facility code; a facility token gets its own."),
+            ReportParameter("from", .date, "First business date (default: 29 nights before `to`)."),
+            ReportParameter("to", .date, "Last business date (default: yesterday, China time)."),
+        ],
+        columns: [
+            ReportColumn("facility_code", .text, zh: "机构代码", "The facility's code."),
+            ReportColumn("facility_name", .text, zh: "机构名称", "The facility's registered name."),
+            ReportColumn("business_date", .date, zh: "业务日期", "The night the extract covers."),
+            ReportColumn("batch_id", .integer, zh: "批次号", "The batch, or empty when no extract arrived."),
+            ReportColumn("status", .text, zh: "状态",
+                         "receiving, queued, validating, loaded, validated (dry run), rejected, failed, or missing (no extract)."),
+            ReportColumn("received_at", .text, zh: "接收时间", "When the batch was created, China time."),
+            ReportColumn("files", .text, zh: "文件", "Data rows received per file, e.g. `patients:246 encounters:247`."),
+            ReportColumn("rows_received", .integer, unit: "rows", zh: "接收行数", "Data rows received over all files."),
+            ReportColumn("inserted", .integer, unit: "rows", zh: "新增", "Rows new to the platform."),
+            ReportColumn("updated", .integer, unit: "rows", zh: "更新", "Rows that changed a stored row (a correction)."),
+            ReportColumn("unchanged", .integer, unit: "rows", zh: "未变", "Accepted rows identical to what was stored."),
+            ReportColumn("retracted", .integer, unit: "rows", zh: "撤回", "Rows removed by `op = D`."),
+            ReportColumn("rejected", .integer, unit: "rows", zh: "拒收", "Rows rejected with at least one error."),
+            ReportColumn("warnings", .integer, unit: "rows", zh: "警告", "Accepted rows with at least one warning."),
+            ReportColumn("rejected_by_code", .text, zh: "错误分类", "Row errors by code, e.g. `bad_date 3, dangling_reference 1`."),
+            ReportColumn("duplicate_of", .integer, zh: "重复批次", "The earlier batch this one repeats, when it changed nothing."),
+            ReportColumn("reason", .text, zh: "说明", "Why a batch was rejected or failed, or that it repeated another."),
         ]
     )
 }

@@ -10,11 +10,15 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Folder for the demo's PostgreSQL cluster and secret.")
     var stateDirectory = ".regio"
 
+    @Flag(help: "Do not generate and upload the sample week of extracts.")
+    var skipExtracts = false
+
     func run() async throws {
         let environment = try Environment.load()
         try await reportingFailure {
             try await Demo.run(configuration: environment.configuration,
                                stateDirectory: URL(fileURLWithPath: stateDirectory, isDirectory: true),
+                               loadExtracts: !skipExtracts,
                                logger: environment.logger)
         }
     }

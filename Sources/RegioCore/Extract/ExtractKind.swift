@@ -42,11 +42,14 @@ public struct ColumnSpec: Sendable {
     public var name: String
     public var type: ColumnType
     public var required: Bool
+    /// Not required, but a missing value is worth a warning (`birth_date`).
+    public var recommended: Bool
 
-    init(_ name: String, _ type: ColumnType, required: Bool = false) {
+    init(_ name: String, _ type: ColumnType, required: Bool = false, recommended: Bool = false) {
         self.name = name
         self.type = type
         self.required = required
+        self.recommended = recommended
     }
 }
 
@@ -82,7 +85,7 @@ public struct ExtractFileSpec: Sendable {
         ColumnSpec("patient_id", .text(maxLength: 64), required: true),
         ColumnSpec("name", .text(maxLength: 100), required: true),
         ColumnSpec("sex", .code(sexCodes), required: true),
-        ColumnSpec("birth_date", .date),
+        ColumnSpec("birth_date", .date, recommended: true),
         ColumnSpec("id_type", .code(idTypes)),
         ColumnSpec("id_number", .idNumber),
         ColumnSpec("phone", .text(maxLength: 32)),

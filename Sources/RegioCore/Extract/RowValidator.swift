@@ -95,7 +95,7 @@ public struct RowValidator: Sendable {
         var index: [String: Int] = [:]
         var issues: [RowIssue] = []
         for (position, name) in header.enumerated() {
-            let trimmed = name.trimmingWhitespace()
+            let trimmed = name  // names are matched exactly (EXTRACT-SPEC)
             if index[trimmed] != nil {
                 issues.append(RowIssue(column: trimmed, code: .badCSV, severity: .error, message: "column \(trimmed) appears twice in the header"))
             }
@@ -112,7 +112,7 @@ public struct RowValidator: Sendable {
         let staged = spec.columns.filter { $0.type != .op }
         self.stagingColumns = staged.map { $0.type == .idNumber ? "id_hash" : $0.name }
         self.positions = staged.map { index[$0.name] }
-        self.opPosition = index["op"]
+        self.opPosition = spec.supportsRetraction ? index["op"] : nil
         self.headerIssues = issues
     }
 
@@ -134,11 +134,9 @@ public struct RowValidator: Sendable {
             switch raw(opPosition).trimmingWhitespace() {
             case "", "U": op = "U"
             case "D": op = "D"
-            case let other: issues.append(RowIssue(column: "op", code: .unknownCode, severity: .error,
-                                                   message: "op must be U or D", raw: other))
-            }
-            if op == "D", !spec.supportsRetraction {
-                issues.append(RowIssue(column: "op", code: .unknownCode, severity: .error, message: "\(spec.kind.rawValue) rows cannot be retracted"))
+            case let other:
+                issues.append(RowIssue(column: "op", code: .unknownCode, severity: .error, message: "op must be U or D", raw: other))
+                op = other
             }
         }
 
@@ -153,6 +151,9 @@ public struct RowValidator: Sendable {
             if text.isEmpty {
                 if required {
                     issues.append(RowIssue(column: column.name, code: .missingRequired, severity: .error, message: "\(column.name) is required"))
+                } else if column.recommended, op == "U" {
+                    issues.append(RowIssue(column: column.name, code: .missingRequired, severity: .warning,
+                                           message: "\(column.name) is missing; it is strongly recommended (patient matching uses it)"))
                 }
                 values.append(nil)
                 continue
@@ -174,13 +175,15 @@ public struct RowValidator: Sendable {
         if op == "U" { crossChecks(&values, typed: typed, issues: &issues) }
 
         let rejected = issues.contains { $0.severity == .error }
-        if rejected {
-            // Keep what was sent, so the hospital can fix and resend it — but never an ID number.
-            for (index, (column, position)) in zip(staged, positions).enumerated() {
-                values[index] = column.type == .idNumber ? nil : (position.map { raw($0) } ?? nil)
-            }
+        return ValidatedRow(op: op, values: rejected ? rawValues(fields) : values, issues: issues, rejected: rejected)
+    }
+
+    /// The row as sent, one value per staging column, for quarantine — but never an ID number.
+    public func rawValues(_ fields: [String]) -> [String?] {
+        zip(spec.columns.filter { $0.type != .op }, positions).map { column, position in
+            guard column.type != .idNumber, let position, position < fields.count else { return nil }
+            return fields[position]
         }
-        return ValidatedRow(op: op, values: values, issues: issues, rejected: rejected)
     }
 
     struct Problem: Error {
@@ -226,8 +229,9 @@ public struct RowValidator: Sendable {
             typed.money[column.name] = value
             return .success(normalised)
         case .positiveDecimal:
-            guard let (normalised, value) = FieldChecks.decimal(text, maxScale: 6), value > 0 else {
-                return .failure(Problem(code: .badNumber, message: "\(column.name) must be a number > 0"))
+            // The database holds these as numeric(14, 6): below 10⁸ with at most 6 decimals.
+            guard let (normalised, value) = FieldChecks.decimal(text, maxScale: 6), value > 0, value < 100_000_000 else {
+                return .failure(Problem(code: .badNumber, message: "\(column.name) must be a number > 0 and below 100,000,000 with at most 6 decimals"))
             }
             typed.money[column.name] = value
             return .success(normalised)

@@ -143,6 +143,10 @@ public struct BatchProcessor: Sendable {
                 WHERE batch_id = \(original) AND code IN ('duplicate_key', 'dangling_reference')
                 """, logger: database.logger)
             try await connection.query("""
+                INSERT INTO ingest.rejected_rows (batch_id, kind, line, fields)
+                SELECT \(batch.id), kind, line, fields FROM ingest.rejected_rows WHERE batch_id = \(original)
+                """, logger: database.logger)
+            try await connection.query("""
                 UPDATE ingest.batches SET status = \(batch.dryRun ? "validated" : "loaded"), duplicate_of = \(original),
                     reason = \("identical to batch \(original), already loaded; nothing changed"), finished_at = now()
                 WHERE id = \(batch.id)
@@ -204,8 +208,10 @@ public struct BatchProcessor: Sendable {
                 try await connection.query(PostgresQuery(unsafeSQL: """
                     UPDATE ingest.batch_files SET
                         rejected = (SELECT count(*) FROM \(table.name) WHERE _rejected),
-                        warnings = (SELECT count(DISTINCT line) FROM ingest.row_errors
-                                    WHERE batch_id = $1 AND kind = $2 AND severity = 'warning' AND line IS NOT NULL)
+                        warnings = (SELECT count(*) FROM \(table.name) s
+                                    WHERE NOT s._rejected AND EXISTS (
+                                        SELECT 1 FROM ingest.row_errors e
+                                        WHERE e.batch_id = $1 AND e.kind = $2 AND e.line = s._line AND e.severity = 'warning'))
                     WHERE batch_id = $1 AND kind = $2
                     """, binds: ExtractFileLoader.binds(batch.id, kind.rawValue)), logger: database.logger)
             }

@@ -30,7 +30,7 @@ public struct BatchStore: Sendable {
 
     /// Creates a batch for a manifest — or, when the same facility already has a batch of the same
     /// content still receiving files, returns that one, so an interrupted upload resumes.
-    public func create(manifest: ExtractManifest, credentialID: Int64?, dryRun: Bool) async throws -> (batch: BatchRecord, resumed: Bool) {
+    public func create(manifest: ExtractManifest, credentialID: Int64?) async throws -> (batch: BatchRecord, resumed: Bool) {
         let manifestJSON = String(decoding: try manifest.encoded(), as: UTF8.self)
         let (id, resumed) = try await database.withTransaction { connection -> (Int64, Bool) in
             var facilityID: Int?
@@ -49,9 +49,9 @@ public struct BatchStore: Sendable {
             }
             var newID: Int64 = 0
             for try await id in try await connection.query("""
-                INSERT INTO ingest.batches (facility_id, business_date, manifest, content_key, encoding, dry_run, credential_id)
+                INSERT INTO ingest.batches (facility_id, business_date, manifest, content_key, encoding, credential_id)
                 VALUES (\(facilityID), \(manifest.businessDate)::date, \(manifestJSON)::jsonb, \(manifest.contentKey),
-                        \(manifest.encoding.rawValue), \(dryRun), \(credentialID))
+                        \(manifest.encoding.rawValue), \(credentialID))
                 RETURNING id
                 """, logger: database.logger).decode(Int64.self) { newID = id }
             for file in manifest.files {
@@ -120,7 +120,7 @@ public struct BatchStore: Sendable {
         return nil
     }
 
-    /// Hands a received, complete batch to the worker.
+    /// Hands a received, complete batch to the worker: to load it, or (`dryRun`) only to check it.
     public func commit(id: Int64, dryRun: Bool) async throws -> BatchRecord {
         guard let batch = try await batch(id: id) else { throw Problem.notFound(id) }
         guard batch.status == .receiving else {
@@ -129,7 +129,7 @@ public struct BatchStore: Sendable {
         let missing = batch.files.filter { $0.receivedAt == nil }.map(\.name)
         guard missing.isEmpty else { throw Problem.filesMissing(missing) }
         try await database.query("""
-            UPDATE ingest.batches SET status = 'queued', dry_run = dry_run OR \(dryRun), committed_at = now()
+            UPDATE ingest.batches SET status = 'queued', dry_run = \(dryRun), committed_at = now()
             WHERE id = \(id) AND status = 'receiving'
             """)
         return try await self.batch(id: id)!

@@ -115,8 +115,11 @@ struct StreamState {
     var sha = ""
     let issueEncoder = JSONEncoder()
 
+    let encodingName: String
+
     init(file: ExtractManifest.File, encoding: TextEncoding, context: ValidationContext, transportGzip: Bool) throws {
         self.file = file
+        self.encodingName = encoding.rawValue
         self.context = context
         self.transcoder = try Transcoder(encoding)
         if transportGzip { transportGunzip = try Self.gunzip() }
@@ -209,8 +212,11 @@ struct StreamState {
             let header = RowValidator(spec: file.kind.spec, header: record.fields, context: context)
             headerIssues = header.headerIssues.map { (1, $0) }
             if record.badEncoding || record.problem != nil {
-                fail(RowIssue(column: nil, code: record.badEncoding ? .badEncoding : .badCSV, severity: .error,
-                              message: "the header line cannot be read: " + (record.problem ?? "bytes that are not \(file.name) text")))
+                let issue = RowIssue(column: nil, code: record.badEncoding ? .badEncoding : .badCSV, severity: .error,
+                                     message: "the header line cannot be read: "
+                                        + (record.problem ?? "it holds bytes that are not valid \(encodingName) text"))
+                headerIssues.append((1, issue))
+                fileError = [fileError, issue.message].compactMap { $0 }.joined(separator: "; ")
             }
             for issue in header.headerIssues where issue.severity == .error {
                 fileError = [fileError, issue.message].compactMap { $0 }.joined(separator: "; ")
@@ -225,12 +231,14 @@ struct StreamState {
         var row = validator.validate(record.fields)
         if record.badEncoding {
             row.issues.insert(RowIssue(column: nil, code: .badEncoding, severity: .error,
-                                       message: "the line holds bytes that are not valid text in the declared encoding"), at: 0)
-            row.rejected = true
+                                       message: "the line holds bytes that are not valid \(encodingName) text"), at: 0)
         }
         if let problem = record.problem {
             row.issues.insert(RowIssue(column: nil, code: .badCSV, severity: .error, message: problem), at: 0)
+        }
+        if (record.badEncoding || record.problem != nil) && !row.rejected {
             row.rejected = true
+            row.values = validator.rawValues(record.fields)
         }
         if row.rejected { rejected += 1 } else if !row.issues.isEmpty { warnings += 1 }
         encoder.field(String(record.line), first: true)

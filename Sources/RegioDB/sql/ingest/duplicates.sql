@@ -1,7 +1,8 @@
 -- duplicate_key: every line sharing a key with another line of the same file is rejected — the
--- platform cannot know which of them the hospital meant.
+-- platform cannot know which of them the hospital meant (lines already rejected for another
+-- reason count too: a fixed resend of one of them must not be overtaken by the other).
 WITH duplicated AS (
-    SELECT {key} AS value FROM {staging} WHERE NOT _rejected GROUP BY {key} HAVING count(*) > 1
+    SELECT {key} AS value FROM {staging} WHERE {key} IS NOT NULL GROUP BY {key} HAVING count(*) > 1
 ), marked AS (
     UPDATE {staging} s SET _rejected = true
     FROM duplicated d

@@ -91,6 +91,9 @@ CREATE TABLE emr.patients (
     phone       text,
     address     text,
     row_hash    text NOT NULL,
+    -- Business date of the extract that last wrote the row: an older extract arriving late
+    -- does not overwrite what a newer one said.
+    as_of         date NOT NULL,
     batch_id    bigint NOT NULL,
     updated_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (facility_id, patient_id)
@@ -114,6 +117,9 @@ CREATE TABLE emr.encounters (
     referral_from    text,
     referral_id      text,
     row_hash         text NOT NULL,
+    -- Business date of the extract that last wrote the row: an older extract arriving late
+    -- does not overwrite what a newer one said.
+    as_of         date NOT NULL,
     batch_id         bigint NOT NULL,
     PRIMARY KEY (facility_id, encounter_id)
 );
@@ -137,6 +143,9 @@ CREATE TABLE emr.exams (
     document_ref text NOT NULL,
     price        numeric(14, 2),
     row_hash     text NOT NULL,
+    -- Business date of the extract that last wrote the row: an older extract arriving late
+    -- does not overwrite what a newer one said.
+    as_of         date NOT NULL,
     batch_id     bigint NOT NULL,
     PRIMARY KEY (facility_id, report_id)
 );
@@ -176,6 +185,9 @@ CREATE TABLE procurement.purchases (
     invoice_no      text,
     vbp             boolean NOT NULL DEFAULT false,
     row_hash        text NOT NULL,
+    -- Business date of the extract that last wrote the row: an older extract arriving late
+    -- does not overwrite what a newer one said.
+    as_of         date NOT NULL,
     batch_id        bigint NOT NULL,
     PRIMARY KEY (facility_id, line_id)
 );
@@ -192,6 +204,9 @@ CREATE TABLE referral.referrals (
     status         text NOT NULL CHECK (status IN ('SENT', 'ACCEPTED', 'REJECTED', 'COMPLETED', 'CANCELLED')),
     status_at      timestamptz,
     row_hash       text NOT NULL,
+    -- Business date of the extract that last wrote the row: an older extract arriving late
+    -- does not overwrite what a newer one said.
+    as_of         date NOT NULL,
     batch_id       bigint NOT NULL,
     PRIMARY KEY (facility_id, referral_id)
 );

@@ -6,17 +6,17 @@ WITH src AS (
     WHERE NOT s._rejected AND s._op = 'U'
 ), written AS (
     INSERT INTO referral.referrals AS t (facility_id, referral_id, patient_id, to_facility_id, referred_at, reason_dx,
-                                         status, status_at, row_hash, batch_id)
-    SELECT $2, src.*, md5(ROW(src.*)::text), $1 FROM src
+                                         status, status_at, as_of, row_hash, batch_id)
+    SELECT $2, src.*, $3::date, md5(ROW(src.*)::text), $1 FROM src
     ON CONFLICT (facility_id, referral_id) DO UPDATE SET
         patient_id = excluded.patient_id, to_facility_id = excluded.to_facility_id, referred_at = excluded.referred_at,
         reason_dx = excluded.reason_dx, status = excluded.status, status_at = excluded.status_at,
-        row_hash = excluded.row_hash, batch_id = excluded.batch_id
-    WHERE t.row_hash IS DISTINCT FROM excluded.row_hash
+        as_of = excluded.as_of, row_hash = excluded.row_hash, batch_id = excluded.batch_id
+    WHERE t.row_hash IS DISTINCT FROM excluded.row_hash AND t.as_of <= excluded.as_of
     RETURNING (xmax = 0) AS inserted
 ), retracted AS (
     DELETE FROM referral.referrals t USING {staging} s
-    WHERE s._op = 'D' AND NOT s._rejected AND t.facility_id = $2 AND t.referral_id = s.referral_id
+    WHERE s._op = 'D' AND NOT s._rejected AND t.facility_id = $2 AND t.as_of <= $3::date AND t.referral_id = s.referral_id
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM written WHERE inserted)::bigint,
