@@ -7,6 +7,7 @@ import RegioCore
 import RegioDB
 import RegioIngest
 import RegioQuery
+import RegioCore
 
 /// Small scenario helpers: a seeded region, tokens per role, and the two services' routers.
 enum Fixtures {
@@ -22,9 +23,15 @@ enum Fixtures {
             database: database, migrations: MigrationRunner(migrations: try Migration.bundled()), metrics: RegioMetrics.registry))
     }
 
+    static let pseudonymizer = Pseudonymizer(secret: Data(repeating: 42, count: 32))
+
+    /// The ingestion service with its batch worker, as `regio serve ingest` runs it.
     static func ingestApp(_ database: Database) throws -> some ApplicationProtocol {
-        Application(router: try IngestService.buildRouter(
-            database: database, migrations: MigrationRunner(migrations: try Migration.bundled()), metrics: RegioMetrics.registry))
+        Application(
+            router: try IngestService.buildRouter(
+                database: database, migrations: MigrationRunner(migrations: try Migration.bundled()),
+                metrics: RegioMetrics.registry, pseudonymizer: pseudonymizer),
+            services: [BatchWorker(database: database, idle: .milliseconds(50), logger: TestDatabase.logger)])
     }
 
     static func bearer(_ token: String) -> HTTPFields {

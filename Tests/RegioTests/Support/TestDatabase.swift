@@ -34,7 +34,7 @@ enum TestDatabase {
             // PSQLError hides the server's message from `description`; a failing test should show it.
             throw TestSetupError("database error: \(String(reflecting: error))")
         }
-        try? await admin { try await $0.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")) }
+        _ = try? await admin { try await $0.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")) }
     }
 
     /// The URL of a database made by `with`, for handing to a child process.

@@ -1,0 +1,106 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import PostgresNIO
+import RegioApp
+import RegioCore
+import RegioDB
+
+/// An ingestion service listening on a real socket, with its worker, on a fresh database seeded
+/// with the demo region; extracts are written to a folder and sent with the real upload client.
+struct IngestScenario {
+    let database: Database
+    let client: any TestClientProtocol
+
+    static func run(_ body: @Sendable @escaping (IngestScenario) async throws -> Void) async throws {
+        try await TestDatabase.with { database throws in
+            try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "test")
+            try await Fixtures.ingestApp(database).test(.live) { client in
+                try await body(IngestScenario(database: database, client: client))
+            }
+        }
+    }
+
+    var server: String { "http://127.0.0.1:\(client.port!)" }
+
+    func token(_ facility: String) async throws -> String {
+        try await CredentialStore(database: database).issue(role: .facility, scope: facility, label: "test", expiresAt: nil, actor: "test").token
+    }
+
+    /// Writes `files` (name → bytes) and a manifest into a new folder.
+    func folder(_ files: [String: [UInt8]], facility: String, date: String, encoding: TextEncoding = .utf8) throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("extract-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        for (name, bytes) in files { try Data(bytes).write(to: directory.appendingPathComponent(name)) }
+        try LocalExtract.writeManifest(directory: directory.path, facility: facility, businessDate: date, encoding: encoding)
+        return directory.path
+    }
+
+    /// Sends an extract with the upload client and waits for the decision.
+    @discardableResult
+    func upload(_ files: [String: String], facility: String = "H339901001", date: String = "2026-11-22",
+                dryRun: Bool = false) async throws -> BatchRecord {
+        try await upload(bytes: files.mapValues { Array($0.utf8) }, facility: facility, date: date, dryRun: dryRun)
+    }
+
+    @discardableResult
+    func upload(bytes files: [String: [UInt8]], facility: String = "H339901001", date: String = "2026-11-22",
+                encoding: TextEncoding = .utf8, dryRun: Bool = false, token: String? = nil) async throws -> BatchRecord {
+        let directory = try folder(files, facility: facility, date: date, encoding: encoding)
+        let credential: String
+        if let token { credential = token } else { credential = try await self.token(facility) }
+        var uploader = UploadClient(server: server, token: credential, logger: TestDatabase.logger)
+        uploader.pollInterval = .milliseconds(50)
+        return try await uploader.upload(directory: directory, dryRun: dryRun)
+    }
+
+    func issues(_ batch: Int64) async throws -> [StoredIssue] {
+        try await BatchStore(database: database).issues(batch: batch, offset: 0, limit: 10_000)
+    }
+
+    func count(_ table: String) async throws -> Int {
+        for try await count in try await database.query(PostgresQuery(unsafeSQL: "SELECT count(*)::bigint FROM \(table)")).decode(Int.self) {
+            return count
+        }
+        return 0
+    }
+
+    func value(_ sql: String) async throws -> String? {
+        for try await value in try await database.query(PostgresQuery(unsafeSQL: sql)).decode(String?.self) { return value }
+        return nil
+    }
+
+    /// A fingerprint of every core table, to prove a batch changed nothing.
+    func coreFingerprint() async throws -> String {
+        var parts: [String] = []
+        for table in ["emr.persons", "emr.patients", "emr.encounters", "emr.exams", "emr.bed_census", "procurement.purchases", "referral.referrals"] {
+            parts.append(try await value("SELECT \(table == "emr.persons" ? "count(*)::text" : "coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '-')") FROM \(table) t") ?? "-")
+        }
+        return parts.joined(separator: " ")
+    }
+}
+
+/// Small extracts, written as a hospital's export would be.
+enum Extracts {
+    static let patientsHeader = "patient_id,name,sex,birth_date,id_type,id_number,phone,address\n"
+    static let patients = patientsHeader + """
+        P001,张三,1,1980-05-06,RID,\(rid("339901", "19800506", 101)),13800000001,清河区解放路1号
+        P002,李四,2,1975-11-30,RID,\(rid("339901", "19751130", 202)),13800000002,"清河区延安路2号,3单元"
+        P003,王五,1,2001-01-15,,,,
+
+        """
+    static let encountersHeader = "encounter_id,patient_id,encounter_type,dept_code,dept_name,start_time,end_time,primary_dx,total_cost,drug_cost,consumables_cost,op\n"
+    static let encounters = encountersHeader + """
+        E001,P001,O,0301,内科,2026-11-22 08:30:00,2026-11-22 09:00:00,I10.x00,120.50,60.00,5.00,
+        E002,P002,I,0401,外科,2026-11-18 10:00:00,2026-11-22 10:00:00,K35.800,8600.00,2100.00,900.00,
+        E003,P003,E,1001,急诊科,2026-11-22 23:10:00,,J06.900,300.00,100.00,20.00,
+
+        """
+
+    /// A valid 18-character resident ID number for a county, birth date and sequence.
+    static func rid(_ county: String, _ birth: String, _ sequence: Int) -> String {
+        let first17 = Array((county + birth + String(format: "%03d", sequence)).utf8)
+        return String(decoding: first17 + [FieldChecks.checkCharacter(first17)], as: UTF8.self)
+    }
+}
