@@ -12,7 +12,7 @@ struct Regio: AsyncParsableCommand {
         discussion: "Settings come from REGIO_* environment variables; see docs/configuration.md.",
         subcommands: [
             DemoCommand.self, MigrateCommand.self, ServeCommand.self,
-            UploadCommand.self, ExtractCommand.self,
+            UploadCommand.self, ExtractCommand.self, BenchCommand.self,
             RegionCommand.self, FacilityCommand.self, AllianceCommand.self, TokenCommand.self,
         ]
     )

@@ -35,7 +35,12 @@ public struct UploadClient: Sendable {
 
     /// Uploads the extract in `directory`; returns the decided batch.
     public func upload(directory: String, dryRun: Bool = false, progress: @Sendable (String) -> Void = { _ in }) async throws -> BatchRecord {
-        let manifest = try LocalExtract.readAndVerify(directory: directory)
+        try await upload(directory: directory, manifest: try LocalExtract.readAndVerify(directory: directory), dryRun: dryRun, progress: progress)
+    }
+
+    /// Uploads an extract whose files were already checked against `manifest`.
+    public func upload(directory: String, manifest: ExtractManifest, dryRun: Bool = false,
+                       progress: @Sendable (String) -> Void = { _ in }) async throws -> BatchRecord {
         let created: CreatedBatch = try await send(.POST, "/v1/batches", body: .bytes(ByteBuffer(data: try manifest.encoded())),
                                                    expect: [.created, .ok])
         var batch = created.batch

@@ -16,6 +16,8 @@ public struct SampleExtractGenerator {
         /// Share of rows deliberately broken (each reported by the platform as an error or warning).
         public var badRowShare: Double = 0.01
         public var populationSize: Int = 60_000
+        /// Only these facilities send extracts (the others still receive referrals); nil for all.
+        public var only: Set<String>?
 
         public init(firstNight: CalendarDate, nights: Int = 7, seed: UInt64 = 20_261_122) {
             self.firstNight = firstNight
@@ -65,7 +67,7 @@ public struct SampleExtractGenerator {
     public mutating func generate(_ sink: Sink, nightDone: (CalendarDate) throws -> Void = { _ in }) throws {
         for offset in 0..<options.nights {
             let night = options.firstNight.adding(days: offset)
-            for (index, facility) in facilities.enumerated() {
+            for (index, facility) in facilities.enumerated() where options.only?.contains(facility.code) ?? true {
                 var rng = SplitMix64.derived(options.seed, 2, UInt64(night.dayNumber), UInt64(index))
                 try generate(facility: facility, night: night, rng: &rng, sink)
             }

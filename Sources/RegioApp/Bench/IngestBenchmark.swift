@@ -1,0 +1,182 @@
+import Foundation
+import Logging
+import PostgresNIO
+import RegioCore
+import RegioDB
+
+/// `regio bench ingest`: one standard night (about a million encounters, with proportional
+/// patients, exams, purchases and referrals) uploaded through the real ingestion service, timed
+/// from the first byte sent to the batch loaded; in the same run, the same encounters file loaded
+/// with `psql \copy` into a table of the same shape and indexes (the baseline), and with pgloader
+/// when it is installed. Prints rows per second, the ratios, and the service's peak memory.
+public struct IngestBenchmark {
+    public var encounters = 1_000_000
+    public var workDirectory: URL
+    public var executable: String
+    public var logger: Logger
+
+    /// The facility whose night is generated: a township centre, which buys and refers too.
+    static let facility = "P339921001"
+
+    public init(workDirectory: URL, executable: String, logger: Logger) {
+        self.workDirectory = workDirectory
+        self.executable = executable
+        self.logger = logger
+    }
+
+    public struct Figures: Sendable {
+        public var totalRows = 0
+        public var encounterRows = 0
+        public var regioSeconds = 0.0
+        public var psqlSeconds = 0.0
+        public var pgloaderSeconds: Double?
+        public var peakResidentBytes = 0
+
+        public var regioRowsPerSecond: Double { Double(totalRows) / regioSeconds }
+        public var regioEncountersPerSecond: Double { Double(encounterRows) / regioSeconds }
+        public var psqlRowsPerSecond: Double { Double(encounterRows) / psqlSeconds }
+        public var pgloaderRowsPerSecond: Double? { pgloaderSeconds.map { Double(encounterRows) / $0 } }
+    }
+
+    public func run(databaseURL: DatabaseURL?) async throws -> Figures {
+        try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
+        var embedded: EmbeddedPostgres?
+        let url: DatabaseURL
+        if let databaseURL {
+            url = databaseURL
+        } else {
+            let postgres = try EmbeddedPostgres(directory: workDirectory.appendingPathComponent("postgres"), logger: logger)
+            try postgres.start()
+            embedded = postgres
+            url = postgres.url
+        }
+        defer { embedded?.stop() }
+
+        print("generating one night of \(encounters) encounters for \(Self.facility)…")
+        let night = CalendarDate("2026-11-22")!
+        let extracts = workDirectory.appendingPathComponent("extract")
+        try? FileManager.default.removeItem(at: extracts)
+        var options = SampleExtractGenerator.Options(firstNight: night, nights: 1, seed: 7)
+        options.encountersPerFacility = encounters
+        options.populationSize = encounters
+        options.scale = Double(encounters) / 420
+        options.badRowShare = 0  // psql \copy stops at the first bad row; the service validates every row all the same
+        options.only = [Self.facility]
+        let folder = try SampleExtractWriter(output: extracts).write(facilities: DemoRegion.facilities, options: options)[0]
+        let manifest = try LocalExtract.readAndVerify(directory: folder.path)
+        var figures = Figures()
+        figures.totalRows = manifest.files.reduce(0) { $0 + $1.rows }
+        figures.encounterRows = manifest.files.first { $0.kind == .encounters }!.rows
+        for file in manifest.files { print("  \(file.name): \(file.rows) rows") }
+
+        // A fresh database for each run: migrate, register the region, issue an upload token.
+        let token = try await withDatabase(url, logger: logger) { database in
+            try await database.query("DROP SCHEMA IF EXISTS bench CASCADE")
+            try await MigrationRunner(migrations: try Migration.bundled()).apply(on: database)
+            try await database.query("TRUNCATE emr.patients, emr.encounters, emr.exams, emr.persons, emr.bed_census, procurement.purchases, referral.referrals")
+            try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "bench")
+            try await database.query("CREATE SCHEMA bench")
+            try await database.query(PostgresQuery(unsafeSQL: Self.baselineTable("bench.encounters_psql")))
+            try await database.query(PostgresQuery(unsafeSQL: Self.baselineTable("bench.encounters_pgloader")))
+            try await database.query("CREATE INDEX ON bench.encounters_psql (start_time)")
+            try await database.query("CREATE INDEX ON bench.encounters_pgloader (start_time)")
+            return try await CredentialStore(database: database).issue(
+                role: .facility, scope: Self.facility, label: "bench", expiresAt: nil, actor: "bench").token
+        }
+
+        // The ingestion service as its own process, so its memory is its own.
+        let port = try EmbeddedPostgres.freePort()
+        let secret = workDirectory.appendingPathComponent("region.key")
+        try Data(String(repeating: "b", count: 44).utf8).write(to: secret)
+        let service = Process()
+        service.executableURL = URL(fileURLWithPath: executable)
+        service.arguments = ["serve", "ingest"]
+        service.environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
+                               "REGIO_DATABASE_URL": url.urlString, "REGIO_INGEST_PORT": "\(port)",
+                               "REGIO_SECRET_FILE": secret.path, "REGIO_LOG_LEVEL": "warning"]
+        try service.run()
+        defer { service.terminate(); service.waitUntilExit() }
+        let server = "http://127.0.0.1:\(port)"
+        try await waitUntilReady(server)
+
+        print("uploading through the ingestion service…")
+        var client = UploadClient(server: server, token: token, logger: logger)
+        client.pollInterval = .milliseconds(100)
+        let started = ContinuousClock.now
+        let batch = try await client.upload(directory: folder.path, manifest: manifest)
+        figures.regioSeconds = Self.seconds(ContinuousClock.now - started)
+        guard batch.status == .loaded else { throw UploadClient.Failure("the bench batch ended \(batch.status.rawValue): \(batch.reason ?? "")") }
+        figures.peakResidentBytes = Self.peakResident(pid: service.processIdentifier)
+
+        let csv = folder.appendingPathComponent("encounters.csv").path
+        print("loading the encounters file with psql \\copy…")
+        figures.psqlSeconds = try timed {
+            try Subprocess.run(try Self.tool("psql"), [url.urlString, "-v", "ON_ERROR_STOP=1", "-q", "-c",
+                "\\copy bench.encounters_psql FROM '\(csv)' WITH (FORMAT csv, HEADER true)"], environment: ProcessInfo.processInfo.environment)
+        }
+        if let pgloader = Subprocess.which("pgloader") {
+            print("loading the encounters file with pgloader…")
+            let command = workDirectory.appendingPathComponent("encounters.load")
+            try Self.pgloaderCommand(csv: csv, url: url).write(to: command, atomically: true, encoding: .utf8)
+            figures.pgloaderSeconds = try timed { try Subprocess.run(pgloader, ["--quiet", command.path]) }
+            let loaded = try await withDatabase(url, logger: logger) { database -> Int in
+                for try await count in try await database.query("SELECT count(*)::bigint FROM bench.encounters_pgloader").decode(Int.self) { return count }
+                return 0
+            }
+            if loaded != figures.encounterRows { throw UploadClient.Failure("pgloader loaded \(loaded) of \(figures.encounterRows) rows") }
+        }
+        return figures
+    }
+
+    func timed(_ body: () throws -> Void) throws -> Double {
+        let started = ContinuousClock.now
+        try body()
+        return Self.seconds(ContinuousClock.now - started)
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    static func tool(_ name: String) throws -> String {
+        guard let path = Subprocess.which(name) else { throw UploadClient.Failure("\(name) is not installed") }
+        return path
+    }
+
+    func waitUntilReady(_ server: String) async throws {
+        for _ in 0..<300 {
+            if let output = try? Subprocess.capture("/usr/bin/curl", ["-fsS", server + "/ready"]), output.status == 0 { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw UploadClient.Failure("the ingestion service did not become ready")
+    }
+
+    /// VmHWM: the most resident memory the process ever had.
+    static func peakResident(pid: Int32) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
+        return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) * 1024
+    }
+
+    /// The encounters file's columns, typed as in `emr.encounters`, with its primary key.
+    static func baselineTable(_ name: String) -> String {
+        """
+        CREATE TABLE \(name) (
+            encounter_id text PRIMARY KEY, patient_id text NOT NULL, encounter_type text NOT NULL, dept_code text,
+            dept_name text, start_time timestamptz NOT NULL, end_time timestamptz, primary_dx text,
+            total_cost numeric(14, 2) NOT NULL, drug_cost numeric(14, 2) NOT NULL, consumables_cost numeric(14, 2) NOT NULL,
+            referral_from text, referral_id text, op text)
+        """
+    }
+
+    static func pgloaderCommand(csv: String, url: DatabaseURL) -> String {
+        """
+        LOAD CSV
+            FROM '\(csv)' (encounter_id, patient_id, encounter_type, dept_code, dept_name, start_time, end_time,
+                           primary_dx, total_cost, drug_cost, consumables_cost, referral_from, referral_id, op)
+            INTO \(url.urlString)?bench.encounters_pgloader
+            WITH skip header = 1, fields optionally enclosed by '"', fields terminated by ','
+            SET work_mem to '64MB';
+        """
+    }
+}
