@@ -63,6 +63,8 @@ public struct ExtractFileLoader: Sendable {
                 if state.encoder.buffer.readableBytes > 0 { try await writer.write(state.encoder.buffer) }
             }
 
+            // Fresh tables have no statistics; without them the set-based checks plan nested loops.
+            try await connection.query(PostgresQuery(unsafeSQL: "ANALYZE \(table.name)"), logger: logger)
             let issuesSQL = table.render(try SQLFile.load("ingest/issues.sql"))
             try await connection.query(PostgresQuery(unsafeSQL: issuesSQL, binds: Self.binds(batchID, file.kind.rawValue)), logger: logger)
             for issue in state.headerIssues + state.fileIssues {
@@ -116,10 +118,15 @@ struct StreamState {
     let issueEncoder = JSONEncoder()
 
     let encodingName: String
+    let stagingColumns: [String]
+    /// Which staging columns are text (and so may hold a rejected row's raw value).
+    let textColumns: [Bool]
 
     init(file: ExtractManifest.File, encoding: TextEncoding, context: ValidationContext, transportGzip: Bool) throws {
         self.file = file
         self.encodingName = encoding.rawValue
+        self.stagingColumns = StagingTable.stagingColumns(file.kind)
+        self.textColumns = StagingTable.stagedSpecs(file.kind).map { StagingTable.sqlType($0.type) == "text" }
         self.context = context
         self.transcoder = try Transcoder(encoding)
         if transportGzip { transportGunzip = try Self.gunzip() }
@@ -245,8 +252,34 @@ struct StreamState {
         encoder.field(row.op)
         encoder.field(row.rejected ? "t" : "f")
         encoder.field(row.issues.isEmpty ? nil : String(decoding: (try? issueEncoder.encode(row.issues)) ?? Data("[]".utf8), as: UTF8.self))
-        for value in row.values { encoder.field(value) }
+        if row.rejected {
+            // As sent, for the hospital to fix and resend; typed columns stay empty.
+            var raw: [String: String] = [:]
+            for (name, value) in zip(stagingColumns, row.values) where value != nil { raw[name] = value }
+            encoder.field(String(decoding: (try? issueEncoder.encode(raw)) ?? Data("{}".utf8), as: UTF8.self))
+            encoder.field(nil)
+            for (value, isText) in zip(row.values, textColumns) { encoder.field(isText ? value : nil) }
+        } else {
+            encoder.field(nil)
+            encoder.field(Self.rowHash(row.values))
+            for value in row.values { encoder.field(value) }
+        }
         encoder.endRow()
+    }
+
+    /// FNV-1a (64 bit) over the normalised values: the merge compares it with the stored row's
+    /// to tell an unchanged row from a correction without PostgreSQL hashing every row.
+    static func rowHash(_ values: [String?]) -> String {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for value in values {
+            if let value {
+                for byte in value.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+                hash = (hash ^ 0x1F) &* 0x0000_0100_0000_01B3
+            } else {
+                hash = (hash ^ 0xFF) &* 0x0000_0100_0000_01B3
+            }
+        }
+        return String(hash, radix: 16)
     }
 
     var receipt: FileReceipt {

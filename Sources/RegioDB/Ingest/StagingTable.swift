@@ -18,18 +18,40 @@ public struct StagingTable: Sendable {
     /// closing and reopening the quotes around the dot names the schema too.
     var copyTarget: String { "staging\".\"\(unqualifiedName)" }
 
-    /// Internal columns first, then the kind's staged columns, all text.
+    /// Internal columns first, then the kind's staged columns.
     public static func columns(for kind: ExtractKind) -> [String] {
-        ["_line", "_op", "_rejected", "_issues"] + stagingColumns(kind)
+        ["_line", "_op", "_rejected", "_issues", "_raw", "_hash"] + stagingColumns(kind)
     }
 
     public static func stagingColumns(_ kind: ExtractKind) -> [String] {
-        kind.spec.columns.filter { $0.type != .op }.map { $0.type == .idNumber ? "id_hash" : $0.name }
+        stagedSpecs(kind).map { $0.type == .idNumber ? "id_hash" : $0.name }
+    }
+
+    static func stagedSpecs(_ kind: ExtractKind) -> [ColumnSpec] {
+        kind.spec.columns.filter { $0.type != .op }
+    }
+
+    /// Staging columns are typed, so COPY parses dates and numbers in the PostgreSQL backend while
+    /// the service parses the next rows, and the merge casts nothing. A rejected row's values go
+    /// to `_raw` (JSON, as sent); its typed columns stay empty, its text columns keep the text.
+    static func sqlType(_ type: ColumnType) -> String {
+        switch type {
+        case .date: "date"
+        case .timestamp: "timestamptz"
+        case .money: "numeric(14, 2)"
+        case .positiveDecimal: "numeric(14, 6)"
+        case .count: "integer"
+        case .text, .code, .icd10, .facilityCode, .idNumber, .flag, .op: "text"
+        }
     }
 
     var createStatement: String {
-        let data = Self.stagingColumns(kind).map { "\($0) text" }.joined(separator: ", ")
-        return "CREATE UNLOGGED TABLE \(name) (_line integer NOT NULL, _op text NOT NULL, _rejected boolean NOT NULL, _issues text, \(data))"
+        let data = Self.stagedSpecs(kind).map { "\($0.type == .idNumber ? "id_hash" : $0.name) \(Self.sqlType($0.type))" }
+            .joined(separator: ", ")
+        return """
+            CREATE UNLOGGED TABLE \(name) (_line integer NOT NULL, _op text NOT NULL, _rejected boolean NOT NULL,
+                _issues text, _raw jsonb, _hash text, \(data))
+            """
     }
 
     /// Fills `{staging}`, `{kind}` and `{key}` in a SQL file's text.

@@ -1,11 +1,14 @@
--- dangling_reference: a row's patient must be sent in this batch or an earlier one of the same
--- facility, and not be retracted in this batch.
+-- dangling_reference: a row's patient must be sent (and accepted) in this batch, or be stored from
+-- an earlier batch of the same facility and not retracted in this one. Two anti-joins, so the
+-- planner can hash them (staging tables are ANALYZEd after their COPY).
 WITH missing AS (
     SELECT s._line FROM {staging} s
     WHERE NOT s._rejected AND s._op = 'U'
       AND NOT EXISTS (SELECT 1 FROM {patients} p WHERE p.patient_id = s.patient_id AND NOT p._rejected AND p._op = 'U')
-      AND (NOT EXISTS (SELECT 1 FROM emr.patients p WHERE p.facility_id = $2 AND p.patient_id = s.patient_id)
-           OR EXISTS (SELECT 1 FROM {patients} d WHERE d.patient_id = s.patient_id AND NOT d._rejected AND d._op = 'D'))
+      AND NOT EXISTS (SELECT 1 FROM emr.patients p
+                      WHERE p.facility_id = $2 AND p.patient_id = s.patient_id
+                        AND NOT EXISTS (SELECT 1 FROM {patients} d
+                                        WHERE d.patient_id = p.patient_id AND NOT d._rejected AND d._op = 'D'))
 ), marked AS (
     UPDATE {staging} s SET _rejected = true FROM missing m WHERE s._line = m._line
     RETURNING s._line, s.patient_id

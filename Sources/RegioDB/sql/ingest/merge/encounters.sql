@@ -1,14 +1,14 @@
 WITH src AS (
     SELECT s.encounter_id, s.patient_id, s.encounter_type, s.dept_code, s.dept_name,
-           s.start_time::timestamptz AS start_time, s.end_time::timestamptz AS end_time, s.primary_dx,
-           s.total_cost::numeric AS total_cost, s.drug_cost::numeric AS drug_cost,
-           s.consumables_cost::numeric AS consumables_cost, s.referral_from, s.referral_id
+           s.start_time, s.end_time, s.primary_dx,
+           s.total_cost, s.drug_cost,
+           s.consumables_cost, s.referral_from, s.referral_id, $3::date AS as_of, s._hash AS row_hash
     FROM {staging} s WHERE NOT s._rejected AND s._op = 'U'
 ), written AS (
     INSERT INTO emr.encounters AS t (facility_id, encounter_id, patient_id, encounter_type, dept_code, dept_name,
                                      start_time, end_time, primary_dx, total_cost, drug_cost, consumables_cost,
                                      referral_from, referral_id, as_of, row_hash, batch_id)
-    SELECT $2, src.*, $3::date, md5(ROW(src.*)::text), $1 FROM src
+    SELECT $2, src.*, $1 FROM src
     ON CONFLICT (facility_id, encounter_id) DO UPDATE SET
         patient_id = excluded.patient_id, encounter_type = excluded.encounter_type, dept_code = excluded.dept_code,
         dept_name = excluded.dept_name, start_time = excluded.start_time, end_time = excluded.end_time,

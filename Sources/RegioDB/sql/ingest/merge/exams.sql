@@ -1,13 +1,13 @@
 WITH src AS (
     SELECT s.report_id, s.patient_id, s.encounter_id, s.exam_code, s.code_system, s.exam_name, s.category,
-           s.modality, s.body_site, s.performed_at::timestamptz AS performed_at,
-           s.reported_at::timestamptz AS reported_at, s.summary, s.document_ref, s.price::numeric AS price
+           s.modality, s.body_site, s.performed_at,
+           s.reported_at, s.summary, s.document_ref, s.price, $3::date AS as_of, s._hash AS row_hash
     FROM {staging} s WHERE NOT s._rejected AND s._op = 'U'
 ), written AS (
     INSERT INTO emr.exams AS t (facility_id, report_id, patient_id, encounter_id, exam_code, code_system, exam_name,
                                 category, modality, body_site, performed_at, reported_at, summary, document_ref,
                                 price, as_of, row_hash, batch_id)
-    SELECT $2, src.*, $3::date, md5(ROW(src.*)::text), $1 FROM src
+    SELECT $2, src.*, $1 FROM src
     ON CONFLICT (facility_id, report_id) DO UPDATE SET
         patient_id = excluded.patient_id, encounter_id = excluded.encounter_id, exam_code = excluded.exam_code,
         code_system = excluded.code_system, exam_name = excluded.exam_name, category = excluded.category,

@@ -5,13 +5,13 @@ SELECT DISTINCT id_hash FROM {staging} WHERE NOT _rejected AND _op = 'U' AND id_
 ON CONFLICT (id_hash) DO NOTHING;
 
 WITH src AS (
-    SELECT s.patient_id, s.name, s.sex, s.birth_date::date AS birth_date, s.id_type, s.id_hash, s.phone, s.address
+    SELECT s.patient_id, s.name, s.sex, s.birth_date, s.id_type, s.id_hash, s.phone, s.address, s._hash
     FROM {staging} s WHERE NOT s._rejected AND s._op = 'U'
 ), written AS (
     INSERT INTO emr.patients AS t (facility_id, patient_id, person_id, name, sex, birth_date, id_type, id_hash,
                                    phone, address, as_of, row_hash, batch_id)
     SELECT $2, src.patient_id, p.id, src.name, src.sex, src.birth_date, src.id_type, src.id_hash, src.phone,
-           src.address, $3::date, md5(ROW(src.*)::text), $1
+           src.address, $3::date, src._hash, $1
     FROM src LEFT JOIN emr.persons p ON p.id_hash = src.id_hash
     ON CONFLICT (facility_id, patient_id) DO UPDATE SET
         person_id = excluded.person_id, name = excluded.name, sex = excluded.sex, birth_date = excluded.birth_date,

@@ -1,14 +1,14 @@
 WITH src AS (
     SELECT s.line_id, s.item_code, s.code_system, s.item_name, s.spec, s.manufacturer, s.purchase_unit,
-           s.pack_size::numeric AS pack_size, s.base_unit, s.unit_price::numeric AS unit_price,
-           s.quantity::numeric AS quantity, s.amount::numeric AS amount, s.supplier,
-           s.purchase_date::date AS purchase_date, s.invoice_no, coalesce(s.vbp = '1', false) AS vbp
+           s.pack_size, s.base_unit, s.unit_price,
+           s.quantity, s.amount, s.supplier,
+           s.purchase_date, s.invoice_no, coalesce(s.vbp = '1', false) AS vbp, $3::date AS as_of, s._hash AS row_hash
     FROM {staging} s WHERE NOT s._rejected AND s._op = 'U'
 ), written AS (
     INSERT INTO procurement.purchases AS t (facility_id, line_id, item_code, code_system, item_name, spec,
                                             manufacturer, purchase_unit, pack_size, base_unit, unit_price, quantity,
                                             amount, supplier, purchase_date, invoice_no, vbp, as_of, row_hash, batch_id)
-    SELECT $2, src.*, $3::date, md5(ROW(src.*)::text), $1 FROM src
+    SELECT $2, src.*, $1 FROM src
     ON CONFLICT (facility_id, line_id) DO UPDATE SET
         item_code = excluded.item_code, code_system = excluded.code_system, item_name = excluded.item_name,
         spec = excluded.spec, manufacturer = excluded.manufacturer, purchase_unit = excluded.purchase_unit,
