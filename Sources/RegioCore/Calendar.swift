@@ -13,9 +13,15 @@ public struct CalendarDate: Sendable, Hashable, Comparable, CustomStringConverti
     }
 
     public init?(_ text: some StringProtocol) {
-        let bytes = Array(text.utf8)
-        guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
-              let y = Self.number(bytes[0..<4]), let m = Self.number(bytes[5..<7]), let d = Self.number(bytes[8..<10])
+        self.init(bytes: Array(text.utf8)[...])
+    }
+
+    /// From exactly ten bytes `YYYY-MM-DD`.
+    public init?(bytes: ArraySlice<UInt8>) {
+        let b = bytes
+        let s = b.startIndex
+        guard b.count == 10, b[s + 4] == UInt8(ascii: "-"), b[s + 7] == UInt8(ascii: "-"),
+              let y = Self.number(b[s..<s + 4]), let m = Self.number(b[s + 5..<s + 7]), let d = Self.number(b[s + 8..<s + 10])
         else { return nil }
         self.init(year: y, month: m, day: d)
     }

@@ -93,6 +93,9 @@ public enum SQLScript {
 
 extension String {
     func trimmingWhitespace() -> String {
+        // Fast path: nothing to trim (the usual case for CSV fields).
+        if let first = utf8.first, let last = utf8.last, first > 0x20, last > 0x20, first < 0x80, last < 0x80 { return self }
+        if isEmpty { return self }
         let scalars = unicodeScalars
         guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
               let last = scalars.lastIndex(where: { !$0.properties.isWhitespace }) else { return "" }

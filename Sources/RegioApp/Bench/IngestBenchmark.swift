@@ -73,7 +73,13 @@ public struct IngestBenchmark {
         let token = try await withDatabase(url, logger: logger) { database in
             try await database.query("DROP SCHEMA IF EXISTS bench CASCADE")
             try await MigrationRunner(migrations: try Migration.bundled()).apply(on: database)
-            try await database.query("TRUNCATE emr.patients, emr.encounters, emr.exams, emr.persons, emr.bed_census, procurement.purchases, referral.referrals")
+            // Every run starts empty: an earlier run's batch would make this one a repeat, which
+            // merges nothing.
+            try await database.query("""
+                TRUNCATE ingest.batches, ingest.batch_files, ingest.row_errors, ingest.rejected_rows,
+                         emr.patients, emr.encounters, emr.exams, emr.persons, emr.bed_census,
+                         procurement.purchases, referral.referrals
+                """)
             try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "bench")
             try await database.query("CREATE SCHEMA bench")
             try await database.query(PostgresQuery(unsafeSQL: Self.baselineTable("bench.encounters_psql")))

@@ -99,7 +99,7 @@ public enum FieldChecks {
     /// local calendar date, for plausibility checks.
     public static func timestamp(_ text: String, localOffset: String) -> (value: String, date: CalendarDate)? {
         let b = Array(text.utf8)
-        guard b.count >= 19, let date = CalendarDate(String(decoding: b[0..<10], as: UTF8.self)),
+        guard b.count >= 19, let date = CalendarDate(bytes: b[0..<10]),
               b[10] == UInt8(ascii: " ") || b[10] == UInt8(ascii: "T"),
               b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"),
               let hour = CalendarDate.number(b[11..<13]), let minute = CalendarDate.number(b[14..<16]),
@@ -110,6 +110,9 @@ public enum FieldChecks {
             let digits = rest.prefix { (0x30...0x39).contains($0) }
             guard !digits.isEmpty, digits.count <= 6 else { return nil }
             rest = rest.dropFirst(digits.count)
+        }
+        if rest.isEmpty, b.count == 19, b[10] == UInt8(ascii: " ") {
+            return (text + localOffset, date)  // the common case: local time as written
         }
         let clock = String(decoding: b[0..<10], as: UTF8.self) + " " + String(decoding: b[11..<19], as: UTF8.self)
         if rest.isEmpty {

@@ -87,6 +87,9 @@ public struct RowValidator: Sendable {
     public let headerWidth: Int
     private let positions: [Int?]
     private let opPosition: Int?
+    /// The kind's columns without `op`, in staging order, and each one's staging position.
+    private let staged: [ColumnSpec]
+    private let stagedIndex: [String: Int]
 
     public init(spec: ExtractFileSpec, header: [String], context: ValidationContext) {
         self.spec = spec
@@ -110,7 +113,9 @@ public struct RowValidator: Sendable {
                                    message: "required column \(column.name) is missing from the header"))
         }
         let staged = spec.columns.filter { $0.type != .op }
+        self.staged = staged
         self.stagingColumns = staged.map { $0.type == .idNumber ? "id_hash" : $0.name }
+        self.stagedIndex = Dictionary(uniqueKeysWithValues: stagingColumns.enumerated().map { ($1, $0) })
         self.positions = staged.map { index[$0.name] }
         self.opPosition = spec.supportsRetraction ? index["op"] : nil
         self.headerIssues = issues
@@ -140,7 +145,6 @@ public struct RowValidator: Sendable {
             }
         }
 
-        let staged = spec.columns.filter { $0.type != .op }
         var values: [String?] = []
         values.reserveCapacity(staged.count)
         var typed = TypedValues()
@@ -180,7 +184,7 @@ public struct RowValidator: Sendable {
 
     /// The row as sent, one value per staging column, for quarantine — but never an ID number.
     public func rawValues(_ fields: [String]) -> [String?] {
-        zip(spec.columns.filter { $0.type != .op }, positions).map { column, position in
+        zip(staged, positions).map { column, position in
             guard column.type != .idNumber, let position, position < fields.count else { return nil }
             return fields[position]
         }
@@ -202,7 +206,8 @@ public struct RowValidator: Sendable {
     private func check(_ column: ColumnSpec, _ text: String, into typed: inout TypedValues) -> Result<String, Problem> {
         switch column.type {
         case .text(let maxLength):
-            return text.count <= maxLength ? .success(text)
+            // UTF-8 bytes are at least as many as characters: count characters only when needed.
+            return text.utf8.count <= maxLength || text.count <= maxLength ? .success(text)
                 : .failure(Problem(code: .tooLong, message: "\(column.name) has \(text.count) characters, at most \(maxLength) are allowed"))
         case .code(let codes):
             return codes.contains(text) ? .success(text)
@@ -254,7 +259,7 @@ public struct RowValidator: Sendable {
         }
     }
 
-    private func index(_ name: String) -> Int? { stagingColumns.firstIndex(of: name) }
+    private func index(_ name: String) -> Int? { stagedIndex[name] }
 
     private func crossChecks(_ values: inout [String?], typed: TypedValues, issues: inout [RowIssue]) {
         func value(_ name: String) -> String? { index(name).flatMap { values[$0] } }
