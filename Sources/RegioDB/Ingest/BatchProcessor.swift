@@ -174,17 +174,20 @@ public struct BatchProcessor: Sendable {
         return text
     }
 
+    /// Runs a SQL file's statements in order; `row` sees every row any of them returns.
     private func run(_ file: String, _ batch: Batch, kind: ExtractKind?, on connection: PostgresConnection,
-                     binds: (Int64, Int, String)? = nil) async throws -> PostgresRowSequence? {
-        var last: PostgresRowSequence?
+                     row: (PostgresRow) throws -> Void = { _ in }) async throws {
         for statement in SQLScript.statements(in: render(try SQLFile.load(file), batch, kind: kind)) {
+            // Parameters are positional: bind up to the highest one the statement uses.
             var bindings = PostgresBindings()
-            if statement.contains("$1") { bindings.append(batch.id) }
-            if statement.contains("$2") { bindings.append(batch.facilityID) }
-            if statement.contains("$3") { bindings.append(batch.businessDate) }
-            last = try await connection.query(PostgresQuery(unsafeSQL: statement, binds: bindings), logger: database.logger)
+            let highest = statement.contains("$3") ? 3 : statement.contains("$2") ? 2 : statement.contains("$1") ? 1 : 0
+            if highest >= 1 { bindings.append(batch.id) }
+            if highest >= 2 { bindings.append(batch.facilityID) }
+            if highest >= 3 { bindings.append(batch.businessDate) }
+            for try await result in try await connection.query(PostgresQuery(unsafeSQL: statement, binds: bindings), logger: database.logger) {
+                try row(result)
+            }
         }
-        return last
     }
 
     /// Set-based checks over the staged rows; rows they reject are marked and reported.
@@ -241,10 +244,16 @@ public struct BatchProcessor: Sendable {
         do {
             try await database.withTransaction { connection in
                 for kind in batch.kinds {
-                    guard let rows = try await run("ingest/merge/\(kind.rawValue).sql", batch, kind: kind, on: connection) else { continue }
-                    for try await (inserted, updated, retracted) in rows.decode((Int, Int, Int).self) {
-                        counts[kind] = (inserted, updated, retracted)
+                    var count = (inserted: 0, updated: 0, retracted: 0)
+                    try await run("ingest/merge/\(kind.rawValue).sql", batch, kind: kind, on: connection) { row in
+                        let (what, n) = try row.decode((String, Int).self)
+                        switch what {
+                        case "inserted": count.inserted += n
+                        case "updated": count.updated += n
+                        default: count.retracted += n
+                        }
                     }
+                    counts[kind] = count
                 }
                 if batch.dryRun { throw DryRunRollback() }
                 try await Self.recordCounts(batch, counts, status: .loaded, on: connection, logger: database.logger)

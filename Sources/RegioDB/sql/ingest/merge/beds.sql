@@ -10,6 +10,6 @@ WITH src AS (
     WHERE (t.staffed_beds, t.occupied_beds) IS DISTINCT FROM (excluded.staffed_beds, excluded.occupied_beds)
     RETURNING (xmax = 0) AS inserted
 )
-SELECT (SELECT count(*) FROM written WHERE inserted)::bigint,
-       (SELECT count(*) FROM written WHERE NOT inserted)::bigint,
-       0::bigint
+SELECT 'inserted', count(*) FILTER (WHERE inserted)::bigint FROM written
+UNION ALL
+SELECT 'updated', count(*) FILTER (WHERE NOT inserted)::bigint FROM written
