@@ -44,6 +44,8 @@ public struct ReportParameter: Sendable {
         case date
         /// A whole number.
         case integer
+        /// How rows are grouped: `facility`, `county`, `city` or `tier`.
+        case level
     }
 
     public var name: String
@@ -81,6 +83,8 @@ public struct ReportParameter: Sendable {
             return .success(date.description)
         case .integer:
             return Int(value) != nil ? .success(value) : bad("a whole number")
+        case .level:
+            return ["facility", "county", "city", "tier"].contains(value) ? .success(value) : bad("facility, county, city or tier")
         }
     }
 }

@@ -4,7 +4,7 @@ import RegioCore
 /// `sql/reports/<id>.sql`; the framework (`ReportsController`) needs no change.
 public enum ReportCatalog {
     public static let all: [ReportDefinition] = [
-        registrySummary, uploadHistory,
+        registrySummary, uploadHistory, activity,
     ]
 
     public static func report(id: String) -> ReportDefinition? {
@@ -67,6 +67,39 @@ public enum ReportCatalog {
             ReportColumn("rejected_by_code", .text, zh: "错误分类", "Row errors by code, e.g. `bad_date 3, dangling_reference 1`."),
             ReportColumn("duplicate_of", .integer, zh: "重复批次", "The earlier batch this one repeats, when it changed nothing."),
             ReportColumn("reason", .text, zh: "说明", "Why a batch was rejected or failed, or that it repeated another."),
+        ]
+    )
+
+    static let activity = ReportDefinition(
+        id: "activity",
+        titleZh: "医疗服务量",
+        titleEn: "Activity",
+        description: "Per facility (or county, city, tier) and calendar month, China time: outpatient + emergency "
+            + "visits (门急诊人次), emergency visits, outpatient visits, inpatient discharges (出院人次), and the "
+            + "outpatient-to-discharge ratio (门诊人次数与出院人次数比 = outpatient visits ÷ discharges, emergency "
+            + "excluded). Visits count by start time, discharges by discharge time. Sum the count columns to "
+            + "re-aggregate; recompute the ratio from its parts, never average it.",
+        roles: [.facility, .bureau, .steward, .admin],
+        parameters: [
+            ReportParameter("level", .level, "facility (default), county, city or tier."),
+            ReportParameter("region", .region, "Province, city or county code; everything inside it."),
+            ReportParameter("tier", .tier, "Only facilities of this tier."),
+            ReportParameter("facility", .facility, "One facility; a facility token gets its own."),
+            ReportParameter("from", .month, "First month YYYY-MM (default: 11 months before `to`)."),
+            ReportParameter("to", .month, "Last month YYYY-MM (default: the current month)."),
+        ],
+        columns: [
+            ReportColumn("level", .text, zh: "汇总层级", "facility, county, city or tier."),
+            ReportColumn("unit_code", .text, zh: "单位代码", "Facility code, county or city code, or the tier."),
+            ReportColumn("unit_name", .text, zh: "单位名称", "Its name."),
+            ReportColumn("month", .month, zh: "月份", "Calendar month, China time."),
+            ReportColumn("outpatient_emergency_visits", .integer, unit: "visits", zh: "门急诊人次",
+                         "Outpatient and emergency encounters starting in the month."),
+            ReportColumn("emergency_visits", .integer, unit: "visits", zh: "急诊人次", "Emergency encounters starting in the month."),
+            ReportColumn("outpatient_visits", .integer, unit: "visits", zh: "门诊人次", "Outpatient encounters starting in the month."),
+            ReportColumn("discharges", .integer, unit: "discharges", zh: "出院人次", "Inpatient encounters ending in the month."),
+            ReportColumn("outpatient_to_discharge_ratio", .decimal, unit: "ratio", zh: "门诊人次数与出院人次数比",
+                         "outpatient_visits ÷ discharges; empty when there were no discharges."),
         ]
     )
 }

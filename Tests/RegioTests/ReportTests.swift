@@ -139,9 +139,9 @@ struct ReportTests {
 
     @Test("every catalog entry's SQL returns exactly its declared columns")
     func columnsMatch() async throws {
-        try await TestDatabase.with { database throws in
-            _ = try await Fixtures.seedDemo(database)
-            let runner = try ReportRunner(database: database, reports: ReportCatalog.all)
+        try await IngestScenario.run { s in
+            try await s.upload(["patients.csv": Extracts.patients, "encounters.csv": Extracts.encounters])
+            let runner = try ReportRunner(database: s.database, reports: ReportCatalog.all)
             let admin = Identity(tokenID: 0, role: .admin, label: "test")
             for report in ReportCatalog.all {
                 let binds = try report.binds(for: [], caller: admin).get()

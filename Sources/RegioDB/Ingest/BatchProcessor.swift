@@ -243,6 +243,11 @@ public struct BatchProcessor: Sendable {
         var counts: [ExtractKind: (inserted: Int, updated: Int, retracted: Int)] = [:]
         do {
             try await database.withTransaction { connection in
+                // Months whose rollups change: those of the stored rows about to be replaced…
+                var months = Set<String>()
+                if batch.kinds.contains(.encounters) {
+                    try await run("ingest/touched_months.sql", batch, kind: .encounters, on: connection) { months.insert(try $0.decode(String.self)) }
+                }
                 for kind in batch.kinds {
                     var count = (inserted: 0, updated: 0, retracted: 0)
                     try await run("ingest/merge/\(kind.rawValue).sql", batch, kind: kind, on: connection) { row in
@@ -254,6 +259,12 @@ public struct BatchProcessor: Sendable {
                         }
                     }
                     counts[kind] = count
+                }
+                // … and those of the rows that replaced them: refreshed in the same transaction.
+                if batch.kinds.contains(.encounters) {
+                    try await run("ingest/touched_months.sql", batch, kind: .encounters, on: connection) { months.insert(try $0.decode(String.self)) }
+                    try await Rollups.refreshFacilityMonths(months.sorted().map { (batch.facilityID, $0) }, on: connection,
+                                                            logger: database.logger)
                 }
                 if batch.dryRun { throw DryRunRollback() }
                 try await Self.recordCounts(batch, counts, status: .loaded, on: connection, logger: database.logger)
