@@ -297,6 +297,16 @@ struct IngestionTests {
             try await s.client.execute(uri: "/v1/batches?facility=H339902001", method: .get, headers: Fixtures.bearer(other)) {
                 #expect($0.status == .forbidden)
             }
+            try await s.client.execute(uri: "/v1/batches", method: .get, headers: Fixtures.bearer(other)) { response in
+                let batches = try #require(try response.json()["batches"] as? [[String: Any]])
+                #expect(batches.isEmpty)
+            }
+            let owner = try await s.token("H339902001")
+            try await s.client.execute(uri: "/v1/batches", method: .get, headers: Fixtures.bearer(owner)) { response in
+                let batches = try #require(try response.json()["batches"] as? [[String: Any]])
+                #expect(batches.map { $0["id"] as? Int64 } == [batch.id])
+                #expect((batches.first?["files"] as? [[String: Any]])?.first?["inserted"] as? Int == 3)
+            }
             let manifest = try LocalExtract.readAndVerify(directory: s.folder(["patients.csv": Array(Extracts.patients.utf8)], facility: "H339902001", date: "2026-11-22"))
             try await s.client.execute(uri: "/v1/batches", method: .post, headers: Fixtures.bearer(other),
                                        body: ByteBuffer(data: try manifest.encoded())) { #expect($0.status == .forbidden) }

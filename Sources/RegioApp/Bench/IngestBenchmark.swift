@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Logging
 import PostgresNIO
@@ -151,7 +152,8 @@ public struct IngestBenchmark {
 
     func waitUntilReady(_ server: String) async throws {
         for _ in 0..<300 {
-            if let output = try? Subprocess.capture("/usr/bin/curl", ["-fsS", server + "/ready"]), output.status == 0 { return }
+            let request = HTTPClientRequest(url: server + "/ready")
+            if let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(2)), response.status == .ok { return }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw UploadClient.Failure("the ingestion service did not become ready")

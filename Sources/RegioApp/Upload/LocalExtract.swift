@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import NIOCore
 import RegioCore
+import RegioDB
 
 /// An extract in a folder on the hospital's side: `manifest.json` and the CSV files it names.
 public enum LocalExtract {
@@ -19,11 +20,7 @@ public enum LocalExtract {
         var parser = CSVParser()
         var records = 0
         let transcoder = try Transcoder(encoding)
-        let inflater: (any NIODecompressor)? = gzip ? CompressionAlgorithm.gzip().decompressor : nil
-        if let inflater {
-            inflater.window = ByteBufferAllocator().buffer(capacity: 256 * 1024)
-            try inflater.startStream()
-        }
+        let inflater: (any NIODecompressor)? = gzip ? try Gunzip.start() : nil
         func text(_ bytes: ByteBuffer) {
             bytes.withUnsafeReadableBytes { raw in
                 let slice = raw.bindMemory(to: UInt8.self)
@@ -36,18 +33,9 @@ public enum LocalExtract {
         }
         while let data = try handle.read(upToCount: 256 * 1024), !data.isEmpty {
             digest.update(data: data)
-            var chunk = ByteBuffer(data: data)
+            let chunk = ByteBuffer(data: data)
             if let inflater {
-                var window = inflater.window!
-                while chunk.readableBytes > 0 {
-                    do {
-                        try chunk.decompressStream(to: &window, with: inflater)
-                    } catch let error as CompressNIOError where error == .bufferOverflow {
-                        text(window)
-                        window.clear()
-                    }
-                }
-                if window.readableBytes > 0 { text(window) }
+                try Gunzip.inflate(chunk, with: inflater) { text($0) }
             } else {
                 text(chunk)
             }

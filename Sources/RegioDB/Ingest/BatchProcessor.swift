@@ -243,7 +243,8 @@ public struct BatchProcessor: Sendable {
         var counts: [ExtractKind: (inserted: Int, updated: Int, retracted: Int)] = [:]
         do {
             try await database.withTransaction { connection in
-                // Months whose rollups change: those of the stored rows about to be replaced…
+                // Months whose rollups change, taken before the merge: those of the rows sent and
+                // of the stored rows they replace or retract (after it, the stored rows are the sent ones).
                 var months = Set<String>()
                 if batch.kinds.contains(.encounters) {
                     try await run("ingest/touched_months.sql", batch, kind: .encounters, on: connection) { months.insert(try $0.decode(String.self)) }
@@ -260,9 +261,8 @@ public struct BatchProcessor: Sendable {
                     }
                     counts[kind] = count
                 }
-                // … and those of the rows that replaced them: refreshed in the same transaction.
+                // Refreshed in the same transaction: reports never see a half-loaded batch.
                 if batch.kinds.contains(.encounters) {
-                    try await run("ingest/touched_months.sql", batch, kind: .encounters, on: connection) { months.insert(try $0.decode(String.self)) }
                     try await Rollups.refreshFacilityMonths(months.sorted().map { (batch.facilityID, $0) }, on: connection,
                                                             logger: database.logger)
                 }

@@ -66,37 +66,7 @@ public struct BatchStore: Sendable {
     }
 
     public func batch(id: Int64) async throws -> BatchRecord? {
-        var record: BatchRecord?
-        let rows = try await database.query("""
-            SELECT b.id, f.code, b.business_date::text, b.status, b.dry_run, b.reason, b.duplicate_of,
-                   b.created_at, b.committed_at, b.started_at, b.finished_at
-            FROM ingest.batches b JOIN registry.facilities f ON f.id = b.facility_id
-            WHERE b.id = \(id)
-            """)
-        for try await row in rows.decode((Int64, String, String, String, Bool, String?, Int64?, Date, Date?, Date?, Date?).self) {
-            record = BatchRecord(id: row.0, facility: row.1, businessDate: row.2, status: BatchRecord.Status(rawValue: row.3)!,
-                                 dryRun: row.4, reason: row.5, duplicateOf: row.6, createdAt: row.7, committedAt: row.8,
-                                 startedAt: row.9, finishedAt: row.10, files: [], issuesByCode: [:])
-        }
-        guard var record else { return nil }
-        let files = try await database.query("""
-            SELECT kind, name, expected_rows, received_rows, received_bytes, received_at, file_error,
-                   inserted, updated, unchanged, retracted, rejected, warnings
-            FROM ingest.batch_files WHERE batch_id = \(id)
-            """)
-        for try await row in files.decode((String, String, Int, Int?, Int?, Date?, String?, Int?, Int?, Int?, Int?, Int?, Int?).self) {
-            record.files.append(BatchRecord.File(
-                kind: ExtractKind(rawValue: row.0)!, name: row.1, expectedRows: row.2, receivedRows: row.3, receivedBytes: row.4,
-                receivedAt: row.5, fileError: row.6, inserted: row.7, updated: row.8, unchanged: row.9, retracted: row.10,
-                rejected: row.11, warnings: row.12))
-        }
-        record.files.sort { $0.kind < $1.kind }
-        for try await (code, count) in try await database.query(
-            "SELECT code, count(*)::bigint FROM ingest.row_errors WHERE batch_id = \(id) GROUP BY code"
-        ).decode((String, Int).self) {
-            record.issuesByCode[code] = count
-        }
-        return record
+        try await batches(ids: [id]).first
     }
 
     /// The facility's batches (or everyone's, when `facility` is nil), newest first.
@@ -107,9 +77,47 @@ public struct BatchStore: Sendable {
             WHERE \(facility) IS NULL OR f.code = \(facility)
             ORDER BY b.id DESC LIMIT \(limit)
             """).decode(Int64.self) { ids.append(id) }
-        var records: [BatchRecord] = []
-        for id in ids { if let record = try await batch(id: id) { records.append(record) } }
-        return records
+        return try await batches(ids: ids)
+    }
+
+    /// Batches with their files and issue counts, in the order of `ids`: three queries, however many.
+    func batches(ids: [Int64]) async throws -> [BatchRecord] {
+        guard !ids.isEmpty else { return [] }
+        var records: [Int64: BatchRecord] = [:]
+        let rows = try await database.query("""
+            SELECT b.id, f.code, b.business_date::text, b.status, b.dry_run, b.reason, b.duplicate_of,
+                   b.created_at, b.committed_at, b.started_at, b.finished_at
+            FROM ingest.batches b JOIN registry.facilities f ON f.id = b.facility_id
+            WHERE b.id = ANY(\(ids))
+            """)
+        for try await row in rows.decode((Int64, String, String, String, Bool, String?, Int64?, Date, Date?, Date?, Date?).self) {
+            records[row.0] = BatchRecord(id: row.0, facility: row.1, businessDate: row.2, status: BatchRecord.Status(rawValue: row.3)!,
+                                         dryRun: row.4, reason: row.5, duplicateOf: row.6, createdAt: row.7, committedAt: row.8,
+                                         startedAt: row.9, finishedAt: row.10, files: [], issuesByCode: [:])
+        }
+        let files = try await database.query("""
+            SELECT batch_id, kind, name, expected_rows, received_rows, received_bytes, received_at, file_error,
+                   inserted, updated, unchanged, retracted, rejected, warnings
+            FROM ingest.batch_files WHERE batch_id = ANY(\(ids))
+            """)
+        for try await row in files.decode((Int64, String, String, Int, Int?, Int?, Date?, String?, Int?, Int?, Int?, Int?, Int?, Int?).self) {
+            records[row.0]?.files.append(BatchRecord.File(
+                kind: ExtractKind(rawValue: row.1)!, name: row.2, expectedRows: row.3, receivedRows: row.4, receivedBytes: row.5,
+                receivedAt: row.6, fileError: row.7, inserted: row.8, updated: row.9, unchanged: row.10, retracted: row.11,
+                rejected: row.12, warnings: row.13))
+        }
+        for try await (id, code, count) in try await database.query("""
+            SELECT batch_id, code, count(*)::bigint FROM ingest.row_errors WHERE batch_id = ANY(\(ids)) GROUP BY batch_id, code
+            """).decode((Int64, String, Int).self) {
+            records[id]?.issuesByCode[code] = count
+        }
+        return ids.compactMap { id in
+            records[id].map { record in
+                var sorted = record
+                sorted.files.sort { $0.kind < $1.kind }
+                return sorted
+            }
+        }
     }
 
     /// The facility a batch belongs to, for authorisation before anything else is read.

@@ -129,21 +129,14 @@ struct StreamState {
         self.textColumns = StagingTable.stagedSpecs(file.kind).map { StagingTable.sqlType($0.type) == "text" }
         self.context = context
         self.transcoder = try Transcoder(encoding)
-        if transportGzip { transportGunzip = try Self.gunzip() }
-        if file.isGzip { fileGunzip = try Self.gunzip() }
-    }
-
-    static func gunzip() throws -> any NIODecompressor {
-        let decompressor = CompressionAlgorithm.gzip().decompressor
-        decompressor.window = ByteBufferAllocator().buffer(capacity: 256 * 1024)
-        try decompressor.startStream()
-        return decompressor
+        if transportGzip { transportGunzip = try Gunzip.start() }
+        if file.isGzip { fileGunzip = try Gunzip.start() }
     }
 
     /// One chunk of the request body.
     mutating func consume(_ chunk: ByteBuffer) throws {
         if let transportGunzip {
-            try Self.inflate(chunk, with: transportGunzip) { try consumeFileBytes($0) }
+            try Gunzip.inflate(chunk, with: transportGunzip) { try consumeFileBytes($0) }
         } else {
             try consumeFileBytes(chunk)
         }
@@ -154,24 +147,10 @@ struct StreamState {
         bytes += chunk.readableBytes
         chunk.withUnsafeReadableBytes { digest.update(bufferPointer: $0) }
         if let fileGunzip {
-            try Self.inflate(chunk, with: fileGunzip) { consumeText($0) }
+            try Gunzip.inflate(chunk, with: fileGunzip) { consumeText($0) }
         } else {
             consumeText(chunk)
         }
-    }
-
-    static func inflate(_ chunk: ByteBuffer, with decompressor: any NIODecompressor, _ emit: (ByteBuffer) throws -> Void) throws {
-        var input = chunk
-        var window = decompressor.window!
-        while input.readableBytes > 0 {
-            do {
-                try input.decompressStream(to: &window, with: decompressor)
-            } catch let error as CompressNIOError where error == .bufferOverflow {
-                try emit(window)
-                window.clear()
-            }
-        }
-        if window.readableBytes > 0 { try emit(window) }
     }
 
     mutating func consumeText(_ chunk: ByteBuffer) {
@@ -285,5 +264,31 @@ struct StreamState {
     var receipt: FileReceipt {
         FileReceipt(kind: file.kind, name: file.name, rows: rows, bytes: bytes, sha256: sha,
                     rejected: rejected, warnings: warnings, fileError: fileError)
+    }
+}
+
+/// Streaming gunzip over CompressNIO, one chunk at a time through a fixed window, for the service
+/// and for the upload client's manifest (which must read files exactly as the service will).
+public enum Gunzip {
+    public static func start() throws -> any NIODecompressor {
+        let decompressor = CompressionAlgorithm.gzip().decompressor
+        decompressor.window = ByteBufferAllocator().buffer(capacity: 256 * 1024)
+        try decompressor.startStream()
+        return decompressor
+    }
+
+    /// Inflates one compressed chunk; `emit` receives the decompressed bytes, window by window.
+    public static func inflate(_ chunk: ByteBuffer, with decompressor: any NIODecompressor, _ emit: (ByteBuffer) throws -> Void) throws {
+        var input = chunk
+        var window = decompressor.window!
+        while input.readableBytes > 0 {
+            do {
+                try input.decompressStream(to: &window, with: decompressor)
+            } catch let error as CompressNIOError where error == .bufferOverflow {
+                try emit(window)
+                window.clear()
+            }
+        }
+        if window.readableBytes > 0 { try emit(window) }
     }
 }

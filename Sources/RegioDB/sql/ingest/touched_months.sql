@@ -1,5 +1,5 @@
--- The months (China time) whose rollups a batch's encounters change: those of the rows it sends,
--- and — run before the merge — those of the stored rows it will update or retract.
+-- The months (China time) whose rollups a batch's encounters change: those of the rows it sends
+-- and those of the stored rows they will update or retract. Run before the merge.
 SELECT DISTINCT date_trunc('month', t AT TIME ZONE 'Asia/Shanghai')::date::text
 FROM (
     SELECT s.start_time AS t FROM {staging} s WHERE NOT s._rejected AND s._op = 'U'

@@ -5,38 +5,35 @@ SELECT DISTINCT id_hash FROM {staging} WHERE NOT _rejected AND _op = 'U' AND id_
 ON CONFLICT (id_hash) DO NOTHING;
 
 -- Upsert by key in plain statements — update what changed, insert what is new, delete what is
--- retracted — rather than INSERT … ON CONFLICT, whose speculative insertion costs more per row;
--- each statement reads staging itself, so no million-row CTE is materialised. A facility's
--- batches never run at once, so nothing inserts the same key in between. A stored row written by
--- a newer night's extract (as_of) is not overwritten, nor retracted, by an older one.
--- Each statement returns (what, how many).
-WITH src AS (
-    SELECT s.patient_id, p.id AS person_id, s.name, s.sex, s.birth_date, s.id_type, s.id_hash, s.phone, s.address,
-           $3::date AS as_of, s._hash AS row_hash
-    FROM {staging} s LEFT JOIN emr.persons p ON p.id_hash = s.id_hash
-    WHERE NOT s._rejected AND s._op = 'U'
-), done AS (
+-- retracted — rather than INSERT … ON CONFLICT, whose speculative insertion costs more per row.
+-- A facility's batches never run at once, so nothing inserts the same key in between. A stored
+-- row written by a newer night's extract (as_of) is not overwritten, nor retracted, by an older
+-- one. Each statement returns (what, how many).
+WITH done AS (
     UPDATE emr.patients t SET
-        person_id = src.person_id, name = src.name, sex = src.sex,
-        birth_date = src.birth_date, id_type = src.id_type, id_hash = src.id_hash,
-        phone = src.phone, address = src.address,
-        as_of = src.as_of, row_hash = src.row_hash, batch_id = $1, updated_at = now()
-    FROM src
-    WHERE t.facility_id = $2 AND t.patient_id = src.patient_id
-      AND t.row_hash IS DISTINCT FROM src.row_hash AND t.as_of <= src.as_of
+        person_id = p.id, name = s.name, sex = s.sex,
+        birth_date = s.birth_date, id_type = s.id_type, id_hash = s.id_hash,
+        phone = s.phone, address = s.address, as_of = $3::date,
+        row_hash = s._hash, batch_id = $1, updated_at = now()
+    FROM {staging} s
+    LEFT JOIN emr.persons p ON p.id_hash = s.id_hash
+    WHERE NOT s._rejected AND s._op = 'U' AND t.facility_id = $2 AND t.patient_id = s.patient_id
+      AND t.row_hash IS DISTINCT FROM s._hash AND t.as_of <= $3::date
     RETURNING 1
 )
 SELECT 'updated', count(*)::bigint FROM done;
 
-WITH src AS (
-    SELECT s.patient_id, p.id AS person_id, s.name, s.sex, s.birth_date, s.id_type, s.id_hash, s.phone, s.address,
-           $3::date AS as_of, s._hash AS row_hash
-    FROM {staging} s LEFT JOIN emr.persons p ON p.id_hash = s.id_hash
+WITH done AS (
+    INSERT INTO emr.patients (facility_id, patient_id, person_id, name, sex, birth_date, id_type,
+        id_hash, phone, address,
+        as_of, row_hash, batch_id)
+    SELECT $2, s.patient_id, p.id, s.name, s.sex,
+           s.birth_date, s.id_type, s.id_hash, s.phone, s.address,
+           $3::date, s._hash, $1
+    FROM {staging} s
+    LEFT JOIN emr.persons p ON p.id_hash = s.id_hash
     WHERE NOT s._rejected AND s._op = 'U'
-), done AS (
-    INSERT INTO emr.patients (facility_id, patient_id, person_id, name, sex, birth_date, id_type, id_hash, phone, address, as_of, row_hash, batch_id)
-    SELECT $2, src.*, $1 FROM src
-    WHERE NOT EXISTS (SELECT 1 FROM emr.patients t WHERE t.facility_id = $2 AND t.patient_id = src.patient_id)
+      AND NOT EXISTS (SELECT 1 FROM emr.patients t WHERE t.facility_id = $2 AND t.patient_id = s.patient_id)
     RETURNING 1
 )
 SELECT 'inserted', count(*)::bigint FROM done;

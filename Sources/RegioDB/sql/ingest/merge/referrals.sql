@@ -1,36 +1,33 @@
 -- Direction is not stored: it is derived from the registered tiers wherever it is reported.
 -- Upsert by key in plain statements — update what changed, insert what is new, delete what is
--- retracted — rather than INSERT … ON CONFLICT, whose speculative insertion costs more per row;
--- each statement reads staging itself, so no million-row CTE is materialised. A facility's
--- batches never run at once, so nothing inserts the same key in between. A stored row written by
--- a newer night's extract (as_of) is not overwritten, nor retracted, by an older one.
--- Each statement returns (what, how many).
-WITH src AS (
-    SELECT s.referral_id, s.patient_id, f.id AS to_facility_id, s.referred_at, s.reason_dx, s.status, s.status_at,
-           $3::date AS as_of, s._hash AS row_hash
-    FROM {staging} s JOIN registry.facilities f ON f.code = s.to_facility_code
-    WHERE NOT s._rejected AND s._op = 'U'
-), done AS (
+-- retracted — rather than INSERT … ON CONFLICT, whose speculative insertion costs more per row.
+-- A facility's batches never run at once, so nothing inserts the same key in between. A stored
+-- row written by a newer night's extract (as_of) is not overwritten, nor retracted, by an older
+-- one. Each statement returns (what, how many).
+WITH done AS (
     UPDATE referral.referrals t SET
-        patient_id = src.patient_id, to_facility_id = src.to_facility_id, referred_at = src.referred_at,
-        reason_dx = src.reason_dx, status = src.status, status_at = src.status_at,
-        as_of = src.as_of, row_hash = src.row_hash, batch_id = $1
-    FROM src
-    WHERE t.facility_id = $2 AND t.referral_id = src.referral_id
-      AND t.row_hash IS DISTINCT FROM src.row_hash AND t.as_of <= src.as_of
+        patient_id = s.patient_id, to_facility_id = f.id, referred_at = s.referred_at,
+        reason_dx = s.reason_dx, status = s.status, status_at = s.status_at,
+        as_of = $3::date, row_hash = s._hash, batch_id = $1
+    FROM {staging} s
+    JOIN registry.facilities f ON f.code = s.to_facility_code
+    WHERE NOT s._rejected AND s._op = 'U' AND t.facility_id = $2 AND t.referral_id = s.referral_id
+      AND t.row_hash IS DISTINCT FROM s._hash AND t.as_of <= $3::date
     RETURNING 1
 )
 SELECT 'updated', count(*)::bigint FROM done;
 
-WITH src AS (
-    SELECT s.referral_id, s.patient_id, f.id AS to_facility_id, s.referred_at, s.reason_dx, s.status, s.status_at,
-           $3::date AS as_of, s._hash AS row_hash
-    FROM {staging} s JOIN registry.facilities f ON f.code = s.to_facility_code
+WITH done AS (
+    INSERT INTO referral.referrals (facility_id, referral_id, patient_id, to_facility_id, referred_at, reason_dx, status,
+        status_at,
+        as_of, row_hash, batch_id)
+    SELECT $2, s.referral_id, s.patient_id, f.id, s.referred_at,
+           s.reason_dx, s.status, s.status_at, $3::date, s._hash,
+           $1
+    FROM {staging} s
+    JOIN registry.facilities f ON f.code = s.to_facility_code
     WHERE NOT s._rejected AND s._op = 'U'
-), done AS (
-    INSERT INTO referral.referrals (facility_id, referral_id, patient_id, to_facility_id, referred_at, reason_dx, status, status_at, as_of, row_hash, batch_id)
-    SELECT $2, src.*, $1 FROM src
-    WHERE NOT EXISTS (SELECT 1 FROM referral.referrals t WHERE t.facility_id = $2 AND t.referral_id = src.referral_id)
+      AND NOT EXISTS (SELECT 1 FROM referral.referrals t WHERE t.facility_id = $2 AND t.referral_id = s.referral_id)
     RETURNING 1
 )
 SELECT 'inserted', count(*)::bigint FROM done;
