@@ -3,33 +3,69 @@ import Logging
 import PostgresNIO
 import RegioCore
 
-/// The report rollups (`reports.*`): refreshed for the keys a batch touched, inside its
-/// transaction; or rebuilt whole, which must give the same rows.
+/// The report rollups (`reports.*`) and the referral findings they build on: refreshed for the
+/// keys a batch touched, inside its transaction; or rebuilt whole, which must give the same rows.
 public enum Rollups {
-    /// Recomputes `reports.facility_month` for these (facility id, month `YYYY-MM-01`) keys.
-    public static func refreshFacilityMonths(_ keys: [(facility: Int, month: String)], on connection: PostgresConnection,
-                                             logger: Logger) async throws {
+    /// A facility and a month, `YYYY-MM-01`.
+    public typealias Key = (facility: Int, month: String)
+
+    /// Recomputes `reports.facility_month` for these keys.
+    public static func refreshFacilityMonths(_ keys: [Key], on connection: PostgresConnection, logger: Logger) async throws {
+        try await refresh("reports/refresh_facility_month.sql", keys, on: connection, logger: logger)
+    }
+
+    /// Recomputes `reports.referral_month` for these (sending facility, month) keys.
+    public static func refreshReferralMonths(_ keys: [Key], on connection: PostgresConnection, logger: Logger) async throws {
+        try await refresh("reports/refresh_referral_month.sql", keys, on: connection, logger: logger)
+    }
+
+    /// Re-derives completion and origin of the referrals sent by or to `facility` from 90 days
+    /// before `touchedFrom` (the earliest date a batch touched; nil: everything), and returns the
+    /// (sending facility, month) keys whose findings changed.
+    public static func matchReferrals(facility: Int?, touchedFrom: String?, on connection: PostgresConnection,
+                                      logger: Logger) async throws -> [Key] {
+        var keys: [Key] = []
+        let rows = try await connection.query(
+            PostgresQuery(unsafeSQL: try SQLFile.load("referral/match.sql"), binds: bindings(facility, touchedFrom)), logger: logger)
+        for try await (facility, month) in rows.decode((Int, String).self) { keys.append((facility, month)) }
+        return keys
+    }
+
+    private static func refresh(_ file: String, _ keys: [Key], on connection: PostgresConnection, logger: Logger) async throws {
         guard !keys.isEmpty else { return }
-        var binds = PostgresBindings()
-        binds.append(keys.map(\.facility))
-        binds.append(keys.map(\.month))
-        for statement in SQLScript.statements(in: try SQLFile.load("reports/refresh_facility_month.sql")) {
+        let binds = bindings(keys.map(\.facility), keys.map(\.month))
+        for statement in SQLScript.statements(in: try SQLFile.load(file)) {
             try await connection.query(PostgresQuery(unsafeSQL: statement, binds: binds), logger: logger)
         }
     }
 
-    /// Rebuilds every facility-month that has encounters, and drops rollups that no longer have any.
+    private static func bindings<First: PostgresNonThrowingEncodable, Second: PostgresNonThrowingEncodable>(_ first: First?, _ second: Second?) -> PostgresBindings {
+        var binds = PostgresBindings()
+        binds.append(first)
+        binds.append(second)
+        return binds
+    }
+
+    /// Rebuilds every rollup from the core tables in one transaction: the referral findings are
+    /// re-derived, then every key that has facts (or a loaded extract) is recomputed and the rest dropped.
     public static func rebuildAll(_ database: Database) async throws {
         try await database.withTransaction { connection in
-            var keys: [(facility: Int, month: String)] = []
-            let rows = try await connection.query("""
-                SELECT DISTINCT facility_id, date_trunc('month', t AT TIME ZONE 'Asia/Shanghai')::date::text
-                FROM (SELECT facility_id, start_time FROM emr.encounters
-                      UNION ALL SELECT facility_id, end_time FROM emr.encounters WHERE end_time IS NOT NULL) e (facility_id, t)
-                """, logger: database.logger)
-            for try await (facility, month) in rows.decode((Int, String).self) { keys.append((facility, month)) }
+            _ = try await matchReferrals(facility: nil, touchedFrom: nil, on: connection, logger: database.logger)
+            func keys(_ sql: String) async throws -> [Key] {
+                var keys: [Key] = []
+                let rows = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: database.logger)
+                for try await (facility, month) in rows.decode((Int, String).self) { keys.append((facility, month)) }
+                return keys
+            }
+            let facilityMonths = try await keys(try SQLFile.load("reports/facility_month_keys.sql"))
+            let referralMonths = try await keys("""
+                SELECT DISTINCT facility_id, date_trunc('month', referred_at AT TIME ZONE 'Asia/Shanghai')::date::text
+                FROM referral.referrals
+                """)
             try await connection.query("DELETE FROM reports.facility_month", logger: database.logger)
-            try await refreshFacilityMonths(keys, on: connection, logger: database.logger)
+            try await connection.query("DELETE FROM reports.referral_month", logger: database.logger)
+            try await refreshFacilityMonths(facilityMonths, on: connection, logger: database.logger)
+            try await refreshReferralMonths(referralMonths, on: connection, logger: database.logger)
         }
     }
 }

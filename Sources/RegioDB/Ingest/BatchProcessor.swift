@@ -218,6 +218,11 @@ public struct BatchProcessor: Sendable {
                     WHERE batch_id = $1 AND kind = $2
                     """, binds: ExtractFileLoader.binds(batch.id, kind.rawValue)), logger: database.logger)
             }
+            // Plausibility measures for the data-quality report, whatever the decision.
+            try await connection.query("DELETE FROM ingest.batch_checks WHERE batch_id = \(batch.id)", logger: database.logger)
+            for kind in [ExtractKind.patients, .encounters, .exams, .purchases] where batch.kinds.contains(kind) {
+                try await run("ingest/checks/\(kind.rawValue).sql", batch, kind: kind, on: connection)
+            }
         }
     }
 
@@ -246,8 +251,15 @@ public struct BatchProcessor: Sendable {
                 // Months whose rollups change, taken before the merge: those of the rows sent and
                 // of the stored rows they replace or retract (after it, the stored rows are the sent ones).
                 var months = Set<String>()
+                try await run("ingest/open_stay_months.sql", batch, kind: nil, on: connection) { months.insert(try $0.decode(String.self)) }
                 if batch.kinds.contains(.encounters) {
                     try await run("ingest/touched_months.sql", batch, kind: .encounters, on: connection) { months.insert(try $0.decode(String.self)) }
+                }
+                var referralMonths = Set<String>()
+                if batch.kinds.contains(.referrals) {
+                    try await run("referral/touched_months.sql", batch, kind: .referrals, on: connection) {
+                        referralMonths.insert(try $0.decode(String.self))
+                    }
                 }
                 for kind in batch.kinds {
                     var count = (inserted: 0, updated: 0, retracted: 0)
@@ -261,11 +273,19 @@ public struct BatchProcessor: Sendable {
                     }
                     counts[kind] = count
                 }
-                // Refreshed in the same transaction: reports never see a half-loaded batch.
-                if batch.kinds.contains(.encounters) {
-                    try await Rollups.refreshFacilityMonths(months.sorted().map { (batch.facilityID, $0) }, on: connection,
-                                                            logger: database.logger)
+                if batch.kinds.contains(.referrals) {
+                    try await run("referral/history.sql", batch, kind: .referrals, on: connection)
                 }
+                // Referral findings and rollups, in the same transaction: reports never see a
+                // half-loaded batch.
+                try await Rollups.refreshFacilityMonths(months.sorted().map { (batch.facilityID, $0) }, on: connection,
+                                                        logger: database.logger)
+                var referralKeys = referralMonths.sorted().map { (facility: batch.facilityID, month: $0) }
+                if let earliest = months.union(referralMonths).min(), batch.kinds.contains(.encounters) || batch.kinds.contains(.referrals) {
+                    referralKeys += try await Rollups.matchReferrals(facility: batch.facilityID, touchedFrom: earliest,
+                                                                     on: connection, logger: database.logger)
+                }
+                try await Rollups.refreshReferralMonths(referralKeys, on: connection, logger: database.logger)
                 if batch.dryRun { throw DryRunRollback() }
                 try await Self.recordCounts(batch, counts, status: .loaded, on: connection, logger: database.logger)
             }

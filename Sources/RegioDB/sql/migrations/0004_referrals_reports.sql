@@ -1,0 +1,109 @@
+-- Tiered referrals as the platform sees them (completion found, not trusted from the sender),
+-- the rollups the bureau's reports read, data-quality checks per batch, and the bureau's thresholds.
+
+-- Primary care (基层): tier-1 facilities, and community and township health centres whatever
+-- their registered tier.
+CREATE FUNCTION registry.is_primary(tier smallint, type text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN tier = 1 OR type IN ('community_centre', 'township_centre');
+
+-- Found by the platform (sql/referral/match.sql) after every batch that touches the sender or
+-- the receiver: the receiving encounter, how it was found, and the days from referral to it.
+ALTER TABLE referral.referrals
+    -- 'inpatient' when referred during a stay at the sender (admission day to discharge day),
+    -- else 'outpatient' (outpatient or emergency): 下转患者人次数 counts both.
+    ADD COLUMN origin text CHECK (origin IN ('outpatient', 'inpatient')),
+    ADD COLUMN completed_encounter_id text,
+    -- 'named': an encounter at the receiver names the referral (referral_from + referral_id);
+    -- 'same_person': the same regional person was seen at the receiver within the window.
+    ADD COLUMN completion_method text CHECK (completion_method IN ('named', 'same_person')),
+    -- Calendar days (China time) from the referral to the receiving encounter's start.
+    ADD COLUMN completion_days integer CHECK (completion_days >= 0);
+
+CREATE INDEX referrals_patient ON referral.referrals (facility_id, patient_id);
+CREATE INDEX encounters_referral ON emr.encounters (facility_id, referral_id) WHERE referral_id IS NOT NULL;
+
+-- Every status a sender reported for a referral, as it arrived.
+CREATE TABLE referral.status_history (
+    facility_id integer NOT NULL,
+    referral_id text NOT NULL,
+    status      text NOT NULL,
+    status_at   timestamptz,
+    batch_id    bigint NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX status_history_referral ON referral.status_history (facility_id, referral_id, recorded_at);
+
+INSERT INTO registry.settings (key, value, description) VALUES
+    ('referral_completion_days', '30',
+     'A referral counts as completed when the same regional person is seen at the receiving facility within this many days.'),
+    ('extract_deadline_hour', '6',
+     'An extract is on time when received before this hour (China time) of the day after its business date.');
+
+-- Occupied bed-days and the midnight bed census, for bed occupancy and turnover.
+ALTER TABLE reports.facility_month
+    -- Midnights in the month spent by inpatients: nights from the admission date to the night
+    -- before discharge; a stay without a discharge counts up to the night of its extract's date.
+    ADD COLUMN stay_bed_days bigint NOT NULL DEFAULT 0,
+    -- From the optional `beds` file: census nights, Σ occupied beds and Σ staffed beds over them.
+    ADD COLUMN census_nights bigint NOT NULL DEFAULT 0,
+    ADD COLUMN census_occupied_bed_days bigint NOT NULL DEFAULT 0,
+    ADD COLUMN census_staffed_bed_days bigint NOT NULL DEFAULT 0;
+
+-- Referrals by sending facility, month referred (China time), receiving tier and origin.
+CREATE TABLE reports.referral_month (
+    facility_id     integer NOT NULL REFERENCES registry.facilities (id),
+    month           date NOT NULL CHECK (extract(day FROM month) = 1),
+    from_tier       smallint NOT NULL,
+    to_tier         smallint NOT NULL,
+    origin          text NOT NULL,
+    referrals       bigint NOT NULL,
+    completed       bigint NOT NULL,
+    completed_named bigint NOT NULL,
+    -- completion_days[d + 1] = completions on day d (0 … 30); [32] = later (named ones only).
+    -- Summed element-wise over any level, it gives the median there.
+    completion_days bigint[] NOT NULL,
+    refreshed_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (facility_id, month, to_tier, origin)
+);
+
+-- Plausibility measures of each validated batch (sql/ingest/checks/<kind>.sql): how many
+-- accepted rows fail the check out of how many it applies to.
+CREATE TABLE ingest.batch_checks (
+    batch_id    bigint NOT NULL REFERENCES ingest.batches (id) ON DELETE CASCADE,
+    check_id    text NOT NULL,
+    failing     bigint NOT NULL,
+    applicable  bigint NOT NULL,
+    PRIMARY KEY (batch_id, check_id)
+);
+
+-- Thresholds the bureau sets: alert rules for the `alerts` report, and the pass mark of each
+-- data-quality check. Edited with `regio threshold set` or PUT /v1/admin/thresholds/{kind}/{indicator}.
+CREATE TABLE reports.thresholds (
+    kind        text NOT NULL CHECK (kind IN ('alert', 'quality')),
+    indicator   text NOT NULL,
+    -- The value breaches (alert) or fails (quality) when `value <comparator> threshold`.
+    comparator  text NOT NULL CHECK (comparator IN ('>', '<')),
+    threshold   numeric NOT NULL,
+    unit        text NOT NULL,
+    description text NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (kind, indicator)
+);
+INSERT INTO reports.thresholds (kind, indicator, comparator, threshold, unit, description) VALUES
+    ('alert', 'drug_share', '>', 30, '%', '药占比: drug cost ÷ total cost × 100.'),
+    ('alert', 'consumables_share', '>', 20, '%', '耗占比: consumables cost ÷ total cost × 100.'),
+    ('alert', 'cost_per_visit_growth', '>', 10, '%', '次均门急诊费用增幅 against the same month a year earlier.'),
+    ('alert', 'cost_per_stay_growth', '>', 10, '%', '次均住院费用增幅 against the same month a year earlier.'),
+    ('alert', 'peer_modified_z', '>', 3.5, 'z',
+     'Modified z-score 0.6745 × (value − peer median) ÷ MAD among facilities of the same tier in the month, in either direction; needs 5 peers.'),
+    ('quality', 'rejected_rows', '>', 5, '%', 'Rejected rows ÷ rows received × 100.'),
+    ('quality', 'warning_rows', '>', 10, '%', 'Accepted rows with a warning ÷ rows received × 100.'),
+    ('quality', 'patients_without_birth_date', '>', 5, '%', 'Accepted patients without a birth date.'),
+    ('quality', 'patients_without_resident_id', '>', 30, '%',
+     'Accepted patients without a resident ID number (RID): they can only be linked probabilistically.'),
+    ('quality', 'encounters_without_diagnosis', '>', 5, '%', 'Accepted encounters without a primary diagnosis.'),
+    ('quality', 'encounters_zero_cost', '>', 5, '%', 'Accepted encounters with a total cost of 0.'),
+    ('quality', 'stays_over_60_days', '>', 2, '%', 'Discharged inpatients whose stay exceeded 60 days.'),
+    ('quality', 'exams_local_code', '>', 20, '%', 'Exam reports with only a local code: they cannot be recognised across facilities.'),
+    ('quality', 'purchases_local_code', '>', 10, '%', 'Purchase lines with only a local item code: their prices cannot be compared.');

@@ -1,0 +1,60 @@
+-- Finds, for every referral sent by or to facility $1 (NULL: every facility) from 90 days before
+-- $2 (the earliest date a batch touched; NULL: all of them) — enough for the completion window and
+-- for an encounter naming a referral sent up to a quarter earlier — what the platform can see of
+-- it, never trusting the sender's status:
+--   * completion: the earliest encounter at the receiving facility that names the referral
+--     (referral_from = the sender's code, referral_id = its id); or else the earliest encounter
+--     there of the same regional person (emr.patients.person_id) starting within the window
+--     (setting referral_completion_days, default 30: day 30 counts, day 31 does not);
+--   * days to completion: calendar days (China time) from the referral to that encounter;
+--   * origin: 'inpatient' when referred during a stay at the sender, else 'outpatient'.
+-- Updates the referrals whose findings changed and returns their (sending facility, month).
+WITH settings AS (
+    SELECT coalesce((SELECT (value #>> '{}')::int FROM registry.settings WHERE key = 'referral_completion_days'), 30) AS window_days
+), candidates AS (
+    SELECT r.facility_id, r.referral_id, r.patient_id, r.to_facility_id, f.code AS from_code,
+           (r.referred_at AT TIME ZONE 'Asia/Shanghai')::date AS referred_on, p.person_id
+    FROM referral.referrals r
+    JOIN registry.facilities f ON f.id = r.facility_id
+    LEFT JOIN emr.patients p ON p.facility_id = r.facility_id AND p.patient_id = r.patient_id
+    WHERE ($1::int IS NULL OR r.facility_id = $1::int OR r.to_facility_id = $1::int)
+      AND ($2::date IS NULL OR r.referred_at >= $2::date - 90)
+), named AS (
+    SELECT DISTINCT ON (c.facility_id, c.referral_id)
+           c.facility_id, c.referral_id, e.encounter_id,
+           greatest((e.start_time AT TIME ZONE 'Asia/Shanghai')::date - c.referred_on, 0) AS days
+    FROM candidates c
+    JOIN emr.encounters e ON e.facility_id = c.to_facility_id AND e.referral_id = c.referral_id AND e.referral_from = c.from_code
+    ORDER BY c.facility_id, c.referral_id, e.start_time, e.encounter_id
+), same_person AS (
+    SELECT DISTINCT ON (c.facility_id, c.referral_id)
+           c.facility_id, c.referral_id, e.encounter_id,
+           (e.start_time AT TIME ZONE 'Asia/Shanghai')::date - c.referred_on AS days
+    FROM candidates c
+    CROSS JOIN settings
+    JOIN emr.patients rp ON rp.facility_id = c.to_facility_id AND rp.person_id = c.person_id
+    JOIN emr.encounters e ON e.facility_id = c.to_facility_id AND e.patient_id = rp.patient_id
+    WHERE e.start_time >= (c.referred_on::timestamp AT TIME ZONE 'Asia/Shanghai')
+      AND e.start_time < ((c.referred_on + settings.window_days + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')
+    ORDER BY c.facility_id, c.referral_id, e.start_time, e.encounter_id
+), found AS (
+    SELECT c.facility_id, c.referral_id,
+           CASE WHEN EXISTS (SELECT 1 FROM emr.encounters s
+                             WHERE s.facility_id = c.facility_id AND s.patient_id = c.patient_id AND s.encounter_type = 'I'
+                               AND (s.start_time AT TIME ZONE 'Asia/Shanghai')::date <= c.referred_on
+                               AND (s.end_time IS NULL OR (s.end_time AT TIME ZONE 'Asia/Shanghai')::date >= c.referred_on))
+                THEN 'inpatient' ELSE 'outpatient' END AS origin,
+           coalesce(n.encounter_id, sp.encounter_id) AS encounter_id,
+           CASE WHEN n.encounter_id IS NOT NULL THEN 'named' WHEN sp.encounter_id IS NOT NULL THEN 'same_person' END AS method,
+           coalesce(n.days, sp.days) AS days
+    FROM candidates c
+    LEFT JOIN named n ON n.facility_id = c.facility_id AND n.referral_id = c.referral_id
+    LEFT JOIN same_person sp ON sp.facility_id = c.facility_id AND sp.referral_id = c.referral_id
+)
+UPDATE referral.referrals r SET
+    origin = f.origin, completed_encounter_id = f.encounter_id, completion_method = f.method, completion_days = f.days
+FROM found f
+WHERE r.facility_id = f.facility_id AND r.referral_id = f.referral_id
+  AND (r.origin, r.completed_encounter_id, r.completion_method, r.completion_days)
+      IS DISTINCT FROM (f.origin, f.encounter_id, f.method, f.days)
+RETURNING r.facility_id, date_trunc('month', r.referred_at AT TIME ZONE 'Asia/Shanghai')::date::text
