@@ -100,13 +100,45 @@ public struct ReportColumn: Sendable {
     public var unit: String?
     public var titleZh: String
     public var definition: String
+    /// Counts persons (or their visits, stays, referrals): shown as "<N" when below the regional
+    /// small-cell threshold in outputs for publication.
+    public var personCount: Bool
+    /// The columns a ratio is built from: it is suppressed with any of them.
+    public var builtOn: [String]
 
-    public init(_ name: String, _ type: ValueType, unit: String? = nil, zh titleZh: String, _ definition: String) {
+    public init(_ name: String, _ type: ValueType, unit: String? = nil, zh titleZh: String, personCount: Bool = false,
+                builtOn: [String] = [], _ definition: String) {
         self.name = name
         self.type = type
         self.unit = unit
         self.titleZh = titleZh
         self.definition = definition
+        self.personCount = personCount
+        self.builtOn = builtOn
+    }
+}
+
+/// Small-cell suppression for outputs marked for publication (and every alliance export): a person
+/// count from 1 to threshold − 1 becomes "<threshold" and the ratios built on it become empty.
+/// Zero stays zero — it discloses nobody.
+public enum DisclosureControl {
+    public static func apply(to rows: [[ReportValue]], columns: [ReportColumn], threshold: Int) -> [[ReportValue]] {
+        let counted = columns.indices.filter { columns[$0].personCount }
+        let ratios = columns.indices.filter { !columns[$0].builtOn.isEmpty }
+        return rows.map { row in
+            var row = row
+            var suppressed = Set<String>()
+            for index in counted {
+                if case .integer(let value) = row[index], value > 0, value < threshold {
+                    row[index] = .text("<\(threshold)")
+                    suppressed.insert(columns[index].name)
+                }
+            }
+            for index in ratios where !suppressed.isDisjoint(with: columns[index].builtOn) {
+                row[index] = .null
+            }
+            return row
+        }
     }
 }
 
@@ -127,12 +159,16 @@ public enum ReportRequestError: Error, Equatable, CustomStringConvertible {
 }
 
 extension ReportDefinition {
+    /// Parameters every report takes, handled by the framework: `format` (json | csv) and
+    /// `publication` (true: apply small-cell suppression).
+    public static let frameworkParameters: Set<String> = ["format", "publication"]
+
     /// Turns a request's query items into the query's bind values, in parameter order, applying the
     /// caller's scope: a facility caller sees only its facility, an alliance caller only its alliance.
-    /// `format` is the framework's own parameter and is not passed on.
+    /// `format` and `publication` are the framework's own parameters and are not passed on.
     public func binds(for query: [(String, String)], caller: Identity) -> Result<[String?], ReportRequestError> {
         var given: [String: String] = [:]
-        for (name, value) in query where name != "format" {
+        for (name, value) in query where !Self.frameworkParameters.contains(name) {
             guard parameters.contains(where: { $0.name == name }) else { return .failure(.unknownParameter(name)) }
             given[name] = value
         }

@@ -49,6 +49,14 @@ public struct ReportRunner: Sendable {
         return ReportResult(columns: report.columns, rows: result)
     }
 
+    /// The regional small-cell threshold (setting `small_cell_threshold`, default 5).
+    public func smallCellThreshold() async throws -> Int {
+        let rows = try await database.query(
+            "SELECT (value #>> '{}')::int FROM registry.settings WHERE key = 'small_cell_threshold'")
+        for try await value in rows.decode(Int?.self) { return value ?? 5 }
+        return 5
+    }
+
     static func decode(_ cell: PostgresCell, as type: ReportColumn.ValueType) throws -> ReportValue {
         switch type {
         case .text, .date, .month:

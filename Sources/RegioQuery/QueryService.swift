@@ -15,6 +15,7 @@ public enum QueryService {
             credentials: CredentialStore(database: database))
         ReportsController(catalog: catalog, runner: try ReportRunner(database: database, reports: catalog))
             .addRoutes(to: skeleton.api)
+        ThresholdsController(store: ThresholdStore(database: database)).addRoutes(to: skeleton.api)
         return skeleton.router
     }
 }

@@ -4,7 +4,8 @@ import RegioCore
 /// `sql/reports/<id>.sql`; the framework (`ReportsController`) needs no change.
 public enum ReportCatalog {
     public static let all: [ReportDefinition] = [
-        registrySummary, uploadHistory, activity,
+        registrySummary, uploadHistory, activity, primaryCareShare, referrals, efficiency, alerts, dataQuality,
+        dataQualityChecks,
     ]
 
     public static func report(id: String) -> ReportDefinition? {
@@ -80,26 +81,37 @@ public enum ReportCatalog {
             + "excluded). Visits count by start time, discharges by discharge time. Sum the count columns to "
             + "re-aggregate; recompute the ratio from its parts, never average it.",
         roles: [.facility, .bureau, .steward, .admin],
-        parameters: [
-            ReportParameter("level", .level, "facility (default), county, city or tier."),
-            ReportParameter("region", .region, "Province, city or county code; everything inside it."),
-            ReportParameter("tier", .tier, "Only facilities of this tier."),
-            ReportParameter("facility", .facility, "One facility; a facility token gets its own."),
-            ReportParameter("from", .month, "First month YYYY-MM (default: 11 months before `to`)."),
-            ReportParameter("to", .month, "Last month YYYY-MM (default: the current month)."),
-        ],
-        columns: [
-            ReportColumn("level", .text, zh: "汇总层级", "facility, county, city or tier."),
-            ReportColumn("unit_code", .text, zh: "单位代码", "Facility code, county or city code, or the tier."),
-            ReportColumn("unit_name", .text, zh: "单位名称", "Its name."),
-            ReportColumn("month", .month, zh: "月份", "Calendar month, China time."),
-            ReportColumn("outpatient_emergency_visits", .integer, unit: "visits", zh: "门急诊人次",
+        parameters: levelled,
+        columns: unitColumns + [
+            ReportColumn("outpatient_emergency_visits", .integer, unit: "visits", zh: "门急诊人次", personCount: true,
                          "Outpatient and emergency encounters starting in the month."),
-            ReportColumn("emergency_visits", .integer, unit: "visits", zh: "急诊人次", "Emergency encounters starting in the month."),
-            ReportColumn("outpatient_visits", .integer, unit: "visits", zh: "门诊人次", "Outpatient encounters starting in the month."),
-            ReportColumn("discharges", .integer, unit: "discharges", zh: "出院人次", "Inpatient encounters ending in the month."),
+            ReportColumn("emergency_visits", .integer, unit: "visits", zh: "急诊人次", personCount: true,
+                         "Emergency encounters starting in the month."),
+            ReportColumn("outpatient_visits", .integer, unit: "visits", zh: "门诊人次", personCount: true,
+                         "Outpatient encounters starting in the month."),
+            ReportColumn("discharges", .integer, unit: "discharges", zh: "出院人次", personCount: true,
+                         "Inpatient encounters ending in the month."),
             ReportColumn("outpatient_to_discharge_ratio", .decimal, unit: "ratio", zh: "门诊人次数与出院人次数比",
+                         builtOn: ["outpatient_visits", "discharges"],
                          "outpatient_visits ÷ discharges; empty when there were no discharges."),
         ]
     )
+
+    /// The parameters of every report that rolls up facility → county → city and by tier.
+    static let levelled = [
+        ReportParameter("level", .level, "facility (default), county, city or tier."),
+        ReportParameter("region", .region, "Province, city or county code; everything inside it."),
+        ReportParameter("tier", .tier, "Only facilities of this tier."),
+        ReportParameter("facility", .facility, "One facility; a facility token gets its own."),
+        ReportParameter("from", .month, "First month YYYY-MM (default: 11 months before `to`)."),
+        ReportParameter("to", .month, "Last month YYYY-MM (default: the current month)."),
+    ]
+
+    /// The leading columns of a levelled report.
+    static let unitColumns = [
+        ReportColumn("level", .text, zh: "汇总层级", "facility, county, city or tier."),
+        ReportColumn("unit_code", .text, zh: "单位代码", "Facility code, county or city code, or the tier."),
+        ReportColumn("unit_name", .text, zh: "单位名称", "Its name."),
+        ReportColumn("month", .month, zh: "月份", "Calendar month, China time."),
+    ]
 }

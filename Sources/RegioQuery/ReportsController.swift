@@ -39,10 +39,25 @@ public struct ReportsController: Sendable {
         case .failure(.outOfScope(let message)): throw Problem.forbidden(message)
         case .failure(let error): throw Problem.badRequest(error.description, type: "bad-parameter")
         }
-        let result = try await runner.run(report, binds: binds)
+        var result = try await runner.run(report, binds: binds)
+        // Small cells are suppressed in outputs marked for publication and in every alliance export.
+        var disclosure: Disclosure?
+        if try Self.isPublication(request) || caller.role == .alliance {
+            let threshold = try await runner.smallCellThreshold()
+            result.rows = DisclosureControl.apply(to: result.rows, columns: result.columns, threshold: threshold)
+            disclosure = Disclosure(threshold: threshold)
+        }
         context.logger.info("report run", metadata: ["report": "\(report.id)", "rows": "\(result.rows.count)"])
         let parameters = Dictionary(uniqueKeysWithValues: zip(report.parameters.map(\.name), binds))
-        return try format.render(report: report, parameters: parameters, result: result)
+        return try format.render(report: report, parameters: parameters, result: result, disclosure: disclosure)
+    }
+
+    static func isPublication(_ request: Request) throws -> Bool {
+        switch request.uri.queryParameters.get("publication") {
+        case nil, "false", "0": false
+        case "true", "1": true
+        case let other?: throw Problem.badRequest("publication must be true or false, got '\(other)'", type: "bad-parameter")
+        }
     }
 }
 
@@ -59,7 +74,8 @@ enum OutputFormat {
         }
     }
 
-    func render(report: ReportDefinition, parameters: [String: String?], result: ReportResult) throws -> Response {
+    func render(report: ReportDefinition, parameters: [String: String?], result: ReportResult,
+                disclosure: Disclosure?) throws -> Response {
         var headers = HTTPFields()
         let body: ByteBuffer
         switch self {
@@ -67,10 +83,11 @@ enum OutputFormat {
             headers[.contentType] = "application/json; charset=utf-8"
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            body = ByteBuffer(data: try encoder.encode(ReportRunResponse(report: report, parameters: parameters, result: result)))
+            body = ByteBuffer(data: try encoder.encode(ReportRunResponse(report: report, parameters: parameters, result: result, disclosure: disclosure)))
         case .csv:
             headers[.contentType] = "text/csv; charset=utf-8"
             headers[.contentDisposition] = "attachment; filename=\"\(report.id).csv\""
+            if let disclosure { headers[.init("X-Regio-Suppressed-Below")!] = String(disclosure.threshold) }
             var text = CSVWriter.line(result.columns.map(\.name))
             for row in result.rows { text += CSVWriter.line(row.map(\.csvText)) }
             body = ByteBuffer(string: text)
@@ -88,6 +105,7 @@ struct CatalogEntry: Encodable {
     struct Parameter: Encodable { var name: String; var kind: String; var required: Bool; var description: String }
     struct Column: Encodable {
         var name: String; var type: String; var unit: String?; var title_zh: String; var definition: String
+        var person_count: Bool; var built_on: [String]
     }
     var id: String
     var title: Title
@@ -106,16 +124,24 @@ struct CatalogEntry: Encodable {
             Parameter(name: $0.name, kind: $0.kind.rawValue, required: $0.required, description: $0.description)
         }
         columns = report.columns.map {
-            Column(name: $0.name, type: $0.type.rawValue, unit: $0.unit, title_zh: $0.titleZh, definition: $0.definition)
+            Column(name: $0.name, type: $0.type.rawValue, unit: $0.unit, title_zh: $0.titleZh, definition: $0.definition,
+                   person_count: $0.personCount, built_on: $0.builtOn)
         }
     }
 }
 
-/// `{"report", "title", "parameters", "columns", "rows": [{column: value}]}`.
+/// Present when small cells were suppressed: counts 1 … threshold − 1 read "<threshold".
+struct Disclosure: Encodable {
+    var threshold: Int
+}
+
+/// `{"report", "title", "parameters", "columns", "rows": [{column: value}]}`, and `disclosure`
+/// when small cells were suppressed.
 struct ReportRunResponse: Encodable {
     var report: ReportDefinition
     var parameters: [String: String?]
     var result: ReportResult
+    var disclosure: Disclosure?
 
     struct Key: CodingKey {
         var stringValue: String
@@ -132,6 +158,7 @@ struct ReportRunResponse: Encodable {
         var parametersContainer = container.nestedContainer(keyedBy: Key.self, forKey: Key("parameters"))
         for (name, value) in parameters { try parametersContainer.encode(value, forKey: Key(name)) }
         try container.encode(CatalogEntry(report).columns, forKey: Key("columns"))
+        try container.encodeIfPresent(disclosure, forKey: Key("disclosure"))
         var rows = container.nestedUnkeyedContainer(forKey: Key("rows"))
         for row in result.rows {
             var object = rows.nestedContainer(keyedBy: Key.self)

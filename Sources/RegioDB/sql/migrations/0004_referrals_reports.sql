@@ -107,3 +107,63 @@ INSERT INTO reports.thresholds (kind, indicator, comparator, threshold, unit, de
     ('quality', 'stays_over_60_days', '>', 2, '%', 'Discharged inpatients whose stay exceeded 60 days.'),
     ('quality', 'exams_local_code', '>', 20, '%', 'Exam reports with only a local code: they cannot be recognised across facilities.'),
     ('quality', 'purchases_local_code', '>', 10, '%', 'Purchase lines with only a local item code: their prices cannot be compared.');
+
+-- The facilities a report covers and the unit each one counts towards at `unit_level`:
+-- itself ('facility'), its county, its city, or its tier. `area` is a province, city or county
+-- code (everything inside it); NULL arguments do not filter.
+CREATE FUNCTION reports.facility_units(unit_level text, area text, only_tier int, only_facility text)
+RETURNS TABLE (facility_id int, unit_code text, unit_name text, tier smallint, is_primary boolean, staffed_beds int)
+LANGUAGE sql STABLE AS $$
+    WITH RECURSIVE inside (code) AS (
+        SELECT code FROM registry.regions WHERE code = area OR area IS NULL
+        UNION
+        SELECT r.code FROM registry.regions r JOIN inside i ON r.parent_code = i.code
+    )
+    SELECT f.id,
+           CASE coalesce(unit_level, 'facility')
+               WHEN 'county' THEN county.code WHEN 'city' THEN coalesce(city.code, county.code)
+               WHEN 'tier' THEN f.tier::text ELSE f.code END,
+           CASE coalesce(unit_level, 'facility')
+               WHEN 'county' THEN county.name WHEN 'city' THEN coalesce(city.name, county.name)
+               WHEN 'tier' THEN (ARRAY['一级 primary', '二级 secondary', '三级 tertiary'])[f.tier] ELSE f.name END,
+           f.tier, registry.is_primary(f.tier, f.type), f.staffed_beds
+    FROM registry.facilities f
+    JOIN registry.regions county ON county.code = f.region_code
+    LEFT JOIN registry.regions city ON city.code = county.parent_code
+    WHERE f.region_code IN (SELECT code FROM inside)
+      AND (only_tier IS NULL OR f.tier = only_tier)
+      AND (only_facility IS NULL OR f.code = only_facility)
+$$;
+
+-- A report's months: `first_text` and `last_text` as YYYY-MM; by default the 12 months up to the current
+-- one (China time).
+CREATE FUNCTION reports.period(first_text text, last_text text)
+RETURNS TABLE (first_month date, last_month date)
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(to_date(first_text, 'YYYY-MM'), l - interval '11 months')::date, l
+    FROM (SELECT coalesce(to_date(last_text, 'YYYY-MM'), date_trunc('month', now() AT TIME ZONE 'Asia/Shanghai')::date) AS l) b
+$$;
+
+-- Per facility and month, the parts every efficiency indicator is built from. Bed-days come from
+-- the midnight census when the facility sent one that month ('census'), else from the stays
+-- ('stays': staffed beds as registered × days of the month). `prior_*` are the same month a year earlier.
+CREATE VIEW reports.facility_month_parts AS
+SELECT m.facility_id, m.month,
+       m.outpatient_visits + m.emergency_visits                              AS visits,
+       m.discharges, m.inpatient_days,
+       CASE WHEN m.census_nights > 0 THEN 'census' ELSE 'stays' END           AS bed_days_source,
+       CASE WHEN m.census_nights > 0 THEN m.census_occupied_bed_days ELSE m.stay_bed_days END AS occupied_bed_days,
+       CASE WHEN m.census_nights > 0 THEN m.census_staffed_bed_days
+            ELSE f.staffed_beds::bigint * extract(day FROM m.month + interval '1 month' - interval '1 day')::bigint END
+                                                                              AS available_bed_days,
+       CASE WHEN m.census_nights > 0 THEN m.census_nights
+            ELSE extract(day FROM m.month + interval '1 month' - interval '1 day')::bigint END AS bed_nights,
+       m.outpatient_cost + m.inpatient_cost                                   AS total_cost,
+       m.drug_cost, m.consumables_cost, m.outpatient_cost, m.inpatient_cost,
+       p.outpatient_visits + p.emergency_visits                              AS prior_visits,
+       p.outpatient_cost                                                     AS prior_outpatient_cost,
+       p.discharges                                                          AS prior_discharges,
+       p.inpatient_cost                                                      AS prior_inpatient_cost
+FROM reports.facility_month m
+JOIN registry.facilities f ON f.id = m.facility_id
+LEFT JOIN reports.facility_month p ON p.facility_id = m.facility_id AND p.month = (m.month - interval '1 year')::date;
