@@ -140,7 +140,7 @@ struct ReportTests {
     @Test("every catalog entry's SQL returns exactly its declared columns")
     func columnsMatch() async throws {
         try await IngestScenario.run { s in
-            try await s.upload(["patients.csv": Extracts.patients, "encounters.csv": Extracts.encounters])
+            try await BureauScenario.load(s)
             let runner = try ReportRunner(database: s.database, reports: ReportCatalog.all)
             let admin = Identity(tokenID: 0, role: .admin, label: "test")
             for report in ReportCatalog.all {
