@@ -113,4 +113,31 @@ struct CommandLineTests {
             #expect(result.stderr.contains("needs the facility it acts for"))
         }
     }
+
+    @Test("thresholds are listed and set from the command line; unknown ones and bad values are refused; rollups rebuild")
+    func thresholdsAndRollups() async throws {
+        try await TestDatabase.with { database throws in
+            let url = database.url
+            var result = try RegioProcess.run(["threshold", "list"], database: url)
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.contains("alert\tdrug_share\t> 30 %"))
+            #expect(result.stdout.contains("quality\tencounters_without_diagnosis\t> 5 %"))
+            result = try RegioProcess.run(["threshold", "set", "alert", "drug_share", "35.5"], database: url)
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout == "alert\tdrug_share\t> 35.5 %\n")
+            #expect(try await ThresholdStore(database: database).all().first { $0.indicator == "drug_share" }?.threshold == Decimal(string: "35.5"))
+            result = try RegioProcess.run(["threshold", "set", "alert", "no_such", "1"], database: url)
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("no alert threshold 'no_such'"))
+            result = try RegioProcess.run(["threshold", "set", "quality", "warning_rows", "ten"], database: url)
+            #expect(result.status != 0)
+            #expect(result.stderr.contains("must be a number"))
+            result = try RegioProcess.run(["threshold", "set", "quality", "warning_rows", "10", "--comparator", "="], database: url)
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("comparator must be > or <"))
+            result = try RegioProcess.run(["rollup", "rebuild"], database: url)
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout == "rollups rebuilt\n")
+        }
+    }
 }
