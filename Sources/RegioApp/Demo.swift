@@ -26,7 +26,7 @@ public enum Demo {
         }
 
         let (tokens, uploadTokens) = try await withDatabase(configuration.databaseURL!, logger: logger) { database in
-            try await MigrationRunner(migrations: try Migration.bundled()).apply(on: database)
+            try await MigrationRunner(migrations: try Migration.bundled()).upgrade(database)
             try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "demo")
             let credentials = CredentialStore(database: database)
             var uploadTokens: [String: String] = [:]

@@ -168,7 +168,7 @@ extension ReportDefinition {
     /// `format` and `publication` are the framework's own parameters and are not passed on.
     public func binds(for query: [(String, String)], caller: Identity) -> Result<[String?], ReportRequestError> {
         var given: [String: String] = [:]
-        for (name, value) in query where !Self.frameworkParameters.contains(name) {
+        for (name, value) in query where !name.isEmpty && !Self.frameworkParameters.contains(name) {
             guard parameters.contains(where: { $0.name == name }) else { return .failure(.unknownParameter(name)) }
             given[name] = value
         }

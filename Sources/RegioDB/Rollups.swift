@@ -69,3 +69,15 @@ public enum Rollups {
         }
     }
 }
+
+extension MigrationRunner {
+    /// Applies the pending migrations and, when any ran, rebuilds the rollups and referral
+    /// findings: a migration may change what they hold, and data loaded before it must not keep
+    /// the old shape. Returns the migrations applied.
+    @discardableResult
+    public func upgrade(_ database: Database) async throws -> [Migration] {
+        let applied = try await apply(on: database)
+        if !applied.isEmpty { try await Rollups.rebuildAll(database) }
+        return applied
+    }
+}

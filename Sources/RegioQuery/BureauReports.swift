@@ -217,7 +217,8 @@ extension ReportCatalog {
             ReportColumn("rejected_by_code", .text, zh: "错误分类", "Row errors by code, e.g. `bad_date 3, dangling_reference 1`."),
             ReportColumn("checks_run", .integer, unit: "checks", zh: "检查项", "Plausibility checks with applicable rows."),
             ReportColumn("checks_failed", .integer, unit: "checks", zh: "未通过", "Checks whose value breaches the threshold."),
-            ReportColumn("failed_checks", .text, zh: "未通过项", "Each failed check with its value and threshold."),
+            ReportColumn("failed_checks", .text, zh: "未通过项",
+                         "Each failed check with its value and threshold (above facility level, prefixed by the facility code)."),
         ]
     )
 

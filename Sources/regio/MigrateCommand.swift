@@ -28,7 +28,7 @@ struct MigrateCommand: AsyncParsableCommand {
                         print(String(format: "%04d", entry.version), entry.name.padding(toLength: 28, withPad: " ", startingAt: 0), state)
                     }
                 } else {
-                    let applied = try await runner.apply(on: database)
+                    let applied = try await runner.upgrade(database)
                     if applied.isEmpty { print("database is up to date") }
                     for migration in applied { print("applied", String(format: "%04d", migration.version), migration.name) }
                 }

@@ -262,6 +262,9 @@ struct BureauReportTests {
             let county = try await BureauScenario.csv(s, "data-quality", "level=county&region=339901&from=2026-11-04&to=2026-11-04")
             #expect(county.count == 1)
             #expect(county.first?.hasPrefix("county,339901,清河区,2026-11-04,11,2,2,1,18.2,9.1,11,1,9.09,bad_date 1,") == true, "\(county)")
+            // Above facility level each failed check names its facility.
+            #expect(county.first?.contains("\"H339901001 encounters_without_diagnosis 25.0% > 5%, H339901001 patients_without_resident_id") == true,
+                    "\(county)")
             let checks = try await BureauScenario.csv(s, "data-quality-checks", "facility=H339901003&from=2026-11-04&to=2026-11-04")
             #expect(checks.contains { $0.contains(",rejected_rows,") && $0.hasSuffix(",1,3,33.33,> 5,fail") }, "\(checks)")
             #expect(checks.contains { $0.contains(",stays_over_60_days,") && $0.hasSuffix(",0,0,,> 2,n/a") }, "\(checks)")

@@ -55,9 +55,11 @@ WITH bounds AS (
                                OR (t.comparator = '<' AND 100.0 * c.failing / c.applicable < t.threshold)) AS failed,
            string_agg(CASE WHEN (t.comparator = '>' AND 100.0 * c.failing / c.applicable > t.threshold)
                                 OR (t.comparator = '<' AND 100.0 * c.failing / c.applicable < t.threshold)
-                           THEN c.check_id || ' ' || round(100.0 * c.failing / c.applicable, 1) || '% ' || t.comparator || ' '
-                                || t.threshold || '%' END, ', ' ORDER BY c.check_id) AS failed_checks
+                           THEN CASE WHEN coalesce($1::text, 'facility') <> 'facility' THEN f.code || ' ' ELSE '' END
+                                || c.check_id || ' ' || round(100.0 * c.failing / c.applicable, 1) || '% ' || t.comparator || ' '
+                                || t.threshold || '%' END, ', ' ORDER BY f.code, c.check_id) AS failed_checks
     FROM checks c
+    JOIN registry.facilities f ON f.id = c.facility_id
     JOIN reports.thresholds t ON t.kind = 'quality' AND t.indicator = c.check_id
     WHERE c.applicable > 0
     GROUP BY c.unit_code, c.night
