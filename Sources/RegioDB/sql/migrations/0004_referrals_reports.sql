@@ -21,7 +21,10 @@ ALTER TABLE referral.referrals
     ADD COLUMN completion_days integer CHECK (completion_days >= 0);
 
 CREATE INDEX referrals_patient ON referral.referrals (facility_id, patient_id);
+-- Completion matching looks encounters up by the referral they name and by patient (the latter
+-- also serves patient-level lookups).
 CREATE INDEX encounters_referral ON emr.encounters (facility_id, referral_id) WHERE referral_id IS NOT NULL;
+CREATE INDEX encounters_patient ON emr.encounters (facility_id, patient_id);
 
 -- Every status a sender reported for a referral, as it arrived.
 CREATE TABLE referral.status_history (
