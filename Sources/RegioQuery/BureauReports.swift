@@ -192,18 +192,8 @@ extension ReportCatalog {
             + "'quality'; each check's detail is the data-quality-checks report). A facility's night is judged by "
             + "its latest batch (dry runs aside); on time by its first loaded one.",
         roles: bureauRoles.union([.facility]),
-        parameters: [
-            ReportParameter("level", .level, "facility (default), county, city or tier."),
-            ReportParameter("region", .region, "Province, city or county code; everything inside it."),
-            ReportParameter("tier", .tier, "Only facilities of this tier."),
-            ReportParameter("facility", .facility, "One facility; a facility token gets its own."),
-            ReportParameter("from", .date, "First business date (default: 29 nights before `to`)."),
-            ReportParameter("to", .date, "Last business date (default: yesterday, China time)."),
-        ],
-        columns: [
-            ReportColumn("level", .text, zh: "汇总层级", "facility, county, city or tier."),
-            ReportColumn("unit_code", .text, zh: "单位代码", "Facility code, county or city code, or the tier."),
-            ReportColumn("unit_name", .text, zh: "单位名称", "Its name."),
+        parameters: unitFilters + nights,
+        columns: unitLabels + [
             ReportColumn("business_date", .date, zh: "业务日期", "The night."),
             ReportColumn("expected_extracts", .integer, unit: "extracts", zh: "应报", "Active facilities in the unit."),
             ReportColumn("received_extracts", .integer, unit: "extracts", zh: "已收", "Facilities that sent a batch for the night."),
@@ -233,9 +223,7 @@ extension ReportCatalog {
         parameters: [
             ReportParameter("region", .region, "Province, city or county code; facilities inside it."),
             ReportParameter("facility", .facility, "One facility; a facility token gets its own."),
-            ReportParameter("from", .date, "First business date (default: 29 nights before `to`)."),
-            ReportParameter("to", .date, "Last business date (default: yesterday, China time)."),
-        ],
+        ] + nights,
         columns: [
             ReportColumn("facility_code", .text, zh: "机构代码", "The facility."),
             ReportColumn("facility_name", .text, zh: "机构名称", "Its registered name."),

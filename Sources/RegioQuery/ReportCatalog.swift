@@ -46,9 +46,7 @@ public enum ReportCatalog {
         roles: [.facility, .bureau, .steward, .admin],
         parameters: [
             ReportParameter("facility", .facility, "Facility code; a facility token gets its own."),
-            ReportParameter("from", .date, "First business date (default: 29 nights before `to`)."),
-            ReportParameter("to", .date, "Last business date (default: yesterday, China time)."),
-        ],
+        ] + nights,
         columns: [
             ReportColumn("facility_code", .text, zh: "机构代码", "The facility's code."),
             ReportColumn("facility_name", .text, zh: "机构名称", "The facility's registered name."),
@@ -97,21 +95,33 @@ public enum ReportCatalog {
         ]
     )
 
-    /// The parameters of every report that rolls up facility → county → city and by tier.
-    static let levelled = [
+    /// How a report that rolls up facility → county → city and by tier groups and filters its rows.
+    static let unitFilters = [
         ReportParameter("level", .level, "facility (default), county, city or tier."),
         ReportParameter("region", .region, "Province, city or county code; everything inside it."),
         ReportParameter("tier", .tier, "Only facilities of this tier."),
         ReportParameter("facility", .facility, "One facility; a facility token gets its own."),
+    ]
+
+    /// The parameters of a levelled monthly report.
+    static let levelled = unitFilters + [
         ReportParameter("from", .month, "First month YYYY-MM (default: 11 months before `to`)."),
         ReportParameter("to", .month, "Last month YYYY-MM (default: the current month)."),
     ]
 
-    /// The leading columns of a levelled report.
-    static let unitColumns = [
+    /// The period of a report by business date (night).
+    static let nights = [
+        ReportParameter("from", .date, "First business date (default: 29 nights before `to`; at most 366 nights)."),
+        ReportParameter("to", .date, "Last business date (default: yesterday, China time)."),
+    ]
+
+    /// The unit a levelled report's row is about.
+    static let unitLabels = [
         ReportColumn("level", .text, zh: "汇总层级", "facility, county, city or tier."),
         ReportColumn("unit_code", .text, zh: "单位代码", "Facility code, county or city code, or the tier."),
         ReportColumn("unit_name", .text, zh: "单位名称", "Its name."),
-        ReportColumn("month", .month, zh: "月份", "Calendar month, China time."),
     ]
+
+    /// The leading columns of a levelled monthly report.
+    static let unitColumns = unitLabels + [ReportColumn("month", .month, zh: "月份", "Calendar month, China time.")]
 }

@@ -170,3 +170,26 @@ SELECT m.facility_id, m.month,
 FROM reports.facility_month m
 JOIN registry.facilities f ON f.id = m.facility_id
 LEFT JOIN reports.facility_month p ON p.facility_id = m.facility_id AND p.month = (m.month - interval '1 year')::date;
+
+-- A report's nights: `first_night` and `last_night`; by default the 30 nights up to yesterday
+-- (China time), and never more than 366.
+CREATE FUNCTION reports.nights(first_night date, last_night date)
+RETURNS TABLE (first_night date, last_night date)
+LANGUAGE sql STABLE AS $$
+    SELECT greatest(coalesce(first_night, l - 29), l - 365), l
+    FROM (SELECT coalesce(last_night, (now() AT TIME ZONE 'Asia/Shanghai')::date - 1) AS l) b
+$$;
+
+-- Whether a value breaches a threshold of reports.thresholds (`value <comparator> threshold`).
+CREATE FUNCTION reports.breaches(value numeric, comparator text, threshold numeric) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE comparator WHEN '>' THEN value > threshold WHEN '<' THEN value < threshold END;
+
+-- Every data-quality measure of a batch: its checks, and the rejected and warning rows of its files.
+CREATE VIEW ingest.batch_measures AS
+SELECT batch_id, check_id, failing, applicable FROM ingest.batch_checks
+UNION ALL
+SELECT t.batch_id, x.check_id, x.failing, x.applicable
+FROM (SELECT batch_id, sum(received_rows) AS received, sum(rejected) AS rejected, sum(warnings) AS warnings
+      FROM ingest.batch_files GROUP BY batch_id HAVING sum(received_rows) IS NOT NULL) t
+CROSS JOIN LATERAL (VALUES ('rejected_rows', t.rejected, t.received), ('warning_rows', t.warnings, t.received)) x (check_id, failing, applicable);

@@ -41,14 +41,14 @@ WITH measured AS (
     FROM measured v
     JOIN reports.thresholds t ON t.kind = 'alert' AND t.indicator = v.indicator
     LEFT JOIN peers p ON p.tier = v.tier AND p.month = v.month AND p.indicator = v.indicator
-    WHERE (t.comparator = '>' AND v.value > t.threshold) OR (t.comparator = '<' AND v.value < t.threshold)
+    WHERE reports.breaches(v.value, t.comparator, t.threshold)
     UNION ALL
     SELECT v.*, 'peer', t.threshold, p.median, p.n, 0.6745 * (v.value - p.median) / d.mad
     FROM measured v
     JOIN peers p ON p.tier = v.tier AND p.month = v.month AND p.indicator = v.indicator
     JOIN deviations d ON d.tier = v.tier AND d.month = v.month AND d.indicator = v.indicator
     JOIN reports.thresholds t ON t.kind = 'alert' AND t.indicator = 'peer_modified_z'
-    WHERE p.n >= 5 AND d.mad > 0 AND abs(0.6745 * (v.value - p.median) / d.mad) > t.threshold
+    WHERE p.n >= 5 AND d.mad > 0 AND reports.breaches(abs(0.6745 * (v.value - p.median) / d.mad)::numeric, t.comparator, t.threshold)
 )
 SELECT f.code                                   AS facility_code,
        f.name                                   AS facility_name,

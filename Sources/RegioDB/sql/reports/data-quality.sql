@@ -5,17 +5,13 @@
 -- A facility's night is judged by its latest batch (dry runs aside); on time by its first loaded one.
 -- $1 level (facility | county | city | tier; default facility), $2 region, $3 tier, $4 facility,
 -- $5 first date, $6 last date (default: the 30 nights up to yesterday, China time; at most 366).
-WITH bounds AS (
-    SELECT coalesce($6::date, (now() AT TIME ZONE 'Asia/Shanghai')::date - 1) AS last_night
-), period AS (
-    SELECT greatest(coalesce($5::date, last_night - 29), last_night - 365) AS first_night, last_night FROM bounds
-), deadline AS (
+WITH deadline AS (
     SELECT coalesce((SELECT (value #>> '{}')::int FROM registry.settings WHERE key = 'extract_deadline_hour'), 6) AS hour
 ), nights AS (
     SELECT u.facility_id, u.unit_code, u.unit_name, d::date AS night
     FROM reports.facility_units($1::text, $2::text, $3::int, $4::text) u
     JOIN registry.facilities f ON f.id = u.facility_id AND f.active
-    CROSS JOIN period p
+    CROSS JOIN reports.nights($5::date, $6::date) p
     CROSS JOIN generate_series(p.first_night, p.last_night, interval '1 day') d
 ), judged AS (
     SELECT n.*, latest.id AS batch_id, latest.status, first_loaded.created_at AS loaded_received_at
@@ -40,23 +36,15 @@ WITH bounds AS (
           GROUP BY j.unit_code, j.night, e.code) c
     GROUP BY unit_code, night
 ), checks AS (
-    -- The per-batch checks, plus the rejected and warning shares from the file counts.
-    SELECT j.unit_code, j.night, j.facility_id, c.check_id, c.failing, c.applicable
-    FROM judged j JOIN ingest.batch_checks c ON c.batch_id = j.batch_id
-    UNION ALL
-    SELECT j.unit_code, j.night, j.facility_id, x.check_id, x.failing, x.applicable
-    FROM judged j
-    JOIN LATERAL (SELECT sum(received_rows) AS received, sum(rejected) AS rejected, sum(warnings) AS warnings
-                  FROM ingest.batch_files WHERE batch_id = j.batch_id) t ON t.received IS NOT NULL
-    CROSS JOIN LATERAL (VALUES ('rejected_rows', t.rejected, t.received), ('warning_rows', t.warnings, t.received)) x (check_id, failing, applicable)
+    SELECT j.unit_code, j.night, j.facility_id, m.check_id, m.failing, m.applicable,
+           100.0 * m.failing / nullif(m.applicable, 0) AS share
+    FROM judged j JOIN ingest.batch_measures m ON m.batch_id = j.batch_id
 ), verdicts AS (
     SELECT c.unit_code, c.night, count(*) AS run,
-           count(*) FILTER (WHERE (t.comparator = '>' AND 100.0 * c.failing / c.applicable > t.threshold)
-                               OR (t.comparator = '<' AND 100.0 * c.failing / c.applicable < t.threshold)) AS failed,
-           string_agg(CASE WHEN (t.comparator = '>' AND 100.0 * c.failing / c.applicable > t.threshold)
-                                OR (t.comparator = '<' AND 100.0 * c.failing / c.applicable < t.threshold)
+           count(*) FILTER (WHERE reports.breaches(c.share, t.comparator, t.threshold)) AS failed,
+           string_agg(CASE WHEN reports.breaches(c.share, t.comparator, t.threshold)
                            THEN CASE WHEN coalesce($1::text, 'facility') <> 'facility' THEN f.code || ' ' ELSE '' END
-                                || c.check_id || ' ' || round(100.0 * c.failing / c.applicable, 1) || '% ' || t.comparator || ' '
+                                || c.check_id || ' ' || round(c.share, 1) || '% ' || t.comparator || ' '
                                 || t.threshold || '%' END, ', ' ORDER BY f.code, c.check_id) AS failed_checks
     FROM checks c
     JOIN registry.facilities f ON f.id = c.facility_id

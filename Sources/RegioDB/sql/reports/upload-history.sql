@@ -2,16 +2,12 @@
 -- with no extract show as 'missing'.
 -- $1 facility code (NULL: every facility in scope), $2 first night, $3 last night
 -- (default: the 30 nights up to yesterday, China time; at most 366 nights).
-WITH bounds AS (
-    SELECT coalesce($3::date, (now() AT TIME ZONE 'Asia/Shanghai')::date - 1) AS last_night
-), period AS (
-    SELECT greatest(coalesce($2::date, last_night - 29), last_night - 365) AS first_night, last_night FROM bounds
-), scope AS (
+WITH scope AS (
     SELECT f.id, f.code, f.name FROM registry.facilities f
     WHERE f.active AND ($1::text IS NULL OR f.code = $1::text)
 ), nights AS (
     SELECT s.id, s.code, s.name, d::date AS night
-    FROM scope s, period p, generate_series(p.first_night, p.last_night, interval '1 day') d
+    FROM scope s, reports.nights($2::date, $3::date) p, generate_series(p.first_night, p.last_night, interval '1 day') d
 )
 SELECT n.code                                                        AS facility_code,
        n.name                                                        AS facility_name,
