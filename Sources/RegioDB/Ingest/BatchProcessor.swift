@@ -281,7 +281,9 @@ public struct BatchProcessor: Sendable {
                 try await Rollups.refreshFacilityMonths(months.sorted().map { (batch.facilityID, $0) }, on: connection,
                                                         logger: database.logger)
                 var referralKeys = referralMonths.sorted().map { (facility: batch.facilityID, month: $0) }
-                if let earliest = months.union(referralMonths).min(), batch.kinds.contains(.encounters) || batch.kinds.contains(.referrals) {
+                // Encounters, referrals and patient links (a person's records) decide completions.
+                let matching = !Set(batch.kinds).isDisjoint(with: [.patients, .encounters, .referrals])
+                if matching, let earliest = months.union(referralMonths).min() {
                     referralKeys += try await Rollups.matchReferrals(facility: batch.facilityID, touchedFrom: earliest,
                                                                      on: connection, logger: database.logger)
                 }
