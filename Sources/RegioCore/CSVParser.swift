@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// An incremental RFC 4180 parser: feed it bytes as they arrive, it hands back whole records with
 /// the line each starts on. Quoted fields may hold commas, doubled quotes and line breaks; lines
 /// end in LF, CRLF or a lone CR; a UTF-8 byte-order mark at the very start is skipped. Input must
@@ -33,7 +39,18 @@ public struct CSVParser: Sendable {
     }
 
     public mutating func feed<Bytes: Sequence<UInt8>>(_ bytes: Bytes, _ emit: (Record) throws -> Void) rethrows {
-        for byte in bytes {
+        let fed: Void? = try bytes.withContiguousStorageIfAvailable { try feed($0, emit) }
+        if fed == nil { try feed(Array(bytes), emit) }
+    }
+
+    /// The hot path: contiguous bytes, not a generic sequence, and runs of plain bytes inside a
+    /// field are copied at once instead of byte by byte.
+    public mutating func feed(_ bytes: UnsafeBufferPointer<UInt8>, _ emit: (Record) throws -> Void) rethrows {
+        var index = 0
+        let count = bytes.count
+        while index < count {
+            let byte = bytes[index]
+            index += 1
             if atStart {
                 // Skip EF BB BF only at the very beginning; anything else ends the check.
                 let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
@@ -57,7 +74,7 @@ public struct CSVParser: Sendable {
                 case UInt8(ascii: "\""): state = .quoted
                 case UInt8(ascii: ","): endField()
                 case UInt8(ascii: "\n"), UInt8(ascii: "\r"): try endRecord(byte, emit)
-                default: field.append(byte); state = .unquoted
+                default: field.append(byte); state = .unquoted; appendPlainRun(bytes, &index, quoted: false)
                 }
             case .unquoted:
                 switch byte {
@@ -66,7 +83,7 @@ public struct CSVParser: Sendable {
                 case UInt8(ascii: "\""):
                     if problem == nil { problem = "a quote inside an unquoted field (field \(fields.count + 1)); quote the whole field and double the quote" }
                     field.append(byte)
-                default: field.append(byte)
+                default: field.append(byte); appendPlainRun(bytes, &index, quoted: false)
                 }
             case .quoted:
                 switch byte {
@@ -76,7 +93,7 @@ public struct CSVParser: Sendable {
                     if !crInQuotesBefore { line += 1 }
                     field.append(byte)
                 case UInt8(ascii: "\r"): line += 1; field.append(byte); crInQuotes = true
-                default: field.append(byte)
+                default: field.append(byte); appendPlainRun(bytes, &index, quoted: true)
                 }
             case .quoteInQuoted:
                 switch byte {
@@ -87,9 +104,26 @@ public struct CSVParser: Sendable {
                     if problem == nil { problem = "text after the closing quote of field \(fields.count + 1)" }
                     field.append(byte)
                     state = .unquoted
+                    appendPlainRun(bytes, &index, quoted: false)
                 }
             }
         }
+    }
+
+    /// After a plain byte, appends the plain bytes that follow it (up to the next byte the state
+    /// machine must see: comma, quote, CR or LF; in a quoted field, a comma is plain) in one copy.
+    /// Equivalent to taking them one at a time: for these bytes every state flag is already clear.
+    private mutating func appendPlainRun(_ bytes: UnsafeBufferPointer<UInt8>, _ index: inout Int, quoted: Bool) {
+        let start = index
+        var end = start
+        while end < bytes.count {
+            let byte = bytes[end]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r")
+                || (!quoted && byte == UInt8(ascii: ",")) { break }
+            end += 1
+        }
+        if end > start { field.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<end])) }
+        index = end
     }
 
     private var crInQuotes = false
@@ -120,12 +154,23 @@ public struct CSVParser: Sendable {
     }
 
     private mutating func appendField() {
-        if let text = String(validating: field, as: UTF8.self) {
-            fields.append(text)
-        } else {
-            badEncoding = true
-            fields.append(String(decoding: field, as: UTF8.self))
-        }
+        let (text, valid) = field.withUnsafeBufferPointer(Self.decode)
+        if !valid { badEncoding = true }
+        fields.append(text)
+    }
+
+    /// The field as a String, and whether its bytes were valid UTF-8 (invalid ones become U+FFFD).
+    /// Cheaper than `String(validating:)`: ASCII needs no check, and otherwise the repaired
+    /// decoding equals the bytes exactly when they were valid.
+    static func decode(_ bytes: UnsafeBufferPointer<UInt8>) -> (String, Bool) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        var ascii = true
+        for byte in bytes where byte >= 0x80 { ascii = false; break }
+        if ascii { return (text, true) }
+        let valid = text.utf8.withContiguousStorageIfAvailable { decoded in
+            decoded.count == bytes.count && (bytes.isEmpty || memcmp(decoded.baseAddress!, bytes.baseAddress!, bytes.count) == 0)
+        } ?? text.utf8.elementsEqual(bytes)
+        return (text, valid)
     }
 
     private mutating func endRecord(_ terminator: UInt8, _ emit: (Record) throws -> Void) rethrows {

@@ -13,11 +13,16 @@ public func sha256Hex(_ string: String) -> String {
 extension Sequence where Element == UInt8 {
     /// Lower-case hexadecimal, two digits a byte.
     public var hexString: String {
-        var out = ""
-        for byte in self {
-            out += byte < 16 ? "0" + String(byte, radix: 16) : String(byte, radix: 16)
+        let digits: StaticString = "0123456789abcdef"
+        var out: [UInt8] = []
+        out.reserveCapacity(underestimatedCount * 2)
+        digits.withUTF8Buffer { digits in
+            for byte in self {
+                out.append(digits[Int(byte >> 4)])
+                out.append(digits[Int(byte & 0x0F)])
+            }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 }
 

@@ -97,6 +97,8 @@ extension String {
         if let first = utf8.first, let last = utf8.last, first > 0x20, last > 0x20, first < 0x80, last < 0x80 { return self }
         if isEmpty { return self }
         let scalars = unicodeScalars
+        // Non-ASCII ends (a name in Chinese): look at the two end scalars before copying anything.
+        if !scalars.first!.properties.isWhitespace, !scalars.last!.properties.isWhitespace { return self }
         guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
               let last = scalars.lastIndex(where: { !$0.properties.isWhitespace }) else { return "" }
         return String(scalars[first...last])

@@ -7,7 +7,7 @@ import RegioCore
 import RegioDB
 
 /// The hospitals' upload client (`regio upload`): checks the folder against its manifest, creates
-/// (or resumes) the batch, streams each file, commits, waits for the decision and reports it.
+/// (or resumes) the batch, streams its files (all at once), commits, waits for the decision and reports it.
 /// Connection failures and 502/503/504 answers are retried with exponential backoff; a batch that
 /// is still receiving resumes where it stopped, so re-running after an interruption duplicates
 /// nothing.
@@ -45,17 +45,24 @@ public struct UploadClient: Sendable {
                                                    expect: [.created, .ok])
         var batch = created.batch
         progress(created.resumed ? "resuming batch \(batch.id)" : "created batch \(batch.id)")
+        var pending: [ExtractManifest.File] = []
         for file in manifest.files {
             if created.resumed, let received = batch.file(named: file.name), received.receivedAt != nil, received.fileError == nil {
                 progress("  \(file.name): already received")
-                continue
+            } else {
+                pending.append(file)
             }
-            let path = (directory as NSString).appendingPathComponent(file.name)
-            let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
-            let receipt: FileReceipt = try await send(.PUT, "/v1/batches/\(batch.id)/files/\(file.name)",
-                                                      body: .stream(FileChunks(path: path), length: .known(Int64(size))),
-                                                      contentType: file.isGzip ? "application/gzip" : "text/csv", expect: [.ok])
-            progress("  \(file.name): \(receipt.rows) rows sent" + (receipt.fileError.map { " — \($0)" } ?? ""))
+        }
+        // The files are sent at once: the service validates each on its own connection, so
+        // validation and PostgreSQL's COPY of different files run side by side on all cores.
+        let batchID = batch.id
+        try await withThrowingTaskGroup(of: FileReceipt.self) { group in
+            for file in pending {
+                group.addTask { try await self.send(file, of: batchID, from: directory) }
+            }
+            for try await receipt in group {
+                progress("  \(receipt.name): \(receipt.rows) rows sent" + (receipt.fileError.map { " — \($0)" } ?? ""))
+            }
         }
         batch = try await commit(batch.id, dryRun: dryRun)
         progress("committed; waiting for the decision")
@@ -66,6 +73,14 @@ public struct UploadClient: Sendable {
             batch = try await send(.GET, "/v1/batches/\(batch.id)", expect: [.ok])
         }
         return batch
+    }
+
+    private func send(_ file: ExtractManifest.File, of batchID: Int64, from directory: String) async throws -> FileReceipt {
+        let path = (directory as NSString).appendingPathComponent(file.name)
+        let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
+        return try await send(.PUT, "/v1/batches/\(batchID)/files/\(file.name)",
+                              body: .stream(FileChunks(path: path), length: .known(Int64(size))),
+                              contentType: file.isGzip ? "application/gzip" : "text/csv", expect: [.ok])
     }
 
     private func commit(_ id: Int64, dryRun: Bool) async throws -> BatchRecord {

@@ -162,7 +162,7 @@ public struct BatchProcessor: Sendable {
     private func relation(_ batch: Batch, _ kind: ExtractKind) -> String {
         if let name = staging(batch, kind) { return name }
         let columns = StagingTable.stagingColumns(kind).map { "NULL::text AS \($0)" }.joined(separator: ", ")
-        return "(SELECT 0 AS _line, 'U'::text AS _op, false AS _rejected, \(columns) WHERE false)"
+        return "(SELECT 0 AS _line, 'U'::text AS _op, false AS _rejected, false AS _stored, \(columns) WHERE false)"
     }
 
     private func render(_ sql: String, _ batch: Batch, kind: ExtractKind?) -> String {

@@ -18,7 +18,8 @@ public struct StagingTable: Sendable {
     /// closing and reopening the quotes around the dot names the schema too.
     var copyTarget: String { "staging\".\"\(unqualifiedName)" }
 
-    /// Internal columns first, then the kind's staged columns.
+    /// Internal columns first, then the kind's staged columns (the ones COPY fills; `_stored`, set
+    /// by the merge for keys already in the core table, is not among them).
     public static func columns(for kind: ExtractKind) -> [String] {
         ["_line", "_op", "_rejected", "_issues", "_raw", "_hash"] + stagingColumns(kind)
     }
@@ -50,7 +51,7 @@ public struct StagingTable: Sendable {
             .joined(separator: ", ")
         return """
             CREATE UNLOGGED TABLE \(name) (_line integer NOT NULL, _op text NOT NULL, _rejected boolean NOT NULL,
-                _issues text, _raw jsonb, _hash text, \(data))
+                _issues text, _raw jsonb, _hash text, _stored boolean NOT NULL DEFAULT false, \(data))
             """
     }
 

@@ -4,7 +4,7 @@
 INSERT INTO ingest.rejected_rows (batch_id, kind, line, fields)
 SELECT $1, $2, s._line,
        coalesce(s._raw, (SELECT jsonb_object_agg(key, value) FROM jsonb_each_text(
-                             to_jsonb(s) - '_line' - '_rejected' - '_issues' - '_op' - '_raw' - '_hash' - 'id_hash')))
+                             to_jsonb(s) - '_line' - '_rejected' - '_issues' - '_op' - '_raw' - '_hash' - '_stored' - 'id_hash')))
        || jsonb_build_object('op', s._op)
 FROM {staging} s
 WHERE s._rejected

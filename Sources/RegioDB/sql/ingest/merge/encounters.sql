@@ -3,6 +3,14 @@
 -- A facility's batches never run at once, so nothing inserts the same key in between. A stored
 -- row written by a newer night's extract (as_of) is not overwritten, nor retracted, by an older
 -- one. Each statement returns (what, how many).
+
+-- Sent keys already stored are marked first, so the INSERT below does not read the table it
+-- writes: probing a table while it grows can turn quadratic (an empty, freshly analyzed table got
+-- a nested loop that rescanned every page inserted so far, for each row).
+UPDATE {staging} s SET _stored = true
+FROM emr.encounters t
+WHERE NOT s._rejected AND s._op = 'U' AND t.facility_id = $2 AND t.encounter_id = s.encounter_id;
+
 WITH done AS (
     UPDATE emr.encounters t SET
         patient_id = s.patient_id, encounter_type = s.encounter_type, dept_code = s.dept_code,
@@ -28,7 +36,7 @@ WITH done AS (
            s._hash, $1
     FROM {staging} s
     WHERE NOT s._rejected AND s._op = 'U'
-      AND NOT EXISTS (SELECT 1 FROM emr.encounters t WHERE t.facility_id = $2 AND t.encounter_id = s.encounter_id)
+      AND NOT s._stored
     RETURNING 1
 )
 SELECT 'inserted', count(*)::bigint FROM done;

@@ -4,6 +4,14 @@
 -- A facility's batches never run at once, so nothing inserts the same key in between. A stored
 -- row written by a newer night's extract (as_of) is not overwritten, nor retracted, by an older
 -- one. Each statement returns (what, how many).
+
+-- Sent keys already stored are marked first, so the INSERT below does not read the table it
+-- writes: probing a table while it grows can turn quadratic (an empty, freshly analyzed table got
+-- a nested loop that rescanned every page inserted so far, for each row).
+UPDATE {staging} s SET _stored = true
+FROM referral.referrals t
+WHERE NOT s._rejected AND s._op = 'U' AND t.facility_id = $2 AND t.referral_id = s.referral_id;
+
 WITH done AS (
     UPDATE referral.referrals t SET
         patient_id = s.patient_id, to_facility_id = f.id, referred_at = s.referred_at,
@@ -27,7 +35,7 @@ WITH done AS (
     FROM {staging} s
     JOIN registry.facilities f ON f.code = s.to_facility_code
     WHERE NOT s._rejected AND s._op = 'U'
-      AND NOT EXISTS (SELECT 1 FROM referral.referrals t WHERE t.facility_id = $2 AND t.referral_id = s.referral_id)
+      AND NOT s._stored
     RETURNING 1
 )
 SELECT 'inserted', count(*)::bigint FROM done;
