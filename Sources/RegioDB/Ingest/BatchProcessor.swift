@@ -190,39 +190,54 @@ public struct BatchProcessor: Sendable {
         }
     }
 
-    /// Set-based checks over the staged rows; rows they reject are marked and reported.
+    /// Set-based checks over the staged rows; rows they reject are marked and reported. Checks of
+    /// different kinds touch different staging tables, so each phase runs them side by side, one
+    /// connection per kind; the phases keep the order the checks depend on (references see the
+    /// patients' duplicates, the warnings and the quarantine see every rejection).
     private func validate(_ batch: Batch) async throws {
-        try await database.withConnection { connection in
-            for kind in batch.kinds {
-                try await run("ingest/duplicates.sql", batch, kind: kind, on: connection)
-            }
-            for kind in [ExtractKind.encounters, .exams, .referrals] where batch.kinds.contains(kind) {
-                try await run("ingest/dangling_patients.sql", batch, kind: kind, on: connection)
-            }
-            if batch.kinds.contains(.referrals) {
+        try await forEach(batch.kinds) { kind, connection in
+            try await run("ingest/duplicates.sql", batch, kind: kind, on: connection)
+        }
+        try await forEach([ExtractKind.encounters, .exams, .referrals].filter(batch.kinds.contains)) { kind, connection in
+            try await run("ingest/dangling_patients.sql", batch, kind: kind, on: connection)
+            if kind == .referrals {
                 try await run("ingest/dangling_referral_target.sql", batch, kind: .referrals, on: connection)
             }
+        }
+        try await database.withConnection { connection in
             try await run("ingest/dangling_optional.sql", batch, kind: nil, on: connection)
-            for kind in batch.kinds {
-                let table = StagingTable(batchID: batch.id, kind: kind)
-                try await connection.query(PostgresQuery(
-                    unsafeSQL: table.render(try SQLFile.load("ingest/quarantine.sql")),
-                    binds: ExtractFileLoader.binds(batch.id, kind.rawValue)), logger: database.logger)
-                try await connection.query(PostgresQuery(unsafeSQL: """
-                    UPDATE ingest.batch_files SET
-                        rejected = (SELECT count(*) FROM \(table.name) WHERE _rejected),
-                        warnings = (SELECT count(*) FROM \(table.name) s
-                                    WHERE NOT s._rejected AND EXISTS (
-                                        SELECT 1 FROM ingest.row_errors e
-                                        WHERE e.batch_id = $1 AND e.kind = $2 AND e.line = s._line AND e.severity = 'warning'))
-                    WHERE batch_id = $1 AND kind = $2
-                    """, binds: ExtractFileLoader.binds(batch.id, kind.rawValue)), logger: database.logger)
-            }
-            // Plausibility measures for the data-quality report, whatever the decision.
-            try await connection.query("DELETE FROM ingest.batch_checks WHERE batch_id = \(batch.id)", logger: database.logger)
-            for kind in [ExtractKind.patients, .encounters, .exams, .purchases] where batch.kinds.contains(kind) {
+        }
+        // Plausibility measures for the data-quality report are taken with the quarantine,
+        // whatever the decision (a resumed batch measures again).
+        try await database.query("DELETE FROM ingest.batch_checks WHERE batch_id = \(batch.id)")
+        try await forEach(batch.kinds) { kind, connection in
+            let table = StagingTable(batchID: batch.id, kind: kind)
+            try await connection.query(PostgresQuery(
+                unsafeSQL: table.render(try SQLFile.load("ingest/quarantine.sql")),
+                binds: ExtractFileLoader.binds(batch.id, kind.rawValue)), logger: database.logger)
+            try await connection.query(PostgresQuery(unsafeSQL: """
+                UPDATE ingest.batch_files SET
+                    rejected = (SELECT count(*) FROM \(table.name) WHERE _rejected),
+                    warnings = (SELECT count(*) FROM \(table.name) s
+                                WHERE NOT s._rejected AND EXISTS (
+                                    SELECT 1 FROM ingest.row_errors e
+                                    WHERE e.batch_id = $1 AND e.kind = $2 AND e.line = s._line AND e.severity = 'warning'))
+                WHERE batch_id = $1 AND kind = $2
+                """, binds: ExtractFileLoader.binds(batch.id, kind.rawValue)), logger: database.logger)
+            if [ExtractKind.patients, .encounters, .exams, .purchases].contains(kind) {
                 try await run("ingest/checks/\(kind.rawValue).sql", batch, kind: kind, on: connection)
             }
+        }
+    }
+
+    /// Runs `body` for each kind at once, each on a connection of its own; returns when all are done.
+    private func forEach(_ kinds: [ExtractKind],
+                         _ body: @escaping @Sendable (ExtractKind, PostgresConnection) async throws -> Void) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for kind in kinds {
+                group.addTask { try await database.withConnection { try await body(kind, $0) } }
+            }
+            try await group.waitForAll()
         }
     }
 
