@@ -91,3 +91,13 @@ final class LeaseCounter: Sendable {
         }
     }
 }
+
+extension Database {
+    /// What to tell a person about a failure: PostgreSQL's own message for a server error
+    /// (PSQLError's description hides it on purpose), the error's description otherwise.
+    public static func message(for error: any Error) -> String {
+        guard let error = error as? PSQLError else { return "\(error)" }
+        if let message = error.serverInfo?[.message] { return "database error: \(message)" }
+        return "database error: \(error.code)"
+    }
+}

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import RegioApp
 import RegioCore
+import RegioDB
 
 @main
 struct Regio: AsyncParsableCommand {
@@ -29,7 +30,7 @@ struct Environment {
         do {
             configuration = try RegioConfiguration.load()
         } catch {
-            FileHandle.standardError.write(Data("regio: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("regio: \(Database.message(for: error))\n".utf8))
             throw ExitCode(2)
         }
         RegioLogging.bootstrap(level: configuration.logLevel, format: configuration.logFormat)
@@ -60,7 +61,7 @@ func reportingFailure(_ body: () async throws -> Void) async throws {
     } catch let exit as ExitCode {
         throw exit
     } catch {
-        FileHandle.standardError.write(Data("regio: \(error)\n".utf8))
+        FileHandle.standardError.write(Data("regio: \(Database.message(for: error))\n".utf8))
         throw ExitCode(1)
     }
 }

@@ -77,9 +77,10 @@ public struct IngestBenchmark {
             // Every run starts empty: an earlier run's batch would make this one a repeat, which
             // merges nothing.
             try await database.query("""
-                TRUNCATE ingest.batches, ingest.batch_files, ingest.row_errors, ingest.rejected_rows,
+                TRUNCATE ingest.batches, ingest.batch_files, ingest.row_errors, ingest.rejected_rows, ingest.batch_checks,
                          emr.patients, emr.encounters, emr.exams, emr.persons, emr.bed_census,
-                         procurement.purchases, referral.referrals
+                         procurement.purchases, referral.referrals, referral.status_history,
+                         reports.facility_month, reports.referral_month
                 """)
             try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "bench")
             try await database.query("CREATE SCHEMA bench")

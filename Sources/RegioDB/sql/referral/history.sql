@@ -1,11 +1,14 @@
--- Appends the status each accepted referral row reports, unless its latest recorded status for
+-- Appends the status each accepted referral row reports, unless the latest status recorded for
 -- that referral says the same. Run after the referrals merge, in the batch's transaction.
+WITH latest AS (
+    SELECT DISTINCT ON (h.referral_id) h.referral_id, h.status, h.status_at
+    FROM referral.status_history h
+    WHERE h.facility_id = $2 AND h.referral_id IN (SELECT referral_id FROM {staging})
+    ORDER BY h.referral_id, h.recorded_at DESC, h.batch_id DESC
+)
 INSERT INTO referral.status_history (facility_id, referral_id, status, status_at, batch_id)
 SELECT $2, s.referral_id, s.status, s.status_at, $1
 FROM {staging} s
+LEFT JOIN latest l ON l.referral_id = s.referral_id
 WHERE NOT s._rejected AND s._op = 'U'
-  AND NOT EXISTS (
-      SELECT 1 FROM (SELECT h.status, h.status_at FROM referral.status_history h
-                     WHERE h.facility_id = $2 AND h.referral_id = s.referral_id
-                     ORDER BY h.recorded_at DESC, h.batch_id DESC LIMIT 1) latest
-      WHERE latest.status = s.status AND latest.status_at IS NOT DISTINCT FROM s.status_at)
+  AND (l.referral_id IS NULL OR l.status IS DISTINCT FROM s.status OR l.status_at IS DISTINCT FROM s.status_at)

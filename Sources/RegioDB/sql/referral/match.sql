@@ -37,17 +37,21 @@ WITH settings AS (
     WHERE e.start_time >= (c.referred_on::timestamp AT TIME ZONE 'Asia/Shanghai')
       AND e.start_time < ((c.referred_on + settings.window_days + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')
     ORDER BY c.facility_id, c.referral_id, e.start_time, e.encounter_id
+), inpatient AS (
+    -- Referrals made during a stay at the sender (a join, not a per-row EXISTS: either plan works).
+    SELECT DISTINCT c.facility_id, c.referral_id
+    FROM candidates c
+    JOIN emr.encounters s ON s.facility_id = c.facility_id AND s.patient_id = c.patient_id AND s.encounter_type = 'I'
+    WHERE (s.start_time AT TIME ZONE 'Asia/Shanghai')::date <= c.referred_on
+      AND (s.end_time IS NULL OR (s.end_time AT TIME ZONE 'Asia/Shanghai')::date >= c.referred_on)
 ), found AS (
     SELECT c.facility_id, c.referral_id,
-           CASE WHEN EXISTS (SELECT 1 FROM emr.encounters s
-                             WHERE s.facility_id = c.facility_id AND s.patient_id = c.patient_id AND s.encounter_type = 'I'
-                               AND (s.start_time AT TIME ZONE 'Asia/Shanghai')::date <= c.referred_on
-                               AND (s.end_time IS NULL OR (s.end_time AT TIME ZONE 'Asia/Shanghai')::date >= c.referred_on))
-                THEN 'inpatient' ELSE 'outpatient' END AS origin,
+           CASE WHEN i.referral_id IS NOT NULL THEN 'inpatient' ELSE 'outpatient' END AS origin,
            coalesce(n.encounter_id, sp.encounter_id) AS encounter_id,
            CASE WHEN n.encounter_id IS NOT NULL THEN 'named' WHEN sp.encounter_id IS NOT NULL THEN 'same_person' END AS method,
            coalesce(n.days, sp.days) AS days
     FROM candidates c
+    LEFT JOIN inpatient i ON i.facility_id = c.facility_id AND i.referral_id = c.referral_id
     LEFT JOIN named n ON n.facility_id = c.facility_id AND n.referral_id = c.referral_id
     LEFT JOIN same_person sp ON sp.facility_id = c.facility_id AND sp.referral_id = c.referral_id
 )
