@@ -21,10 +21,12 @@ ALTER TABLE referral.referrals
     ADD COLUMN completion_days integer CHECK (completion_days >= 0);
 
 CREATE INDEX referrals_patient ON referral.referrals (facility_id, patient_id);
--- Completion matching looks encounters up by the referral they name and by patient (the latter
--- also serves patient-level lookups).
+-- Completion matching looks encounters up by the referral they name, and stays by patient (for a
+-- referral's origin). Both indexes cover few rows; a full (facility, patient) index on encounters
+-- cost 10 s of a 1 M-encounter night's merge (docs/benchmarks.md), so the same-person match reads
+-- the receivers' encounters of the window by start time instead.
 CREATE INDEX encounters_referral ON emr.encounters (facility_id, referral_id) WHERE referral_id IS NOT NULL;
-CREATE INDEX encounters_patient ON emr.encounters (facility_id, patient_id);
+CREATE INDEX encounters_stays ON emr.encounters (facility_id, patient_id) WHERE encounter_type = 'I';
 
 -- Every status a sender reported for a referral, as it arrived.
 CREATE TABLE referral.status_history (

@@ -19,6 +19,12 @@ WITH settings AS (
     LEFT JOIN emr.patients p ON p.facility_id = r.facility_id AND p.patient_id = r.patient_id
     WHERE ($1::int IS NULL OR r.facility_id = $1::int OR r.to_facility_id = $1::int)
       AND ($2::date IS NULL OR r.referred_at >= $2::date - 90)
+), bounds AS (
+    -- The receivers and the days a same-person encounter may start on, for every candidate.
+    SELECT array_agg(DISTINCT c.to_facility_id) AS receivers,
+           (min(c.referred_on)::timestamp AT TIME ZONE 'Asia/Shanghai') AS first_start,
+           ((max(c.referred_on) + max(settings.window_days) + 1)::timestamp AT TIME ZONE 'Asia/Shanghai') AS last_start
+    FROM candidates c CROSS JOIN settings
 ), named AS (
     SELECT DISTINCT ON (c.facility_id, c.referral_id)
            c.facility_id, c.referral_id, e.encounter_id,
@@ -32,9 +38,11 @@ WITH settings AS (
            (e.start_time AT TIME ZONE 'Asia/Shanghai')::date - c.referred_on AS days
     FROM candidates c
     CROSS JOIN settings
+    CROSS JOIN bounds b
     JOIN emr.patients rp ON rp.facility_id = c.to_facility_id AND rp.person_id = c.person_id
     JOIN emr.encounters e ON e.facility_id = c.to_facility_id AND e.patient_id = rp.patient_id
-    WHERE e.start_time >= (c.referred_on::timestamp AT TIME ZONE 'Asia/Shanghai')
+    WHERE e.facility_id = ANY (b.receivers) AND e.start_time >= b.first_start AND e.start_time < b.last_start
+      AND e.start_time >= (c.referred_on::timestamp AT TIME ZONE 'Asia/Shanghai')
       AND e.start_time < ((c.referred_on + settings.window_days + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')
     ORDER BY c.facility_id, c.referral_id, e.start_time, e.encounter_id
 ), inpatient AS (
