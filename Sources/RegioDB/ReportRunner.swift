@@ -51,9 +51,8 @@ public struct ReportRunner: Sendable {
 
     /// The regional small-cell threshold (setting `small_cell_threshold`, default 5).
     public func smallCellThreshold() async throws -> Int {
-        let rows = try await database.query(
-            "SELECT (value #>> '{}')::int FROM registry.settings WHERE key = 'small_cell_threshold'")
-        for try await value in rows.decode(Int?.self) { return value ?? 5 }
+        let rows = try await database.query("SELECT registry.setting_number('small_cell_threshold', 5)::int")
+        for try await value in rows.decode(Int.self) { return value }
         return 5
     }
 

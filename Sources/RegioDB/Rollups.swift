@@ -24,10 +24,16 @@ public enum Rollups {
     /// (sending facility, month) keys whose findings changed.
     public static func matchReferrals(facility: Int?, touchedFrom: String?, on connection: PostgresConnection,
                                       logger: Logger) async throws -> [Key] {
+        try await keys(PostgresQuery(unsafeSQL: try SQLFile.load("referral/match.sql"), binds: bindings(facility, touchedFrom)),
+                       on: connection, logger: logger)
+    }
+
+    /// Runs a query returning (facility id, month) rows.
+    private static func keys(_ query: PostgresQuery, on connection: PostgresConnection, logger: Logger) async throws -> [Key] {
         var keys: [Key] = []
-        let rows = try await connection.query(
-            PostgresQuery(unsafeSQL: try SQLFile.load("referral/match.sql"), binds: bindings(facility, touchedFrom)), logger: logger)
-        for try await (facility, month) in rows.decode((Int, String).self) { keys.append((facility, month)) }
+        for try await (facility, month) in try await connection.query(query, logger: logger).decode((Int, String).self) {
+            keys.append((facility, month))
+        }
         return keys
     }
 
@@ -50,18 +56,14 @@ public enum Rollups {
     /// re-derived, then every key that has facts (or a loaded extract) is recomputed and the rest dropped.
     public static func rebuildAll(_ database: Database) async throws {
         try await database.withTransaction { connection in
-            _ = try await matchReferrals(facility: nil, touchedFrom: nil, on: connection, logger: database.logger)
-            func keys(_ sql: String) async throws -> [Key] {
-                var keys: [Key] = []
-                let rows = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: database.logger)
-                for try await (facility, month) in rows.decode((Int, String).self) { keys.append((facility, month)) }
-                return keys
-            }
-            let facilityMonths = try await keys(try SQLFile.load("reports/facility_month_keys.sql"))
+            let logger = database.logger
+            _ = try await matchReferrals(facility: nil, touchedFrom: nil, on: connection, logger: logger)
+            let facilityMonths = try await keys(PostgresQuery(unsafeSQL: try SQLFile.load("reports/facility_month_keys.sql")),
+                                                on: connection, logger: logger)
             let referralMonths = try await keys("""
                 SELECT DISTINCT facility_id, date_trunc('month', referred_at AT TIME ZONE 'Asia/Shanghai')::date::text
                 FROM referral.referrals
-                """)
+                """, on: connection, logger: logger)
             try await connection.query("DELETE FROM reports.facility_month", logger: database.logger)
             try await connection.query("DELETE FROM reports.referral_month", logger: database.logger)
             try await refreshFacilityMonths(facilityMonths, on: connection, logger: database.logger)

@@ -9,7 +9,7 @@ extension Threshold.Kind: ExpressibleByArgument {}
 struct ThresholdCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "threshold", abstract: "The bureau's alert thresholds and data-quality pass marks.",
-        subcommands: [List.self, Set.self])
+        subcommands: [List.self, Change.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show every threshold.")
@@ -25,9 +25,9 @@ struct ThresholdCommand: AsyncParsableCommand {
         }
     }
 
-    struct Set: AsyncParsableCommand {
+    struct Change: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Change one threshold.", discussion: "Example: regio threshold set alert drug_share 35")
+            commandName: "set", abstract: "Change one threshold.", discussion: "Example: regio threshold set alert drug_share 35")
         @Argument(help: "alert or quality.") var kind: Threshold.Kind
         @Argument(help: "The indicator, as `regio threshold list` shows it.") var indicator: String
         @Argument(help: "The new threshold.") var value: String

@@ -244,11 +244,10 @@ public struct BatchProcessor: Sendable {
     private func thresholdExceeded(_ batch: Batch) async throws -> String? {
         let rows = try await database.query("""
             SELECT coalesce(sum(rejected), 0)::bigint, coalesce(sum(received_rows), 0)::bigint,
-                   (SELECT (value #>> '{}')::numeric FROM registry.settings WHERE key = 'reject_threshold_percent')::double precision
+                   registry.setting_number('reject_threshold_percent', 5)::double precision
             FROM ingest.batch_files WHERE batch_id = \(batch.id)
             """)
-        for try await (rejected, total, threshold) in rows.decode((Int, Int, Double?).self) {
-            let limit = threshold ?? 5
+        for try await (rejected, total, limit) in rows.decode((Int, Int, Double).self) {
             guard total > 0, Double(rejected) * 100 > limit * Double(total) else { return nil }
             let share = (Double(rejected) * 1000 / Double(total)).rounded() / 10
             return "\(rejected) of \(total) rows rejected (\(share) %), above the regional threshold of \(limit) %"
@@ -278,6 +277,9 @@ public struct BatchProcessor: Sendable {
                 }
                 for kind in batch.kinds {
                     var count = (inserted: 0, updated: 0, retracted: 0)
+                    if kind != .beds {  // the census is one upsert per department
+                        try await run("ingest/mark_stored.sql", batch, kind: kind, on: connection)
+                    }
                     try await run("ingest/merge/\(kind.rawValue).sql", batch, kind: kind, on: connection) { row in
                         let (what, n) = try row.decode((String, Int).self)
                         switch what {

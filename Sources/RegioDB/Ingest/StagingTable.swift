@@ -55,10 +55,23 @@ public struct StagingTable: Sendable {
             """
     }
 
-    /// Fills `{staging}`, `{kind}` and `{key}` in a SQL file's text.
+    /// The core table a kind's rows are merged into.
+    var target: String {
+        switch kind {
+        case .patients: "emr.patients"
+        case .encounters: "emr.encounters"
+        case .exams: "emr.exams"
+        case .purchases: "procurement.purchases"
+        case .referrals: "referral.referrals"
+        case .beds: "emr.bed_census"
+        }
+    }
+
+    /// Fills `{staging}`, `{kind}`, `{key}` and `{target}` in a SQL file's text.
     func render(_ sql: String) -> String {
         sql.replacingOccurrences(of: "{staging}", with: name)
             .replacingOccurrences(of: "{kind}", with: kind.rawValue)
             .replacingOccurrences(of: "{key}", with: kind.spec.key[0])
+            .replacingOccurrences(of: "{target}", with: target)
     }
 }

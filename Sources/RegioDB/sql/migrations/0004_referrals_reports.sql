@@ -1,6 +1,11 @@
 -- Tiered referrals as the platform sees them (completion found, not trusted from the sender),
 -- the rollups the bureau's reports read, data-quality checks per batch, and the bureau's thresholds.
 
+-- A numeric regional setting (registry.settings), or `fallback` when it is not set.
+CREATE FUNCTION registry.setting_number(setting text, fallback numeric) RETURNS numeric
+    LANGUAGE sql STABLE
+    RETURN coalesce((SELECT (value #>> '{}')::numeric FROM registry.settings WHERE key = setting), fallback);
+
 -- Primary care (基层): tier-1 facilities, and community and township health centres whatever
 -- their registered tier.
 CREATE FUNCTION registry.is_primary(tier smallint, type text) RETURNS boolean

@@ -10,7 +10,7 @@
 --   * origin: 'inpatient' when referred during a stay at the sender, else 'outpatient'.
 -- Updates the referrals whose findings changed and returns their (sending facility, month).
 WITH settings AS (
-    SELECT coalesce((SELECT (value #>> '{}')::int FROM registry.settings WHERE key = 'referral_completion_days'), 30) AS window_days
+    SELECT registry.setting_number('referral_completion_days', 30)::int AS window_days
 ), candidates AS (
     SELECT r.facility_id, r.referral_id, r.patient_id, r.to_facility_id, f.code AS from_code,
            (r.referred_at AT TIME ZONE 'Asia/Shanghai')::date AS referred_on, p.person_id

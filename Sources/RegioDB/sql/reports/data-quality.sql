@@ -6,7 +6,7 @@
 -- $1 level (facility | county | city | tier; default facility), $2 region, $3 tier, $4 facility,
 -- $5 first date, $6 last date (default: the 30 nights up to yesterday, China time; at most 366).
 WITH deadline AS (
-    SELECT coalesce((SELECT (value #>> '{}')::int FROM registry.settings WHERE key = 'extract_deadline_hour'), 6) AS hour
+    SELECT registry.setting_number('extract_deadline_hour', 6)::int AS hour
 ), nights AS (
     SELECT u.facility_id, u.unit_code, u.unit_name, d::date AS night
     FROM reports.facility_units($1::text, $2::text, $3::int, $4::text) u

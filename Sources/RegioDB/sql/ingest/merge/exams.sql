@@ -4,13 +4,6 @@
 -- row written by a newer night's extract (as_of) is not overwritten, nor retracted, by an older
 -- one. Each statement returns (what, how many).
 
--- Sent keys already stored are marked first, so the INSERT below does not read the table it
--- writes: probing a table while it grows can turn quadratic (an empty, freshly analyzed table got
--- a nested loop that rescanned every page inserted so far, for each row).
-UPDATE {staging} s SET _stored = true
-FROM emr.exams t
-WHERE NOT s._rejected AND s._op = 'U' AND t.facility_id = $2 AND t.report_id = s.report_id;
-
 WITH done AS (
     UPDATE emr.exams t SET
         patient_id = s.patient_id, encounter_id = s.encounter_id, exam_code = s.exam_code,
@@ -37,7 +30,7 @@ WITH done AS (
            $3::date, s._hash, $1
     FROM {staging} s
     WHERE NOT s._rejected AND s._op = 'U'
-      AND NOT s._stored
+      AND NOT s._stored  -- marked by ingest/mark_stored.sql
     RETURNING 1
 )
 SELECT 'inserted', count(*)::bigint FROM done;

@@ -4,13 +4,6 @@ INSERT INTO emr.persons (id_hash)
 SELECT DISTINCT id_hash FROM {staging} WHERE NOT _rejected AND _op = 'U' AND id_hash IS NOT NULL
 ON CONFLICT (id_hash) DO NOTHING;
 
--- Sent keys already stored are marked first, so the INSERT below does not read the table it
--- writes: probing a table while it grows can turn quadratic (an empty, freshly analyzed table got
--- a nested loop that rescanned every page inserted so far, for each row).
-UPDATE {staging} s SET _stored = true
-FROM emr.patients t
-WHERE NOT s._rejected AND s._op = 'U' AND t.facility_id = $2 AND t.patient_id = s.patient_id;
-
 -- Upsert by key in plain statements — update what changed, insert what is new, delete what is
 -- retracted — rather than INSERT … ON CONFLICT, whose speculative insertion costs more per row.
 -- A facility's batches never run at once, so nothing inserts the same key in between. A stored
@@ -40,7 +33,7 @@ WITH done AS (
     FROM {staging} s
     LEFT JOIN emr.persons p ON p.id_hash = s.id_hash
     WHERE NOT s._rejected AND s._op = 'U'
-      AND NOT s._stored
+      AND NOT s._stored  -- marked by ingest/mark_stored.sql
     -- In ID-hash order (persons were numbered in that order too), so the id_hash and person_id
     -- indexes grow at their ends instead of at random pages: ≈ 20 % faster for a night's patients.
     ORDER BY s.id_hash

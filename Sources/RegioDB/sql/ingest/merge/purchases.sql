@@ -4,13 +4,6 @@
 -- row written by a newer night's extract (as_of) is not overwritten, nor retracted, by an older
 -- one. Each statement returns (what, how many).
 
--- Sent keys already stored are marked first, so the INSERT below does not read the table it
--- writes: probing a table while it grows can turn quadratic (an empty, freshly analyzed table got
--- a nested loop that rescanned every page inserted so far, for each row).
-UPDATE {staging} s SET _stored = true
-FROM procurement.purchases t
-WHERE NOT s._rejected AND s._op = 'U' AND t.facility_id = $2 AND t.line_id = s.line_id;
-
 WITH done AS (
     UPDATE procurement.purchases t SET
         item_code = s.item_code, code_system = s.code_system, item_name = s.item_name,
@@ -37,7 +30,7 @@ WITH done AS (
            s.invoice_no, coalesce(s.vbp = '1', false), $3::date, s._hash, $1
     FROM {staging} s
     WHERE NOT s._rejected AND s._op = 'U'
-      AND NOT s._stored
+      AND NOT s._stored  -- marked by ingest/mark_stored.sql
     RETURNING 1
 )
 SELECT 'inserted', count(*)::bigint FROM done;

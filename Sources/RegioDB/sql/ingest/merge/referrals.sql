@@ -5,13 +5,6 @@
 -- row written by a newer night's extract (as_of) is not overwritten, nor retracted, by an older
 -- one. Each statement returns (what, how many).
 
--- Sent keys already stored are marked first, so the INSERT below does not read the table it
--- writes: probing a table while it grows can turn quadratic (an empty, freshly analyzed table got
--- a nested loop that rescanned every page inserted so far, for each row).
-UPDATE {staging} s SET _stored = true
-FROM referral.referrals t
-WHERE NOT s._rejected AND s._op = 'U' AND t.facility_id = $2 AND t.referral_id = s.referral_id;
-
 WITH done AS (
     UPDATE referral.referrals t SET
         patient_id = s.patient_id, to_facility_id = f.id, referred_at = s.referred_at,
@@ -35,7 +28,7 @@ WITH done AS (
     FROM {staging} s
     JOIN registry.facilities f ON f.code = s.to_facility_code
     WHERE NOT s._rejected AND s._op = 'U'
-      AND NOT s._stored
+      AND NOT s._stored  -- marked by ingest/mark_stored.sql
     RETURNING 1
 )
 SELECT 'inserted', count(*)::bigint FROM done;
