@@ -89,6 +89,17 @@ public enum SQLScript {
         flush()
         return statements
     }
+
+    /// A statement's command — its first keyword after leading `--` comments, upper-cased
+    /// (`INSERT`, `UPDATE`, `DELETE`, `WITH`…), as PostgreSQL's command tag names it.
+    public static func command(of statement: String) -> String {
+        for line in statement.split(separator: "\n", omittingEmptySubsequences: true) {
+            let text = line.drop(while: { $0 == " " || $0 == "\t" })
+            if text.isEmpty || text.hasPrefix("--") { continue }
+            return String(text.prefix(while: { $0.isLetter })).uppercased()
+        }
+        return ""
+    }
 }
 
 extension String {

@@ -22,6 +22,14 @@ struct SQLScriptTests {
         #expect(statements[2] == "DO $$ BEGIN PERFORM 1; END $$")
         #expect(statements[3] == "SELECT $1::int")
     }
+
+    @Test("a statement's command is its first keyword after leading comments")
+    func command() {
+        #expect(SQLScript.command(of: "-- why\n  -- and how\n\tdelete FROM t USING s") == "DELETE")
+        #expect(SQLScript.command(of: "INSERT INTO t SELECT 1") == "INSERT")
+        #expect(SQLScript.command(of: "WITH x AS (SELECT 1) UPDATE t SET a = 1") == "WITH")
+        #expect(SQLScript.command(of: "-- only a comment") == "")
+    }
 }
 
 @Suite("CSV parsing")

@@ -221,6 +221,20 @@ struct IngestionTests {
         }
     }
 
+    @Test("a census sent again for the same night takes the changed departments and adds new ones")
+    func censusResent() async throws {
+        try await IngestScenario.run { s in
+            let first = try await s.upload(["beds.csv": "dept_code,staffed_beds,occupied_beds\n0301,50,40\n0401,30,20\n"])
+            #expect(first.file(named: "beds.csv").map { ($0.inserted, $0.updated) } ?? (0, 0) == (2, 0))
+            let second = try await s.upload(["beds.csv": "dept_code,staffed_beds,occupied_beds\n0301,50,41\n0401,30,20\n0501,10,2\n"])
+            let file = try #require(second.file(named: "beds.csv"))
+            #expect(second.status == .loaded)
+            #expect(file.inserted == 1 && file.updated == 1 && file.unchanged == 1)
+            #expect(try await s.value("SELECT string_agg(dept_code || ':' || occupied_beds, ',' ORDER BY dept_code) FROM emr.bed_census")
+                    == "0301:41,0401:20,0501:2")
+        }
+    }
+
     @Test("a failure in the middle of the merge leaves the database exactly as it was")
     func atomicity() async throws {
         try await IngestScenario.run { s in

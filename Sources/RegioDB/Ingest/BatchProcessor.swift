@@ -177,17 +177,25 @@ public struct BatchProcessor: Sendable {
     /// Runs a SQL file's statements in order; `row` sees every row any of them returns.
     private func run(_ file: String, _ batch: Batch, kind: ExtractKind?, on connection: PostgresConnection,
                      row: (PostgresRow) throws -> Void = { _ in }) async throws {
-        for statement in SQLScript.statements(in: render(try SQLFile.load(file), batch, kind: kind)) {
-            // Parameters are positional: bind up to the highest one the statement uses.
-            var bindings = PostgresBindings()
-            let highest = statement.contains("$3") ? 3 : statement.contains("$2") ? 2 : statement.contains("$1") ? 1 : 0
-            if highest >= 1 { bindings.append(batch.id) }
-            if highest >= 2 { bindings.append(batch.facilityID) }
-            if highest >= 3 { bindings.append(batch.businessDate) }
-            for try await result in try await connection.query(PostgresQuery(unsafeSQL: statement, binds: bindings), logger: database.logger) {
+        for statement in try statements(file, batch, kind: kind) {
+            for try await result in try await connection.query(query(statement, batch), logger: database.logger) {
                 try row(result)
             }
         }
+    }
+
+    private func statements(_ file: String, _ batch: Batch, kind: ExtractKind?) throws -> [String] {
+        SQLScript.statements(in: render(try SQLFile.load(file), batch, kind: kind))
+    }
+
+    /// Parameters are positional: binds up to the highest one the statement uses.
+    private func query(_ statement: String, _ batch: Batch) -> PostgresQuery {
+        var bindings = PostgresBindings()
+        let highest = statement.contains("$3") ? 3 : statement.contains("$2") ? 2 : statement.contains("$1") ? 1 : 0
+        if highest >= 1 { bindings.append(batch.id) }
+        if highest >= 2 { bindings.append(batch.facilityID) }
+        if highest >= 3 { bindings.append(batch.businessDate) }
+        return PostgresQuery(unsafeSQL: statement, binds: bindings)
     }
 
     /// Set-based checks over the staged rows; rows they reject are marked and reported. Checks of
@@ -259,7 +267,7 @@ public struct BatchProcessor: Sendable {
 
     /// All kinds in one transaction; counts are recorded with the outcome.
     private func merge(_ batch: Batch) async throws {
-        var counts: [ExtractKind: (inserted: Int, updated: Int, retracted: Int)] = [:]
+        var counts: [ExtractKind: Counts] = [:]
         do {
             try await database.withTransaction { connection in
                 // Months whose rollups change, taken before the merge: those of the rows sent and
@@ -276,19 +284,7 @@ public struct BatchProcessor: Sendable {
                     }
                 }
                 for kind in batch.kinds {
-                    var count = (inserted: 0, updated: 0, retracted: 0)
-                    if kind != .beds {  // the census is one upsert per department
-                        try await run("ingest/mark_stored.sql", batch, kind: kind, on: connection)
-                    }
-                    try await run("ingest/merge/\(kind.rawValue).sql", batch, kind: kind, on: connection) { row in
-                        let (what, n) = try row.decode((String, Int).self)
-                        switch what {
-                        case "inserted": count.inserted += n
-                        case "updated": count.updated += n
-                        default: count.retracted += n
-                        }
-                    }
-                    counts[kind] = count
+                    counts[kind] = try await merge(kind, batch, on: connection)
                 }
                 if batch.kinds.contains(.referrals) {
                     try await run("referral/history.sql", batch, kind: .referrals, on: connection)
@@ -315,8 +311,49 @@ public struct BatchProcessor: Sendable {
         }
     }
 
+    typealias Counts = (inserted: Int, updated: Int, retracted: Int)
+
+    /// One kind's rows into its core table, by the statements of `ingest/merge/<kind>.sql`, counted
+    /// from their command tags. The sent keys already stored are marked first; an UPDATE is skipped
+    /// when none is, a DELETE when no retraction was sent. Beyond the saved time, a join with
+    /// nothing to do cannot then be planned badly: a core table's statistics can be far from what
+    /// the transaction has just written into it (a nested loop that rescans the staging table per
+    /// stored row was seen to run for over twenty minutes).
+    private func merge(_ kind: ExtractKind, _ batch: Batch, on connection: PostgresConnection) async throws -> Counts {
+        var pending: (stored: Int, retractions: Int)?  // nil: unknown, nothing is skipped
+        if kind == .patients {
+            try await run("ingest/merge/persons.sql", batch, kind: kind, on: connection)
+        }
+        if kind != .beds {  // the census is keyed by department and date, not by a sent key
+            try await run("ingest/mark_stored.sql", batch, kind: kind, on: connection)
+            let table = StagingTable(batchID: batch.id, kind: kind).name
+            for try await row in try await connection.query(PostgresQuery(unsafeSQL: """
+                SELECT count(*) FILTER (WHERE _stored AND _op = 'U'), count(*) FILTER (WHERE _op = 'D')
+                FROM \(table) WHERE NOT _rejected
+                """), logger: database.logger).decode((Int, Int).self) {
+                pending = row
+            }
+        }
+        var counts: Counts = (0, 0, 0)
+        for statement in try statements("ingest/merge/\(kind.rawValue).sql", batch, kind: kind) {
+            let command = SQLScript.command(of: statement)
+            if command == "UPDATE", pending?.stored == 0 { continue }
+            if command == "DELETE", pending?.retractions == 0 { continue }
+            // The future-returning query keeps the command tag (the async sequence does not).
+            let result: EventLoopFuture<PostgresQueryResult> = connection.query(query(statement, batch), logger: database.logger)
+            let rows = try await result.get().metadata.rows ?? 0
+            switch command {
+            case "INSERT": counts.inserted += rows
+            case "UPDATE": counts.updated += rows
+            case "DELETE": counts.retracted += rows
+            default: preconditionFailure("ingest/merge/\(kind.rawValue).sql: \(command) is not a merge statement")
+            }
+        }
+        return counts
+    }
+
     private static func recordCounts(
-        _ batch: Batch, _ counts: [ExtractKind: (inserted: Int, updated: Int, retracted: Int)], status: BatchRecord.Status,
+        _ batch: Batch, _ counts: [ExtractKind: Counts], status: BatchRecord.Status,
         on connection: PostgresConnection, logger: Logger
     ) async throws {
         for (kind, count) in counts {
