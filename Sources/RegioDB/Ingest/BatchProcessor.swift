@@ -317,8 +317,8 @@ public struct BatchProcessor: Sendable {
     /// from their command tags. The sent keys already stored are marked first; an UPDATE is skipped
     /// when none is, a DELETE when no retraction was sent. Beyond the saved time, a join with
     /// nothing to do cannot then be planned badly: a core table's statistics can be far from what
-    /// the transaction has just written into it (a nested loop that rescans the staging table per
-    /// stored row was seen to run for over twenty minutes).
+    /// the transaction has just written into it (the benchmark's night, which retracts nothing,
+    /// once spent over twenty minutes in the exams' retraction DELETE).
     private func merge(_ kind: ExtractKind, _ batch: Batch, on connection: PostgresConnection) async throws -> Counts {
         var pending: (stored: Int, retractions: Int)?  // nil: unknown, nothing is skipped
         if kind == .patients {
