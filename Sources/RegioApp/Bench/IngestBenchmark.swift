@@ -84,10 +84,15 @@ public struct IngestBenchmark {
                 """)
             try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "bench")
             try await database.query("CREATE SCHEMA bench")
-            try await database.query(PostgresQuery(unsafeSQL: Self.baselineTable("bench.encounters_psql")))
-            try await database.query(PostgresQuery(unsafeSQL: Self.baselineTable("bench.encounters_pgloader")))
-            try await database.query("CREATE INDEX ON bench.encounters_psql (start_time)")
-            try await database.query("CREATE INDEX ON bench.encounters_pgloader (start_time)")
+            var facilityID = 0
+            for try await id in try await database.query("SELECT id FROM registry.facilities WHERE code = \(Self.facility)").decode(Int.self) {
+                facilityID = id
+            }
+            for table in ["bench.encounters_psql", "bench.encounters_pgloader"] {
+                for statement in Self.baselineTable(table, facilityID: facilityID, night: night) {
+                    try await database.query(PostgresQuery(unsafeSQL: statement))
+                }
+            }
             return try await CredentialStore(database: database).issue(
                 role: .facility, scope: Self.facility, label: "bench", expiresAt: nil, actor: "bench").token
         }
@@ -120,7 +125,7 @@ public struct IngestBenchmark {
         print("loading the encounters file with psql \\copy…")
         figures.psqlSeconds = try timed {
             try Subprocess.run(try Self.tool("psql"), [url.urlString, "-v", "ON_ERROR_STOP=1", "-q", "-c",
-                "\\copy bench.encounters_psql FROM '\(csv)' WITH (FORMAT csv, HEADER true)"], environment: ProcessInfo.processInfo.environment)
+                "\\copy bench.encounters_psql (\(Self.fileColumns)) FROM '\(csv)' WITH (FORMAT csv, HEADER true)"], environment: ProcessInfo.processInfo.environment)
         }
         if let pgloader = Subprocess.which("pgloader") {
             print("loading the encounters file with pgloader…")
@@ -167,23 +172,29 @@ public struct IngestBenchmark {
         return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) * 1024
     }
 
-    /// The encounters file's columns, typed as in `emr.encounters`, with its primary key.
-    static func baselineTable(_ name: String) -> String {
-        """
-        CREATE TABLE \(name) (
-            encounter_id text PRIMARY KEY, patient_id text NOT NULL, encounter_type text NOT NULL, dept_code text,
-            dept_name text, start_time timestamptz NOT NULL, end_time timestamptz, primary_dx text,
-            total_cost numeric(14, 2) NOT NULL, drug_cost numeric(14, 2) NOT NULL, consumables_cost numeric(14, 2) NOT NULL,
-            referral_from text, referral_id text, op text)
-        """
+    /// The encounters file's columns, in order (the baselines load the file as it is).
+    static let fileColumns = "encounter_id, patient_id, encounter_type, dept_code, dept_name, start_time, end_time, "
+        + "primary_dx, total_cost, drug_cost, consumables_cost, referral_from, referral_id, op"
+
+    /// A table of the same shape and indexes as `emr.encounters` — copied from it, so the
+    /// baselines follow the schema as it changes — plus the file's `op` column. The columns the
+    /// file does not carry take the values the merge would give them: the facility, the night.
+    static func baselineTable(_ name: String, facilityID: Int, night: CalendarDate) -> [String] {
+        [
+            "CREATE TABLE \(name) (LIKE emr.encounters INCLUDING ALL)",
+            """
+            ALTER TABLE \(name) ADD COLUMN op text,
+                ALTER facility_id SET DEFAULT \(facilityID),
+                ALTER as_of SET DEFAULT '\(night)', ALTER row_hash SET DEFAULT '', ALTER batch_id SET DEFAULT 0
+            """,
+        ]
     }
 
     static func pgloaderCommand(csv: String, url: DatabaseURL) -> String {
         """
         LOAD CSV
-            FROM '\(csv)' (encounter_id, patient_id, encounter_type, dept_code, dept_name, start_time, end_time,
-                           primary_dx, total_cost, drug_cost, consumables_cost, referral_from, referral_id, op)
-            INTO \(url.urlString)?bench.encounters_pgloader
+            FROM '\(csv)' (\(fileColumns))
+            INTO \(url.urlString)?bench.encounters_pgloader (\(fileColumns))
             WITH skip header = 1, fields optionally enclosed by '"', fields terminated by ','
             SET work_mem to '64MB';
         """
