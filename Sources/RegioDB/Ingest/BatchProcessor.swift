@@ -314,34 +314,36 @@ public struct BatchProcessor: Sendable {
     typealias Counts = (inserted: Int, updated: Int, retracted: Int)
 
     /// One kind's rows into its core table, by the statements of `ingest/merge/<kind>.sql`, counted
-    /// from their command tags. The sent keys already stored are marked first; an UPDATE is skipped
-    /// when none is, a DELETE when no retraction was sent. Beyond the saved time, a join with
-    /// nothing to do cannot then be planned badly: a core table's statistics can be far from what
-    /// the transaction has just written into it (the benchmark's night, which retracts nothing,
-    /// once spent over twenty minutes in the exams' retraction DELETE).
+    /// from their command tags. The sent keys already stored are marked first (the marking's own
+    /// count says how many); an UPDATE is skipped when none is, a DELETE when no retraction was
+    /// sent. Beyond the saved time, a join with nothing to do cannot then be planned badly: a core
+    /// table's statistics can be far from what the transaction has just written into it (the
+    /// benchmark's night, which retracts nothing, once spent over twenty minutes in the exams'
+    /// retraction DELETE).
     private func merge(_ kind: ExtractKind, _ batch: Batch, on connection: PostgresConnection) async throws -> Counts {
-        var pending: (stored: Int, retractions: Int)?  // nil: unknown, nothing is skipped
+        var stored: Int?  // how many sent keys are stored; nil (the census): unknown, nothing is skipped
+        var retractions = true
         if kind == .patients {
             try await run("ingest/merge/persons.sql", batch, kind: kind, on: connection)
         }
         if kind != .beds {  // the census is keyed by department and date, not by a sent key
-            try await run("ingest/mark_stored.sql", batch, kind: kind, on: connection)
+            var marked = 0
+            for statement in try statements("ingest/mark_stored.sql", batch, kind: kind) {
+                marked += try await execute(statement, batch, on: connection)
+            }
+            stored = marked
             let table = StagingTable(batchID: batch.id, kind: kind).name
-            for try await row in try await connection.query(PostgresQuery(unsafeSQL: """
-                SELECT count(*) FILTER (WHERE _stored AND _op = 'U'), count(*) FILTER (WHERE _op = 'D')
-                FROM \(table) WHERE NOT _rejected
-                """), logger: database.logger).decode((Int, Int).self) {
-                pending = row
+            for try await found in try await connection.query(PostgresQuery(unsafeSQL:
+                "SELECT EXISTS (SELECT 1 FROM \(table) WHERE _op = 'D' AND NOT _rejected)"), logger: database.logger).decode(Bool.self) {
+                retractions = found
             }
         }
         var counts: Counts = (0, 0, 0)
         for statement in try statements("ingest/merge/\(kind.rawValue).sql", batch, kind: kind) {
             let command = SQLScript.command(of: statement)
-            if command == "UPDATE", pending?.stored == 0 { continue }
-            if command == "DELETE", pending?.retractions == 0 { continue }
-            // The future-returning query keeps the command tag (the async sequence does not).
-            let result: EventLoopFuture<PostgresQueryResult> = connection.query(query(statement, batch), logger: database.logger)
-            let rows = try await result.get().metadata.rows ?? 0
+            if command == "UPDATE", stored == 0 { continue }
+            if command == "DELETE", !retractions { continue }
+            let rows = try await execute(statement, batch, on: connection)
             switch command {
             case "INSERT": counts.inserted += rows
             case "UPDATE": counts.updated += rows
@@ -350,6 +352,13 @@ public struct BatchProcessor: Sendable {
             }
         }
         return counts
+    }
+
+    /// Runs one statement that returns no rows; the rows it changed, from its command tag (which
+    /// the future-returning query keeps and the async sequence does not).
+    private func execute(_ statement: String, _ batch: Batch, on connection: PostgresConnection) async throws -> Int {
+        let result: EventLoopFuture<PostgresQueryResult> = connection.query(query(statement, batch), logger: database.logger)
+        return try await result.get().metadata.rows ?? 0
     }
 
     private static func recordCounts(
