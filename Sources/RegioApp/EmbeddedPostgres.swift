@@ -5,6 +5,10 @@ import RegioCore
 /// A private PostgreSQL cluster for `regio demo` when no database URL is given: `initdb` into a
 /// folder (once), `pg_ctl start` on a free loopback port, `pg_ctl stop` at the end.
 ///
+/// Text compares byte by byte (`LC_COLLATE` C): Regio's text keys are identifiers, codes and hashes,
+/// and the order is the same code-point order `C.UTF-8` gives, without a locale call per comparison
+/// (see docs/benchmarks.md). Character classes stay `C.UTF-8`'s.
+///
 /// PostgreSQL refuses to run as root; when Regio runs as root (a container, CI) the cluster is
 /// owned by and run as the `postgres` user that Debian's package creates.
 public final class EmbeddedPostgres: Sendable {
@@ -101,7 +105,7 @@ public final class EmbeddedPostgres: Sendable {
         if !initialised {
             logger.info("creating a PostgreSQL cluster", metadata: ["directory": "\(dataDirectory.path)"])
             try run("initdb", ["-D", dataDirectory.path, "-U", Self.superuser, "--auth=trust",
-                               "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"])
+                               "--encoding=UTF8", "--locale=C.UTF-8", "--lc-collate=C", "--no-sync"])
         }
         // A demo killed without stopping may have left its server running: stop it first.
         if fileManager.fileExists(atPath: dataDirectory.appendingPathComponent("postmaster.pid").path) {

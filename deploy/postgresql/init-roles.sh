@@ -16,7 +16,8 @@ psql -v ON_ERROR_STOP=1 --no-psqlrc --username "${POSTGRES_USER:-postgres}" --db
     --set owner_pw="$REGIO_DB_PASSWORD" --set query_pw="$REGIO_QUERY_DB_PASSWORD" <<'SQL'
 CREATE ROLE regio LOGIN PASSWORD :'owner_pw';
 CREATE ROLE regio_query LOGIN PASSWORD :'query_pw';
-CREATE DATABASE regio OWNER regio;
+-- Text compares byte by byte: Regio's text keys are identifiers, codes and hashes (deploy/README.md).
+CREATE DATABASE regio OWNER regio LC_COLLATE 'C' TEMPLATE template0;
 REVOKE ALL ON DATABASE regio FROM PUBLIC;
 GRANT CONNECT ON DATABASE regio TO regio_query;
 -- Report queries are short; stop runaway ones and abandoned transactions.
