@@ -37,7 +37,9 @@ public struct RegioServer {
                                     logger: logger.with(label: "db.ingest"))
             let router = try IngestService.buildRouter(database: database, migrations: migrations, metrics: RegioMetrics.registry,
                                                        pseudonymizer: pseudonymizer)
-            let worker = BatchWorker(database: database, logger: logger.with(label: "regio.worker"))
+            // A batch holds its merge transaction's connection while its checks need others.
+            let worker = BatchWorker(database: database, workers: min(2, configuration.poolSize - 1),
+                                     logger: logger.with(label: "regio.worker"))
             services.append(Self.application(name: "ingest", router: router, listener: configuration.ingestListener,
                                              database: database, background: [worker], logger: logger, onListening: onListening))
         }

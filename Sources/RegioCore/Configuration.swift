@@ -55,7 +55,7 @@ public struct RegioConfiguration: Sendable, Equatable {
                 meaning: "trace, debug, info, notice, warning, error or critical."),
         Setting(name: "REGIO_LOG_FORMAT", defaultValue: "text", meaning: "text (for people) or json (one object a line)."),
         Setting(name: "REGIO_DB_POOL_SIZE", defaultValue: "10",
-                meaning: "Most connections each service opens to PostgreSQL (1 to 200)."),
+                meaning: "Most connections each service opens to PostgreSQL (2 to 200; a batch being decided uses two at once)."),
     ]
 
     /// Reads every setting; collects every problem before failing, so one start shows them all.
@@ -104,7 +104,7 @@ public struct RegioConfiguration: Sendable, Equatable {
         self.secretFile = string("REGIO_SECRET_FILE")
         self.logLevel = choice("REGIO_LOG_LEVEL", default: .info)
         self.logFormat = choice("REGIO_LOG_FORMAT", default: .text)
-        self.poolSize = int("REGIO_DB_POOL_SIZE", default: 10, range: 1...200)
+        self.poolSize = int("REGIO_DB_POOL_SIZE", default: 10, range: 2...200)
         if environment["REGIO_QUERY_DATABASE_URL"] != nil, databaseURL == nil, queryDatabaseURL != nil {
             problems.append("REGIO_QUERY_DATABASE_URL is set but REGIO_DATABASE_URL is not")
         }

@@ -5,6 +5,8 @@ import ServiceLifecycle
 /// Decides committed batches in the background: `workers` at once, each taking the next queued
 /// batch (one facility's batches in business-date order). On graceful shutdown a worker finishes
 /// the batch it holds and stops; a batch left `validating` by a crash is requeued at start.
+/// A batch being decided holds one connection for its merge transaction while its checks take
+/// others, so the database's pool must be larger than `workers`.
 public struct BatchWorker: Service {
     let processor: BatchProcessor
     let workers: Int

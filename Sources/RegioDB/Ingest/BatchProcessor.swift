@@ -4,8 +4,10 @@ import PostgresNIO
 import RegioCore
 
 /// Decides a committed batch: the set-based checks (duplicate keys, references), the rejected-row
-/// threshold, then the merge into the core tables — all kinds in one transaction, so a batch is
-/// loaded whole or not at all. A dry run does everything and rolls the merge back.
+/// threshold, and the merge into the core tables — all kinds in one transaction, so a batch is
+/// loaded whole or not at all. The merge's first step (the patients) overlaps the checks it does
+/// not depend on, so a batch uses a second connection while its transaction is open. A dry run
+/// does everything and rolls the merge back.
 public struct BatchProcessor: Sendable {
     public let database: Database
 
@@ -90,12 +92,16 @@ public struct BatchProcessor: Sendable {
             try await recordDuplicate(batch, of: original)
             return
         }
-        try await validate(batch)
-        if let reason = try await thresholdExceeded(batch) {
-            try await finish(batch.id, status: .rejected, reason: reason)
-            return
+        try await markDuplicates(batch)
+        // The rest of the checks run beside the merge's first step (see `merge`); whatever
+        // happens to the merge, they are waited for, so none outlives the batch's decision.
+        let checks = Task { try await checkReferences(batch) }
+        do {
+            try await merge(batch, checks: checks)
+        } catch {
+            _ = try? await checks.value
+            throw error
         }
-        try await merge(batch)
     }
 
     private func load(_ id: Int64) async throws -> Batch {
@@ -201,11 +207,19 @@ public struct BatchProcessor: Sendable {
     /// Set-based checks over the staged rows; rows they reject are marked and reported. Checks of
     /// different kinds touch different staging tables, so each phase runs them side by side, one
     /// connection per kind; the phases keep the order the checks depend on (references see the
-    /// patients' duplicates, the warnings and the quarantine see every rejection).
-    private func validate(_ batch: Batch) async throws {
+    /// patients' duplicates, the warnings and the quarantine see every rejection). First the
+    /// duplicate keys, the only check that rejects patient rows.
+    private func markDuplicates(_ batch: Batch) async throws {
         try await forEach(batch.kinds) { kind, connection in
             try await run("ingest/duplicates.sql", batch, kind: kind, on: connection)
         }
+    }
+
+    /// Then the references, the warnings, the quarantine and the data-quality measures. They
+    /// write the staging tables of the other kinds and `ingest.*`, never the patients' staging
+    /// table that the merge is reading and marking meanwhile, and they read the core tables as
+    /// they were before the batch (the merge has not committed).
+    private func checkReferences(_ batch: Batch) async throws {
         try await forEach([ExtractKind.encounters, .exams, .referrals].filter(batch.kinds.contains)) { kind, connection in
             try await run("ingest/dangling_patients.sql", batch, kind: kind, on: connection)
             if kind == .referrals {
@@ -265,11 +279,24 @@ public struct BatchProcessor: Sendable {
 
     struct DryRunRollback: Error {}
 
-    /// All kinds in one transaction; counts are recorded with the outcome.
-    private func merge(_ batch: Batch) async throws {
+    struct Rejection: Error {
+        var reason: String
+    }
+
+    /// All kinds in one transaction; counts are recorded with the outcome. The patients' merge
+    /// needs only their duplicates marked, so it starts while `checks` still run on other
+    /// connections (on the benchmark's night the checks then cost no time of their own); the
+    /// transaction waits for them before the rejected-row threshold and the other kinds, and a
+    /// batch over the threshold is rolled back whole, like any failure.
+    private func merge(_ batch: Batch, checks: Task<Void, any Error>) async throws {
         var counts: [ExtractKind: Counts] = [:]
         do {
             try await database.withTransaction { connection in
+                if batch.kinds.contains(.patients) {
+                    counts[.patients] = try await merge(.patients, batch, on: connection)
+                }
+                try await checks.value
+                if let reason = try await thresholdExceeded(batch) { throw Rejection(reason: reason) }
                 // Months whose rollups change, taken before the merge: those of the rows sent and
                 // of the stored rows they replace or retract (after it, the stored rows are the sent ones).
                 var months = Set<String>()
@@ -283,7 +310,7 @@ public struct BatchProcessor: Sendable {
                         referralMonths.insert(try $0.decode(String.self))
                     }
                 }
-                for kind in batch.kinds {
+                for kind in batch.kinds where kind != .patients {
                     counts[kind] = try await merge(kind, batch, on: connection)
                 }
                 if batch.kinds.contains(.referrals) {
@@ -308,6 +335,8 @@ public struct BatchProcessor: Sendable {
             try await database.withTransaction { connection in
                 try await Self.recordCounts(batch, counts, status: .validated, on: connection, logger: database.logger)
             }
+        } catch let rejection as Rejection {
+            try await finish(batch.id, status: .rejected, reason: rejection.reason)
         }
     }
 
