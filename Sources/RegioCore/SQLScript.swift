@@ -109,9 +109,18 @@ extension String {
         if isEmpty { return self }
         let scalars = unicodeScalars
         // Non-ASCII ends (a name in Chinese): look at the two end scalars before copying anything.
-        if !scalars.first!.properties.isWhitespace, !scalars.last!.properties.isWhitespace { return self }
-        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
-              let last = scalars.lastIndex(where: { !$0.properties.isWhitespace }) else { return "" }
+        if !Self.isWhitespace(scalars.first!), !Self.isWhitespace(scalars.last!) { return self }
+        guard let first = scalars.firstIndex(where: { !Self.isWhitespace($0) }),
+              let last = scalars.lastIndex(where: { !Self.isWhitespace($0) }) else { return "" }
         return String(scalars[first...last])
+    }
+
+    /// Unicode's White_Space property — the same as `properties.isWhitespace` — spelled out: its
+    /// 25 code points, without a property-table lookup for every Chinese field's ends.
+    static func isWhitespace(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x09...0x0D, 0x20, 0x85, 0xA0, 0x1680, 0x2000...0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000: true
+        default: false
+        }
     }
 }

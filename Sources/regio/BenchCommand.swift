@@ -27,6 +27,9 @@ struct BenchCommand: AsyncParsableCommand {
                     "",
                     "Regio ingest (all \(f.totalRows) rows, first byte to loaded): \(String(format: "%.1f", f.regioSeconds)) s  \(rate(f.regioRowsPerSecond))",
                     "  of which encounters (\(f.encounterRows) rows):                          \(rate(f.regioEncountersPerSecond))",
+                    f.decideSeconds.map { String(format: "  upload and staging ≈ %.0f s, then checks and merge ≈ %.0f s (whole seconds); service CPU %.1f s",
+                                                 f.regioSeconds - $0, $0, f.serviceCPUSeconds) }
+                        ?? String(format: "  service CPU %.1f s", f.serviceCPUSeconds),
                     "psql \\copy (encounters file):                      \(String(format: "%.1f", f.psqlSeconds)) s  \(rate(f.psqlRowsPerSecond))",
                 ]
                 if let seconds = f.pgloaderSeconds, let pgloader = f.pgloaderRowsPerSecond {

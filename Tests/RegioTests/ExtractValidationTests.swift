@@ -18,6 +18,19 @@ struct ExtractValidationTests {
 
     let encounterHeader = "encounter_id,patient_id,encounter_type,start_time,end_time,primary_dx,total_cost,drug_cost,consumables_cost"
 
+    @Test("fields are trimmed of exactly Unicode's White_Space, checked over every code point")
+    func whitespace() {
+        var differing: [UInt32] = []
+        for value in UInt32(0)...0x10FFFF {
+            guard let scalar = Unicode.Scalar(value) else { continue }  // surrogates
+            if String.isWhitespace(scalar) != scalar.properties.isWhitespace { differing.append(value) }
+        }
+        #expect(differing.isEmpty)
+        #expect("\u{3000}王小明\u{00A0}".trimmingWhitespace() == "王小明")
+        #expect(" 王 小明\t".trimmingWhitespace() == "王 小明")
+        #expect("王小明".trimmingWhitespace() == "王小明")
+    }
+
     @Test("a good encounter has no issues and is normalised")
     func goodEncounter() {
         let row = validator(.encounters, encounterHeader)

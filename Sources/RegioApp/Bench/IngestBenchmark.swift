@@ -32,6 +32,10 @@ public struct IngestBenchmark {
         public var psqlSeconds = 0.0
         public var pgloaderSeconds: Double?
         public var peakResidentBytes = 0
+        /// The service's user + system CPU time over the run (upload, validation, staging).
+        public var serviceCPUSeconds = 0.0
+        /// From the worker taking the committed batch to the batch loaded: checks and merge.
+        public var decideSeconds: Double?
 
         public var regioRowsPerSecond: Double { Double(totalRows) / regioSeconds }
         public var regioEncountersPerSecond: Double { Double(encounterRows) / regioSeconds }
@@ -120,6 +124,10 @@ public struct IngestBenchmark {
         figures.regioSeconds = Self.seconds(ContinuousClock.now - started)
         guard batch.status == .loaded else { throw UploadClient.Failure("the bench batch ended \(batch.status.rawValue): \(batch.reason ?? "")") }
         figures.peakResidentBytes = Self.peakResident(pid: service.processIdentifier)
+        figures.serviceCPUSeconds = Self.cpuSeconds(pid: service.processIdentifier)
+        if let started = batch.startedAt, let finished = batch.finishedAt {
+            figures.decideSeconds = finished.timeIntervalSince(started)
+        }
 
         let csv = folder.appendingPathComponent("encounters.csv").path
         print("loading the encounters file with psql \\copy…")
@@ -170,6 +178,16 @@ public struct IngestBenchmark {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
         return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) * 1024
+    }
+
+    /// utime + stime from `/proc/<pid>/stat` (fields 14 and 15, in clock ticks).
+    static func cpuSeconds(pid: Int32) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let end = stat.lastIndex(of: ")") else { return 0 }
+        // After the command name (which may hold spaces): field 3 onwards.
+        let fields = stat[stat.index(after: end)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// The encounters file's columns, in order (the baselines load the file as it is).

@@ -89,7 +89,9 @@ public struct RowValidator: Sendable {
     private let opPosition: Int?
     /// The kind's columns without `op`, in staging order, and each one's staging position.
     private let staged: [ColumnSpec]
-    private let stagedIndex: [String: Int]
+    /// Staging positions of the columns the cross-field checks read, by `Cross.rawValue`, resolved
+    /// once per file so that a row's checks look nothing up by name.
+    private let crossPositions: [Int?]
 
     public init(spec: ExtractFileSpec, header: [String], context: ValidationContext) {
         self.spec = spec
@@ -115,7 +117,8 @@ public struct RowValidator: Sendable {
         let staged = spec.columns.filter { $0.type != .op }
         self.staged = staged
         self.stagingColumns = staged.map { $0.type == .idNumber ? "id_hash" : $0.name }
-        self.stagedIndex = Dictionary(uniqueKeysWithValues: stagingColumns.enumerated().map { ($1, $0) })
+        let stagedIndex = Dictionary(uniqueKeysWithValues: stagingColumns.enumerated().map { ($1, $0) })
+        self.crossPositions = Cross.allCases.map { stagedIndex[$0.column] }
         self.positions = staged.map { index[$0.name] }
         self.opPosition = spec.supportsRetraction ? index["op"] : nil
         self.headerIssues = issues
@@ -147,7 +150,7 @@ public struct RowValidator: Sendable {
 
         var values: [String?] = []
         values.reserveCapacity(staged.count)
-        var typed = TypedValues()
+        var typed = [Typed](repeating: .none, count: staged.count)
         for (column, position) in zip(staged, positions) {
             let text = raw(position).trimmingWhitespace()
             // A retraction needs only its key.
@@ -166,8 +169,9 @@ public struct RowValidator: Sendable {
                 values.append(nil)
                 continue
             }
-            switch check(column, text, into: &typed) {
-            case .success(let value):
+            switch check(column, text) {
+            case .success(let (value, typedValue)):
+                typed[values.count] = typedValue
                 values.append(value)
             case .failure(let problem):
                 let isID = column.type == .idNumber
@@ -195,126 +199,169 @@ public struct RowValidator: Sendable {
         var message: String
     }
 
-    /// Values kept for cross-field checks.
-    struct TypedValues {
-        var money: [String: Double] = [:]
-        var dates: [String: CalendarDate] = [:]
-        var instants: [String: String] = [:]
-        var resident: FieldChecks.ResidentID?
+    /// A checked value as the cross-field checks need it, by staging position.
+    enum Typed {
+        case none
+        case number(Double)
+        case date(CalendarDate)
+        /// A timestamp: its date as written, and the instant as text for ordering.
+        case instant(CalendarDate, String)
     }
 
-    private func check(_ column: ColumnSpec, _ text: String, into typed: inout TypedValues) -> Result<String, Problem> {
+    /// The columns the cross-field checks read.
+    enum Cross: Int, CaseIterable {
+        case birthDate, idType, idHash, sex, totalCost, drugCost, consumablesCost, startTime, endTime,
+             performedAt, reportedAt, amount, unitPrice, quantity, purchaseDate, referredAt, statusAt,
+             staffedBeds, occupiedBeds
+
+        var column: String {
+            switch self {
+            case .birthDate: "birth_date"
+            case .idType: "id_type"
+            case .idHash: "id_hash"
+            case .sex: "sex"
+            case .totalCost: "total_cost"
+            case .drugCost: "drug_cost"
+            case .consumablesCost: "consumables_cost"
+            case .startTime: "start_time"
+            case .endTime: "end_time"
+            case .performedAt: "performed_at"
+            case .reportedAt: "reported_at"
+            case .amount: "amount"
+            case .unitPrice: "unit_price"
+            case .quantity: "quantity"
+            case .purchaseDate: "purchase_date"
+            case .referredAt: "referred_at"
+            case .statusAt: "status_at"
+            case .staffedBeds: "staffed_beds"
+            case .occupiedBeds: "occupied_beds"
+            }
+        }
+    }
+
+    /// The normalised value to stage, and what the cross-field checks keep of it.
+    private func check(_ column: ColumnSpec, _ text: String) -> Result<(String, Typed), Problem> {
         switch column.type {
         case .text(let maxLength):
             // UTF-8 bytes are at least as many as characters: count characters only when needed.
-            return text.utf8.count <= maxLength || text.count <= maxLength ? .success(text)
+            return text.utf8.count <= maxLength || text.count <= maxLength ? .success((text, .none))
                 : .failure(Problem(code: .tooLong, message: "\(column.name) has \(text.count) characters, at most \(maxLength) are allowed"))
         case .code(let codes):
-            return codes.contains(text) ? .success(text)
+            return codes.contains(text) ? .success((text, .none))
                 : .failure(Problem(code: .unknownCode, message: "\(column.name) must be one of \(codes.joined(separator: ", "))"))
         case .op:
-            return .success(text)
+            return .success((text, .none))
         case .date:
             guard let date = CalendarDate(text) else {
                 return .failure(Problem(code: .badDate, message: "\(column.name) must be a date YYYY-MM-DD"))
             }
-            typed.dates[column.name] = date
-            return .success(date.description)
+            return .success((date.description, .date(date)))
         case .timestamp:
             guard let (value, date) = FieldChecks.timestamp(text, localOffset: context.localOffset) else {
                 return .failure(Problem(code: .badDate, message: "\(column.name) must be YYYY-MM-DD HH:MM:SS or RFC 3339 with an offset"))
             }
-            typed.dates[column.name] = date
-            typed.instants[column.name] = value
-            return .success(value)
+            return .success((value, .instant(date, value)))
         case .money:
             guard let (normalised, value) = FieldChecks.decimal(text, maxScale: 2) else {
                 return .failure(Problem(code: .badNumber, message: "\(column.name) must be an amount in yuan ≥ 0 with at most 2 decimals"))
             }
-            typed.money[column.name] = value
-            return .success(normalised)
+            return .success((normalised, .number(value)))
         case .positiveDecimal:
             // The database holds these as numeric(14, 6): below 10⁸ with at most 6 decimals.
             guard let (normalised, value) = FieldChecks.decimal(text, maxScale: 6), value > 0, value < 100_000_000 else {
                 return .failure(Problem(code: .badNumber, message: "\(column.name) must be a number > 0 and below 100,000,000 with at most 6 decimals"))
             }
-            typed.money[column.name] = value
-            return .success(normalised)
+            return .success((normalised, .number(value)))
         case .count:
             guard let number = Int(text), number >= 0, number < 1_000_000 else {
                 return .failure(Problem(code: .badNumber, message: "\(column.name) must be a whole number ≥ 0"))
             }
-            typed.money[column.name] = Double(number)
-            return .success(String(number))
+            return .success((String(number), .number(Double(number))))
         case .icd10:
-            return FieldChecks.isICD10(text) ? .success(text)
+            return FieldChecks.isICD10(text) ? .success((text, .none))
                 : .failure(Problem(code: .unknownCode, message: "\(column.name) is not an ICD-10 code (e.g. I10, J18.900)"))
         case .facilityCode:
-            return Facility.isValidCode(text) ? .success(text)
+            return Facility.isValidCode(text) ? .success((text, .none))
                 : .failure(Problem(code: .unknownCode, message: "\(column.name) is not a facility code"))
         case .flag:
-            return text == "0" || text == "1" ? .success(text) : .failure(Problem(code: .unknownCode, message: "\(column.name) must be 0 or 1"))
+            return text == "0" || text == "1" ? .success((text, .none))
+                : .failure(Problem(code: .unknownCode, message: "\(column.name) must be 0 or 1"))
         case .idNumber:
-            return .success(text)  // checked with its id_type in `crossChecks`
+            return .success((text, .none))  // checked with its id_type in `crossChecks`
         }
     }
 
-    private func index(_ name: String) -> Int? { stagedIndex[name] }
+    private func index(_ column: Cross) -> Int? { crossPositions[column.rawValue] }
 
-    private func crossChecks(_ values: inout [String?], typed: TypedValues, issues: inout [RowIssue]) {
-        func value(_ name: String) -> String? { index(name).flatMap { values[$0] } }
-        func drop(_ name: String) { if let i = index(name) { values[i] = nil } }
-        func implausible(_ column: String, _ severity: Severity, _ message: String) {
-            issues.append(RowIssue(column: column, code: .implausible, severity: severity, message: message,
-                                   raw: column == "id_hash" ? nil : value(column)))
+    private func crossChecks(_ values: inout [String?], typed: [Typed], issues: inout [RowIssue]) {
+        func value(_ column: Cross) -> String? { index(column).flatMap { values[$0] } }
+        func drop(_ column: Cross) { if let i = index(column) { values[i] = nil } }
+        func number(_ column: Cross) -> Double? {
+            guard let i = index(column), case .number(let number) = typed[i] else { return nil }
+            return number
         }
-        func notAfterBusinessDate(_ column: String) {
-            if let date = typed.dates[column], date > context.businessDate {
-                implausible(column, .error, "\(column) \(date) is after the business date \(context.businessDate)")
+        func date(_ column: Cross) -> CalendarDate? {
+            guard let i = index(column) else { return nil }
+            switch typed[i] {
+            case .date(let date), .instant(let date, _): return date
+            case .none, .number: return nil
             }
         }
-        func notBefore(_ later: String, _ earlier: String, _ severity: Severity) {
-            if let a = typed.instants[later], let b = typed.instants[earlier], Self.instant(a) < Self.instant(b) {
-                implausible(later, severity, "\(later) is before \(earlier)")
+        func instant(_ column: Cross) -> String? {
+            guard let i = index(column), case .instant(_, let instant) = typed[i] else { return nil }
+            return instant
+        }
+        func implausible(_ column: Cross, _ severity: Severity, _ message: String) {
+            issues.append(RowIssue(column: column.column, code: .implausible, severity: severity, message: message,
+                                   raw: column == .idHash ? nil : value(column)))
+        }
+        func notAfterBusinessDate(_ column: Cross) {
+            if let date = date(column), date > context.businessDate {
+                implausible(column, .error, "\(column.column) \(date) is after the business date \(context.businessDate)")
+            }
+        }
+        func notBefore(_ later: Cross, _ earlier: Cross, _ severity: Severity) {
+            if let a = instant(later), let b = instant(earlier), Self.instant(a) < Self.instant(b) {
+                implausible(later, severity, "\(later.column) is before \(earlier.column)")
             }
         }
 
         switch spec.kind {
         case .patients:
-            if let birth = typed.dates["birth_date"] {
+            if let birth = date(.birthDate) {
                 if birth > context.businessDate {
-                    implausible("birth_date", .warning, "birth_date is in the future; stored as missing")
-                    drop("birth_date")
+                    implausible(.birthDate, .warning, "birth_date is in the future; stored as missing")
+                    drop(.birthDate)
                 } else if birth.year < context.businessDate.year - 120 {
-                    implausible("birth_date", .warning, "birth_date is more than 120 years ago; stored as missing")
-                    drop("birth_date")
+                    implausible(.birthDate, .warning, "birth_date is more than 120 years ago; stored as missing")
+                    drop(.birthDate)
                 }
             }
             checkIDNumber(&values, issues: &issues)
         case .encounters:
-            if let total = typed.money["total_cost"], let drug = typed.money["drug_cost"], let consumables = typed.money["consumables_cost"],
+            if let total = number(.totalCost), let drug = number(.drugCost), let consumables = number(.consumablesCost),
                drug + consumables > total + 0.005 {
-                implausible("total_cost", .error, "drug_cost + consumables_cost exceed total_cost")
+                implausible(.totalCost, .error, "drug_cost + consumables_cost exceed total_cost")
             }
-            notAfterBusinessDate("start_time")
-            notAfterBusinessDate("end_time")
-            notBefore("end_time", "start_time", .error)
+            notAfterBusinessDate(.startTime)
+            notAfterBusinessDate(.endTime)
+            notBefore(.endTime, .startTime, .error)
         case .exams:
-            notAfterBusinessDate("performed_at")
-            notBefore("reported_at", "performed_at", .warning)
+            notAfterBusinessDate(.performedAt)
+            notBefore(.reportedAt, .performedAt, .warning)
         case .purchases:
-            if let amount = typed.money["amount"], let price = typed.money["unit_price"], let quantity = typed.money["quantity"],
+            if let amount = number(.amount), let price = number(.unitPrice), let quantity = number(.quantity),
                abs(amount - price * quantity) > 0.01 {
-                implausible("amount", .warning, "amount is not unit_price × quantity (within 0.01); stored as missing")
-                drop("amount")
+                implausible(.amount, .warning, "amount is not unit_price × quantity (within 0.01); stored as missing")
+                drop(.amount)
             }
-            notAfterBusinessDate("purchase_date")
+            notAfterBusinessDate(.purchaseDate)
         case .referrals:
-            notAfterBusinessDate("referred_at")
-            notBefore("status_at", "referred_at", .warning)
+            notAfterBusinessDate(.referredAt)
+            notBefore(.statusAt, .referredAt, .warning)
         case .beds:
-            if let staffed = typed.money["staffed_beds"], let occupied = typed.money["occupied_beds"], occupied > staffed {
-                implausible("occupied_beds", .warning, "occupied_beds exceed staffed_beds")
+            if let staffed = number(.staffedBeds), let occupied = number(.occupiedBeds), occupied > staffed {
+                implausible(.occupiedBeds, .warning, "occupied_beds exceed staffed_beds")
             }
         }
     }
@@ -333,8 +380,9 @@ public struct RowValidator: Sendable {
     /// Resident ID numbers are checked (GB 11643) and compared with the row's birth date and sex;
     /// every ID number is then replaced by its keyed hash.
     private func checkIDNumber(_ values: inout [String?], issues: inout [RowIssue]) {
-        guard let hashIndex = index("id_hash"), let number = values[hashIndex] else { return }
-        let idType = index("id_type").flatMap { values[$0] } ?? "RID"
+        func value(_ column: Cross) -> String? { index(column).flatMap { values[$0] } }
+        guard let hashIndex = index(.idHash), let number = values[hashIndex] else { return }
+        let idType = value(.idType) ?? "RID"
         var canonical = number.uppercased()
         if idType == "RID" {
             switch FieldChecks.residentID(canonical) {
@@ -350,11 +398,11 @@ public struct RowValidator: Sendable {
                 return
             case .success(let resident):
                 if canonical.utf8.count == 15 { canonical = Self.upgradeLegacyID(canonical) }
-                if let birth = index("birth_date").flatMap({ values[$0] }), birth != resident.birthDate.description {
+                if let birth = value(.birthDate), birth != resident.birthDate.description {
                     issues.append(RowIssue(column: "birth_date", code: .implausible, severity: .warning,
                                            message: "birth_date differs from the birth date in id_number", raw: birth))
                 }
-                if let sex = index("sex").flatMap({ values[$0] }), sex == "1" || sex == "2", sex != resident.sex {
+                if let sex = value(.sex), sex == "1" || sex == "2", sex != resident.sex {
                     issues.append(RowIssue(column: "sex", code: .implausible, severity: .warning,
                                            message: "sex differs from the sex encoded in id_number", raw: sex))
                 }
