@@ -259,6 +259,25 @@ struct IngestionTests {
         }
     }
 
+    @Test("a loaded batch's finish time is when its transaction ended, not when it began")
+    func finishTime() async throws {
+        try await IngestScenario.run { s in
+            // One slow row inside the merge: the finish time must come after it.
+            try await s.database.query("""
+                CREATE FUNCTION public.slow_row() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$
+                """)
+            try await s.database.query("""
+                CREATE TRIGGER slow BEFORE INSERT ON emr.encounters FOR EACH ROW
+                WHEN (NEW.encounter_id = 'E001') EXECUTE FUNCTION public.slow_row()
+                """)
+            let batch = try await s.upload(["patients.csv": Extracts.patients, "encounters.csv": Extracts.encounters])
+            #expect(batch.status == .loaded)
+            let seconds = try await s.value("SELECT extract(epoch FROM finished_at - started_at)::float8::text FROM ingest.batches WHERE id = \(batch.id)")
+            #expect((seconds.flatMap(Double.init) ?? 0) >= 1)
+        }
+    }
+
     @Test("too many rejected rows reject the batch whole")
     func threshold() async throws {
         try await IngestScenario.run { s in

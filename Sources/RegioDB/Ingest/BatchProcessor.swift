@@ -403,7 +403,7 @@ public struct BatchProcessor: Sendable {
                 """, logger: logger)
         }
         try await connection.query("""
-            UPDATE ingest.batches SET status = \(status.rawValue), finished_at = now(), reason = NULL WHERE id = \(batch.id)
+            UPDATE ingest.batches SET status = \(status.rawValue), finished_at = clock_timestamp(), reason = NULL WHERE id = \(batch.id)
             """, logger: logger)
         try await AuditLog.record(actor: "ingest", action: "batch.\(status.rawValue)", subject: "\(batch.id)",
                                   detail: ["business_date": batch.businessDate], on: connection, logger: logger)

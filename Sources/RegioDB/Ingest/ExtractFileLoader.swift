@@ -29,8 +29,6 @@ public struct FileReceipt: Sendable, Codable, Equatable {
 /// PostgreSQL text COPY. Nothing is held whole: memory stays at a few buffers whatever the size.
 public struct ExtractFileLoader: Sendable {
     public let database: Database
-    /// COPY data is sent in pieces of about this size.
-    static let flushThreshold = 256 * 1024
 
     public init(database: Database) {
         self.database = database
@@ -54,13 +52,12 @@ public struct ExtractFileLoader: Sendable {
             try await connection.copyFrom(table: table.copyTarget, columns: columns, logger: logger) { writer in
                 for try await chunk in body {
                     try state.consume(chunk)
-                    if state.encoder.buffer.readableBytes >= Self.flushThreshold {
-                        try await writer.write(state.encoder.buffer)
-                        state.encoder.buffer.clear()
+                    if state.pending.count >= StreamState.batchRows {
+                        try await writer.write(await state.encodePending())
                     }
                 }
                 try state.finish()
-                if state.encoder.buffer.readableBytes > 0 { try await writer.write(state.encoder.buffer) }
+                if !state.pending.isEmpty { try await writer.write(await state.encodePending()) }
             }
 
             // Fresh tables have no statistics; without them the set-based checks plan nested loops.
@@ -96,8 +93,13 @@ public struct ExtractFileLoader: Sendable {
     }
 }
 
-/// The pipeline's state for one file; `consume` is the hot path.
+/// The pipeline's state for one file. `consume` parses; the parsed rows wait in `pending` until
+/// `encodePending` validates and encodes them, half on each of two tasks, so that one large file
+/// keeps both cores busy (the night's encounters file is the last to finish otherwise).
 struct StreamState {
+    /// Rows validated at a time: about 200 KB of COPY data for encounters, a few buffers' worth.
+    static let batchRows = 2048
+
     let file: ExtractManifest.File
     let context: ValidationContext
     var digest = SHA256()
@@ -107,7 +109,7 @@ struct StreamState {
     let transcoder: Transcoder?
     var parser = CSVParser()
     var validator: RowValidator?
-    var encoder = CopyRowEncoder(capacity: ExtractFileLoader.flushThreshold + 64 * 1024)
+    var pending: [CSVParser.Record] = []
     var rows = 0
     var rejected = 0
     var warnings = 0
@@ -115,7 +117,6 @@ struct StreamState {
     var fileIssues: [(line: Int?, issue: RowIssue)] = []
     var fileError: String?
     var sha = ""
-    let issueEncoder = JSONEncoder()
 
     let encodingName: String
     let stagingColumns: [String]
@@ -214,36 +215,75 @@ struct StreamState {
         // A file whose header lacks a required column is still read to the end (for its digest
         // and row count), but its rows are not staged: the batch will be rejected.
         guard validator.headerIsUsable else { return }
-        var row = validator.validate(record.fields)
-        if record.badEncoding {
-            row.issues.insert(RowIssue(column: nil, code: .badEncoding, severity: .error,
-                                       message: "the line holds bytes that are not valid \(encodingName) text"), at: 0)
+        pending.append(record)
+    }
+
+    /// Validates and encodes the pending rows, in their order, as COPY text.
+    mutating func encodePending() async -> ByteBuffer {
+        let records = pending
+        pending.removeAll(keepingCapacity: true)
+        let rows = Encoding(validator: validator!, encodingName: encodingName, stagingColumns: stagingColumns, textColumns: textColumns)
+        let half = records.count / 2
+        async let first = rows.encode(records[..<half])
+        let second = rows.encode(records[half...])
+        var encoded = await first
+        rejected += encoded.rejected + second.rejected
+        warnings += encoded.warnings + second.warnings
+        encoded.encoder.buffer.writeImmutableBuffer(second.encoder.buffer)
+        return encoded.encoder.buffer
+    }
+
+    /// Row validation and COPY encoding: what may run on several tasks at once.
+    struct Encoding: Sendable {
+        let validator: RowValidator
+        let encodingName: String
+        let stagingColumns: [String]
+        let textColumns: [Bool]
+
+        struct Encoded {
+            var encoder: CopyRowEncoder
+            var rejected = 0
+            var warnings = 0
         }
-        if let problem = record.problem {
-            row.issues.insert(RowIssue(column: nil, code: .badCSV, severity: .error, message: problem), at: 0)
+
+        func encode(_ records: ArraySlice<CSVParser.Record>) -> Encoded {
+            var out = Encoded(encoder: CopyRowEncoder(capacity: records.count * 160))
+            let issueEncoder = JSONEncoder()
+            for record in records {
+                var row = validator.validate(record.fields)
+                if record.badEncoding {
+                    row.issues.insert(RowIssue(column: nil, code: .badEncoding, severity: .error,
+                                               message: "the line holds bytes that are not valid \(encodingName) text"), at: 0)
+                }
+                if let problem = record.problem {
+                    row.issues.insert(RowIssue(column: nil, code: .badCSV, severity: .error, message: problem), at: 0)
+                }
+                if (record.badEncoding || record.problem != nil) && !row.rejected {
+                    row.rejected = true
+                    row.values = validator.rawValues(record.fields)
+                }
+                if row.rejected { out.rejected += 1 } else if !row.issues.isEmpty { out.warnings += 1 }
+                out.encoder.field(String(record.line), first: true)
+                out.encoder.field(row.op)
+                out.encoder.field(row.rejected ? "t" : "f")
+                out.encoder.field(row.issues.isEmpty ? nil
+                    : String(decoding: (try? issueEncoder.encode(row.issues)) ?? Data("[]".utf8), as: UTF8.self))
+                if row.rejected {
+                    // As sent, for the hospital to fix and resend; typed columns stay empty.
+                    var raw: [String: String] = [:]
+                    for (name, value) in zip(stagingColumns, row.values) where value != nil { raw[name] = value }
+                    out.encoder.field(String(decoding: (try? issueEncoder.encode(raw)) ?? Data("{}".utf8), as: UTF8.self))
+                    out.encoder.field(nil)
+                    for (value, isText) in zip(row.values, textColumns) { out.encoder.field(isText ? value : nil) }
+                } else {
+                    out.encoder.field(nil)
+                    out.encoder.field(StreamState.rowHash(row.values))
+                    for value in row.values { out.encoder.field(value) }
+                }
+                out.encoder.endRow()
+            }
+            return out
         }
-        if (record.badEncoding || record.problem != nil) && !row.rejected {
-            row.rejected = true
-            row.values = validator.rawValues(record.fields)
-        }
-        if row.rejected { rejected += 1 } else if !row.issues.isEmpty { warnings += 1 }
-        encoder.field(String(record.line), first: true)
-        encoder.field(row.op)
-        encoder.field(row.rejected ? "t" : "f")
-        encoder.field(row.issues.isEmpty ? nil : String(decoding: (try? issueEncoder.encode(row.issues)) ?? Data("[]".utf8), as: UTF8.self))
-        if row.rejected {
-            // As sent, for the hospital to fix and resend; typed columns stay empty.
-            var raw: [String: String] = [:]
-            for (name, value) in zip(stagingColumns, row.values) where value != nil { raw[name] = value }
-            encoder.field(String(decoding: (try? issueEncoder.encode(raw)) ?? Data("{}".utf8), as: UTF8.self))
-            encoder.field(nil)
-            for (value, isText) in zip(row.values, textColumns) { encoder.field(isText ? value : nil) }
-        } else {
-            encoder.field(nil)
-            encoder.field(Self.rowHash(row.values))
-            for value in row.values { encoder.field(value) }
-        }
-        encoder.endRow()
     }
 
     /// FNV-1a (64 bit) over the normalised values: the merge compares it with the stored row's
