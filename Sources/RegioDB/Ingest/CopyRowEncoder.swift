@@ -2,7 +2,7 @@ import NIOCore
 
 /// Writes rows in PostgreSQL's text COPY format: tab between columns, newline after each row,
 /// `\N` for NULL, and backslash, tab, newline and carriage return escaped.
-struct CopyRowEncoder {
+struct CopyRowEncoder: Sendable {
     var buffer: ByteBuffer
 
     init(capacity: Int) {

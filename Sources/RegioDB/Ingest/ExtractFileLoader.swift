@@ -53,11 +53,13 @@ public struct ExtractFileLoader: Sendable {
                 for try await chunk in body {
                     try state.consume(chunk)
                     if state.pending.count >= StreamState.batchRows {
-                        try await writer.write(await state.encodePending())
+                        try await writer.write(state.count(await state.encoding.encode(state.takePending())))
                     }
                 }
                 try state.finish()
-                if !state.pending.isEmpty { try await writer.write(await state.encodePending()) }
+                if !state.pending.isEmpty {
+                    try await writer.write(state.count(await state.encoding.encode(state.takePending())))
+                }
             }
 
             // Fresh tables have no statistics; without them the set-based checks plan nested loops.
@@ -94,8 +96,8 @@ public struct ExtractFileLoader: Sendable {
 }
 
 /// The pipeline's state for one file. `consume` parses; the parsed rows wait in `pending` until
-/// `encodePending` validates and encodes them, half on each of two tasks, so that one large file
-/// keeps both cores busy (the night's encounters file is the last to finish otherwise).
+/// `encoding` validates and encodes them, half on each of two tasks, so that one large file keeps
+/// both cores busy (the night's encounters file is the last to finish otherwise).
 struct StreamState {
     /// Rows validated at a time: about 200 KB of COPY data for encounters, a few buffers' worth.
     static let batchRows = 2048
@@ -218,32 +220,46 @@ struct StreamState {
         pending.append(record)
     }
 
-    /// Validates and encodes the pending rows, in their order, as COPY text.
-    mutating func encodePending() async -> ByteBuffer {
-        let records = pending
-        pending.removeAll(keepingCapacity: true)
-        let rows = Encoding(validator: validator!, encodingName: encodingName, stagingColumns: stagingColumns, textColumns: textColumns)
-        let half = records.count / 2
-        async let first = rows.encode(records[..<half])
-        let second = rows.encode(records[half...])
-        var encoded = await first
-        rejected += encoded.rejected + second.rejected
-        warnings += encoded.warnings + second.warnings
-        encoded.encoder.buffer.writeImmutableBuffer(second.encoder.buffer)
+    /// The rows parsed since the last call (only rows of a usable header are kept).
+    mutating func takePending() -> [CSVParser.Record] {
+        defer { pending.removeAll(keepingCapacity: true) }
+        return pending
+    }
+
+    var encoding: Encoding {
+        Encoding(validator: validator!, encodingName: encodingName, stagingColumns: stagingColumns, textColumns: textColumns)
+    }
+
+    /// Counts an encoded piece's rejections and warnings; returns its COPY data.
+    mutating func count(_ encoded: Encoding.Encoded) -> ByteBuffer {
+        rejected += encoded.rejected
+        warnings += encoded.warnings
         return encoded.encoder.buffer
     }
 
-    /// Row validation and COPY encoding: what may run on several tasks at once.
+    /// Row validation and COPY encoding, on values that may go to other tasks.
     struct Encoding: Sendable {
         let validator: RowValidator
         let encodingName: String
         let stagingColumns: [String]
         let textColumns: [Bool]
 
-        struct Encoded {
+        struct Encoded: Sendable {
             var encoder: CopyRowEncoder
             var rejected = 0
             var warnings = 0
+        }
+
+        /// The rows, in their order, as COPY text: the first half on a child task, the second here.
+        func encode(_ records: [CSVParser.Record]) async -> Encoded {
+            let half = records.count / 2
+            async let first = encode(records[..<half])
+            let second = encode(records[half...])
+            var encoded = await first
+            encoded.rejected += second.rejected
+            encoded.warnings += second.warnings
+            encoded.encoder.buffer.writeImmutableBuffer(second.encoder.buffer)
+            return encoded
         }
 
         func encode(_ records: ArraySlice<CSVParser.Record>) -> Encoded {
