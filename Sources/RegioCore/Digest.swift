@@ -28,15 +28,37 @@ extension Sequence where Element == UInt8 {
 
 /// Keyed hash of national ID numbers (HMAC-SHA256 under the region secret). The clear number is
 /// never stored: deterministic patient links compare these values instead.
+///
+/// HMAC (RFC 2104) is spelled out over swift-crypto's SHA-256 so that the key's two pads are
+/// hashed once, not for every number: `HMAC<SHA256>(key:)` hashes both pads each time it is made,
+/// and `SymmetricKey` is not `Sendable` in this swift-crypto. Tests compare it with `HMAC<SHA256>`.
 public struct Pseudonymizer: Sendable {
-    // Kept as bytes: `SymmetricKey` is not `Sendable` in this swift-crypto, and making one is cheap.
-    private let secret: Data
+    /// SHA-256 after absorbing the key XOR the inner pad, and after the outer pad. `SHA256` is not
+    /// marked `Sendable`, but it is a value whose state is copied on write (swift-crypto's
+    /// `OpenSSLDigestImpl`), and these two are only ever copied, never updated in place.
+    private struct Pads: @unchecked Sendable {
+        let inner: SHA256
+        let outer: SHA256
+    }
+    private let pads: Pads
 
     public init(secret: Data) {
-        self.secret = secret
+        // Keys longer than the hash's 64-byte block are hashed first; shorter ones are zero-padded.
+        var key = secret.count > 64 ? Array(SHA256.hash(data: secret)) : Array(secret)
+        key += [UInt8](repeating: 0, count: 64 - key.count)
+        var inner = SHA256()
+        inner.update(data: key.map { $0 ^ 0x36 })
+        var outer = SHA256()
+        outer.update(data: key.map { $0 ^ 0x5C })
+        self.pads = Pads(inner: inner, outer: outer)
     }
 
     public func pseudonym(_ value: String) -> String {
-        HMAC<SHA256>.authenticationCode(for: Data(value.utf8), using: SymmetricKey(data: secret)).hexString
+        var inner = pads.inner
+        var value = value
+        value.withUTF8 { inner.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        var outer = pads.outer
+        outer.update(data: Array(inner.finalize()))
+        return outer.finalize().hexString
     }
 }

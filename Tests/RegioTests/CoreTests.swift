@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import RegioCore
 import Testing
@@ -178,6 +179,13 @@ struct SecretsTests {
 
     @Test("pseudonyms are keyed: same key same value, other key other value")
     func pseudonyms() {
+        // The same as swift-crypto's own HMAC, for short, block-sized and long keys.
+        for secret in [Data(repeating: 1, count: 32), Data((0..<64).map { UInt8($0) }), Data(repeating: 9, count: 100)] {
+            for value in ["RID:11010519491231002X", "", "PASSPORT:E12345678"] {
+                #expect(Pseudonymizer(secret: secret).pseudonym(value)
+                    == HMAC<SHA256>.authenticationCode(for: Data(value.utf8), using: SymmetricKey(data: secret)).hexString)
+            }
+        }
         let one = Pseudonymizer(secret: Data(repeating: 1, count: 32))
         let two = Pseudonymizer(secret: Data(repeating: 2, count: 32))
         let id = "11010519491231002X"

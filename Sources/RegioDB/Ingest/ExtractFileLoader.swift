@@ -258,7 +258,7 @@ struct StreamState {
             var encoded = await first
             encoded.rejected += second.rejected
             encoded.warnings += second.warnings
-            encoded.encoder.buffer.writeImmutableBuffer(second.encoder.buffer)
+            encoded.encoder.append(second.encoder)
             return encoded
         }
 
@@ -307,8 +307,10 @@ struct StreamState {
     static func rowHash(_ values: [String?]) -> String {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         for value in values {
-            if let value {
-                for byte in value.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+            if var value {
+                value.withUTF8 { bytes in
+                    for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+                }
                 hash = (hash ^ 0x1F) &* 0x0000_0100_0000_01B3
             } else {
                 hash = (hash ^ 0xFF) &* 0x0000_0100_0000_01B3
