@@ -31,6 +31,33 @@ struct ExtractValidationTests {
         #expect("王小明".trimmingWhitespace() == "王小明")
     }
 
+    @Test("timestamps are ordered by the instant they name, whatever their offsets")
+    func timestampOrder() {
+        #expect(RowValidator.precedes("2026-11-22 08:30:00+08:00", "2026-11-22 09:10:00+08:00"))
+        #expect(!RowValidator.precedes("2026-11-22 09:10:00+08:00", "2026-11-22 08:30:00+08:00"))
+        #expect(!RowValidator.precedes("2026-11-22 08:30:00+08:00", "2026-11-22 08:30:00+08:00"))
+        // 09:00 in Beijing is 01:00 UTC: before 02:00 UTC, though its text sorts after.
+        #expect(RowValidator.precedes("2026-11-22 09:00:00+08:00", "2026-11-22 02:00:00+00:00"))
+        #expect(!RowValidator.precedes("2026-11-22 02:00:00+00:00", "2026-11-22 09:00:00+08:00"))
+        #expect(RowValidator.precedes("2026-11-21 23:59:59+08:00", "2026-11-22 00:00:00+08:00"))
+    }
+
+    @Test("decimals are normalised: no leading zeros, no bare dot, trailing zeros kept")
+    func decimals() {
+        let cases: [(String, String, Double)] = [
+            ("12.50", "12.50", 12.5), ("012.50", "12.50", 12.5), ("0.05", "0.05", 0.05), ("00.5", "0.5", 0.5),
+            (".5", "0.5", 0.5), ("5.", "5", 5), ("0", "0", 0), ("000", "0", 0), ("1.000001", "1.000001", 1.000001),
+        ]
+        for (text, normal, value) in cases {
+            let result = FieldChecks.decimal(text, maxScale: 6)
+            #expect(result?.text == normal, "\(text)")
+            #expect(result.map { abs($0.value - value) < 1e-9 } == true, "\(text)")
+        }
+        for bad in ["", ".", "1.2.3", "-1", "1e3", "12.3456789", "１２"] {
+            #expect(FieldChecks.decimal(bad, maxScale: 6) == nil, "\(bad)")
+        }
+    }
+
     @Test("a good encounter has no issues and is normalised")
     func goodEncounter() {
         let row = validator(.encounters, encounterHeader)

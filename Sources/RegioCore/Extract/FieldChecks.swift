@@ -62,9 +62,10 @@ public enum FieldChecks {
     /// with its value for plausibility arithmetic. Nil for anything else (signs, exponents,
     /// thousands separators).
     public static func decimal(_ text: String, maxScale: Int) -> (text: String, value: Double)? {
-        let b = Array(text.utf8)
+        let b = text.utf8
         guard !b.isEmpty, b.count <= 24 else { return nil }
         var integer: Int64 = 0
+        var integerDigits = 0
         var fraction: Int64 = 0
         var fractionDigits = 0
         var sawDot = false
@@ -81,6 +82,7 @@ public enum FieldChecks {
                     fraction = fraction * 10 + Int64(byte - 0x30)
                 } else {
                     integer = integer * 10 + Int64(byte - 0x30)
+                    integerDigits += 1
                     guard integer < 1_000_000_000_000 else { return nil }
                 }
             } else {
@@ -90,8 +92,13 @@ public enum FieldChecks {
         guard sawDigit else { return nil }
         var divisor = 1.0
         for _ in 0..<fractionDigits { divisor *= 10 }
+        let value = Double(integer) + Double(fraction) / divisor
+        // Already in normal form (the usual case): no leading zero, no bare or trailing dot.
+        if integerDigits > 0, b.first != UInt8(ascii: "0") || integerDigits == 1, !sawDot || fractionDigits > 0 {
+            return (text, value)
+        }
         let text = String(integer) + (fractionDigits > 0 ? "." + pad(Int(fraction), fractionDigits) : "")
-        return (text, Double(integer) + Double(fraction) / divisor)
+        return (text, value)
     }
 
     /// A timestamp: `YYYY-MM-DD HH:MM:SS` (local time, `localOffset` added, e.g. `+08:00`) or

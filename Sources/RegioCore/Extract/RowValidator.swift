@@ -321,7 +321,7 @@ public struct RowValidator: Sendable {
             }
         }
         func notBefore(_ later: Cross, _ earlier: Cross, _ severity: Severity) {
-            if let a = instant(later), let b = instant(earlier), Self.instant(a) < Self.instant(b) {
+            if let a = instant(later), let b = instant(earlier), Self.precedes(a, b) {
                 implausible(later, severity, "\(later.column) is before \(earlier.column)")
             }
         }
@@ -366,7 +366,17 @@ public struct RowValidator: Sendable {
         }
     }
 
-    /// Orders ISO timestamps with offsets without a calendar library: minutes since the epoch.
+    /// Whether timestamp `a` is earlier than `b`, both as `FieldChecks.timestamp` writes them
+    /// (`YYYY-MM-DD HH:MM:SS±HH:MM`). With the same offset, as a facility's times usually have,
+    /// text order is time order.
+    static func precedes(_ a: String, _ b: String) -> Bool {
+        if a.utf8.count == 25, b.utf8.count == 25, a.utf8.suffix(6).elementsEqual(b.utf8.suffix(6)) {
+            return a.utf8.lexicographicallyPrecedes(b.utf8)
+        }
+        return instant(a) < instant(b)
+    }
+
+    /// Orders ISO timestamps with offsets without a calendar library: seconds since the epoch.
     static func instant(_ text: String) -> Int {
         let b = Array(text.utf8)
         guard let date = CalendarDate(String(decoding: b[0..<10], as: UTF8.self)),
