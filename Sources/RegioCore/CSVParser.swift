@@ -10,8 +10,13 @@ import Darwin
 /// already be UTF-8 (the ingest pipeline decodes GB18030 before this).
 ///
 /// A malformed record (a stray quote, text after a closing quote) is still returned, with `problem`
-/// set, so the caller can report it on its line and go on with the next one.
+/// set, so the caller can report it on its line and go on with the next one. A record keeps at most
+/// `maxRecordBytes` bytes and `maxFields` fields, whatever the input: an unclosed quote would
+/// otherwise read the rest of the file into one field, and memory would grow with the file.
 public struct CSVParser: Sendable {
+    public static let maxRecordBytes = 1 << 20
+    public static let maxFields = 1_000
+
     public struct Record: Sendable, Equatable {
         public var fields: [String]
         /// Line the record starts on, counting from 1 (the header is line 1).
@@ -33,6 +38,8 @@ public struct CSVParser: Sendable {
     private var afterCR = false
     private var atStart = true
     private var bomBytesSeen = 0
+    /// Bytes of the current record's finished fields.
+    private var recordBytes = 0
 
     public init() {
         field.reserveCapacity(256)
@@ -74,7 +81,7 @@ public struct CSVParser: Sendable {
                 case UInt8(ascii: "\""): state = .quoted
                 case UInt8(ascii: ","): endField()
                 case UInt8(ascii: "\n"), UInt8(ascii: "\r"): try endRecord(byte, emit)
-                default: field.append(byte); state = .unquoted; appendPlainRun(bytes, &index, quoted: false)
+                default: append(byte); state = .unquoted; appendPlainRun(bytes, &index, quoted: false)
                 }
             case .unquoted:
                 switch byte {
@@ -82,8 +89,8 @@ public struct CSVParser: Sendable {
                 case UInt8(ascii: "\n"), UInt8(ascii: "\r"): try endRecord(byte, emit)
                 case UInt8(ascii: "\""):
                     if problem == nil { problem = "a quote inside an unquoted field (field \(fields.count + 1)); quote the whole field and double the quote" }
-                    field.append(byte)
-                default: field.append(byte); appendPlainRun(bytes, &index, quoted: false)
+                    append(byte)
+                default: append(byte); appendPlainRun(bytes, &index, quoted: false)
                 }
             case .quoted:
                 switch byte {
@@ -91,18 +98,18 @@ public struct CSVParser: Sendable {
                 case UInt8(ascii: "\n"):
                     // A CRLF inside quotes is one line break, kept as it was written.
                     if !crInQuotesBefore { line += 1 }
-                    field.append(byte)
-                case UInt8(ascii: "\r"): line += 1; field.append(byte); crInQuotes = true
-                default: field.append(byte); appendPlainRun(bytes, &index, quoted: true)
+                    append(byte)
+                case UInt8(ascii: "\r"): line += 1; append(byte); crInQuotes = true
+                default: append(byte); appendPlainRun(bytes, &index, quoted: true)
                 }
             case .quoteInQuoted:
                 switch byte {
-                case UInt8(ascii: "\""): field.append(byte); state = .quoted
+                case UInt8(ascii: "\""): append(byte); state = .quoted
                 case UInt8(ascii: ","): endField()
                 case UInt8(ascii: "\n"), UInt8(ascii: "\r"): try endRecord(byte, emit)
                 default:
                     if problem == nil { problem = "text after the closing quote of field \(fields.count + 1)" }
-                    field.append(byte)
+                    append(byte)
                     state = .unquoted
                     appendPlainRun(bytes, &index, quoted: false)
                 }
@@ -122,8 +129,22 @@ public struct CSVParser: Sendable {
                 || (!quoted && byte == UInt8(ascii: ",")) { break }
             end += 1
         }
-        if end > start { field.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<end])) }
+        let room = max(0, Self.maxRecordBytes - recordBytes - field.count)
+        if end - start > room { overflow() }
+        let kept = min(end - start, room)
+        if kept > 0 { field.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<start + kept])) }
         index = end
+    }
+
+    /// One byte of the current field, unless the record is full.
+    private mutating func append(_ byte: UInt8) {
+        if recordBytes + field.count < Self.maxRecordBytes { field.append(byte) } else { overflow() }
+    }
+
+    private mutating func overflow() {
+        if problem == nil {
+            problem = "the record is longer than \(Self.maxRecordBytes) bytes (is a quote left open?); the rest of it was not read"
+        }
     }
 
     private var crInQuotes = false
@@ -154,8 +175,13 @@ public struct CSVParser: Sendable {
     }
 
     private mutating func appendField() {
+        guard fields.count < Self.maxFields else {
+            if problem == nil { problem = "the record has more than \(Self.maxFields) fields; the rest were not read" }
+            return
+        }
         let (text, valid) = field.withUnsafeBufferPointer(Self.decode)
         if !valid { badEncoding = true }
+        recordBytes += field.count
         fields.append(text)
     }
 
@@ -190,6 +216,7 @@ public struct CSVParser: Sendable {
         state = .fieldStart
         problem = nil
         badEncoding = false
+        recordBytes = 0
         recordLine = line
     }
 }

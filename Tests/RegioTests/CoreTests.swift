@@ -75,6 +75,27 @@ struct CSVParserTests {
         #expect(open.last?.problem?.contains("never closed") == true)
     }
 
+    @Test("a record keeps at most maxRecordBytes bytes and maxFields fields, and says so")
+    func bounded() {
+        // An unclosed quote early in a large file: one record from there to the end, held within
+        // the bound, however much follows.
+        let big = "a,b\n1,\"open\n" + String(repeating: "2,plain text that the open quote swallows\n", count: 60_000)
+        let records = parse(big, chunk: 65_536)
+        #expect(records.count == 2)
+        #expect(records[1].fields.reduce(0) { $0 + $1.utf8.count } <= CSVParser.maxRecordBytes)
+        #expect(records[1].problem?.contains("never closed") == true)
+        // A long unquoted line: cut at the bound, reported, and the next line is read as usual.
+        let long = "a\n" + String(repeating: "x", count: CSVParser.maxRecordBytes + 10) + "\nnext\n"
+        let cut = parse(long, chunk: 4_096)
+        #expect(cut.map { $0.fields.first?.utf8.count ?? 0 } == [1, CSVParser.maxRecordBytes, 4])
+        #expect(cut[1].problem?.contains("longer than") == true)
+        #expect(cut[2].problem == nil)
+        // Too many fields: the rest are dropped.
+        let wide = parse("a\n" + String(repeating: ",", count: 5_000) + "\n")
+        #expect(wide[1].fields.count == CSVParser.maxFields)
+        #expect(wide[1].problem?.contains("more than") == true)
+    }
+
     @Test("CSV output quotes only what needs it")
     func writer() {
         #expect(CSVWriter.line(["plain", "a,b", "say \"x\"", "two\nlines", ""]) == "plain,\"a,b\",\"say \"\"x\"\"\",\"two\nlines\",\r\n")

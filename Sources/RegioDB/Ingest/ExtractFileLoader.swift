@@ -52,7 +52,7 @@ public struct ExtractFileLoader: Sendable {
             try await connection.copyFrom(table: table.copyTarget, columns: columns, logger: logger) { writer in
                 for try await chunk in body {
                     try state.consume(chunk)
-                    if state.pending.count >= StreamState.batchRows {
+                    if state.pending.count >= StreamState.batchRows || state.pendingBytes >= StreamState.batchBytes {
                         try await writer.write(state.count(await state.encoding.encode(state.takePending())))
                     }
                 }
@@ -99,8 +99,10 @@ public struct ExtractFileLoader: Sendable {
 /// `encoding` validates and encodes them, half on each of two tasks, so that one large file keeps
 /// both cores busy (the night's encounters file is the last to finish otherwise).
 struct StreamState {
-    /// Rows validated at a time: about 200 KB of COPY data for encounters, a few buffers' worth.
+    /// Rows validated at a time: about 200 KB of COPY data for encounters, a few buffers' worth;
+    /// fewer when they are long (a record holds at most `CSVParser.maxRecordBytes`).
     static let batchRows = 2048
+    static let batchBytes = 1 << 20
 
     let file: ExtractManifest.File
     let context: ValidationContext
@@ -112,6 +114,7 @@ struct StreamState {
     var parser = CSVParser()
     var validator: RowValidator?
     var pending: [CSVParser.Record] = []
+    var pendingBytes = 0
     var rows = 0
     var rejected = 0
     var warnings = 0
@@ -218,11 +221,15 @@ struct StreamState {
         // and row count), but its rows are not staged: the batch will be rejected.
         guard validator.headerIsUsable else { return }
         pending.append(record)
+        pendingBytes += record.fields.reduce(0) { $0 + $1.utf8.count }
     }
 
     /// The rows parsed since the last call (only rows of a usable header are kept).
     mutating func takePending() -> [CSVParser.Record] {
-        defer { pending.removeAll(keepingCapacity: true) }
+        defer {
+            pending.removeAll(keepingCapacity: true)
+            pendingBytes = 0
+        }
         return pending
     }
 
