@@ -24,6 +24,8 @@ public struct CSVParser: Sendable {
         public var problem: String?
         /// Some field's bytes were not valid UTF-8 (after transcoding): `bad_encoding` on this line.
         public var badEncoding: Bool = false
+        /// The fields' bytes, at most `maxRecordBytes`.
+        public var byteCount = 0
     }
 
     private enum State { case fieldStart, unquoted, quoted, quoteInQuoted }
@@ -154,13 +156,13 @@ public struct CSVParser: Sendable {
         if state == .quoted {
             problem = "a quoted field opened on line \(recordLine) is never closed"
             appendField()
-            try emit(Record(fields: fields, line: recordLine, problem: problem, badEncoding: badEncoding))
+            try emit(record)
             reset()
             return
         }
         if state != .fieldStart || !fields.isEmpty {
             endField()
-            try emit(Record(fields: fields, line: recordLine, problem: problem, badEncoding: badEncoding))
+            try emit(record)
             reset()
         }
     }
@@ -199,12 +201,17 @@ public struct CSVParser: Sendable {
         return (text, valid)
     }
 
+    /// The record read so far, its last field appended.
+    private var record: Record {
+        Record(fields: fields, line: recordLine, problem: problem, badEncoding: badEncoding, byteCount: recordBytes)
+    }
+
     private mutating func endRecord(_ terminator: UInt8, _ emit: (Record) throws -> Void) rethrows {
         if terminator == UInt8(ascii: "\r") { afterCR = true }
         let blank = fields.isEmpty && field.isEmpty && state == .fieldStart
         if !blank {
             endField()
-            try emit(Record(fields: fields, line: recordLine, problem: problem, badEncoding: badEncoding))
+            try emit(record)
         }
         line += 1
         reset()

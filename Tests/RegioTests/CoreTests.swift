@@ -83,6 +83,7 @@ struct CSVParserTests {
         let records = parse(big, chunk: 65_536)
         #expect(records.count == 2)
         #expect(records[1].fields.reduce(0) { $0 + $1.utf8.count } <= CSVParser.maxRecordBytes)
+        #expect(records.allSatisfy { $0.byteCount == $0.fields.reduce(0) { $0 + $1.utf8.count } })
         #expect(records[1].problem?.contains("never closed") == true)
         // A long unquoted line: cut at the bound, reported, and the next line is read as usual.
         let long = "a\n" + String(repeating: "x", count: CSVParser.maxRecordBytes + 10) + "\nnext\n"

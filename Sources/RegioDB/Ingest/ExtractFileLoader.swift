@@ -221,7 +221,7 @@ struct StreamState {
         // and row count), but its rows are not staged: the batch will be rejected.
         guard validator.headerIsUsable else { return }
         pending.append(record)
-        pendingBytes += record.fields.reduce(0) { $0 + $1.utf8.count }
+        pendingBytes += record.byteCount
     }
 
     /// The rows parsed since the last call (only rows of a usable header are kept).
