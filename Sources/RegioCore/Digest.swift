@@ -58,7 +58,7 @@ public struct Pseudonymizer: Sendable {
         var value = value
         value.withUTF8 { inner.update(bufferPointer: UnsafeRawBufferPointer($0)) }
         var outer = pads.outer
-        outer.update(data: Array(inner.finalize()))
+        inner.finalize().withUnsafeBytes { outer.update(bufferPointer: $0) }
         return outer.finalize().hexString
     }
 }
