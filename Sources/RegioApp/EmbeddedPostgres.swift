@@ -113,9 +113,10 @@ public final class EmbeddedPostgres: Sendable {
         }
         // A scratch cluster: durability off. The load-related settings of deploy/postgresql/regio.conf
         // (not its memory sizes): a night's load between checkpoints, sorts and hashes of a batch's
-        // checks in memory, no JIT compilation for the few large statements of a merge.
+        // checks in memory, no JIT compilation for the few large statements of a merge, prepared
+        // transactions for the merge's side transaction.
         let options = "-p \(port) -c listen_addresses=127.0.0.1 -k \(dataDirectory.path) -c fsync=off -c full_page_writes=off"
-            + " -c max_wal_size=4GB -c checkpoint_timeout=15min -c work_mem=32MB -c jit=off"
+            + " -c max_wal_size=4GB -c checkpoint_timeout=15min -c work_mem=32MB -c jit=off -c max_prepared_transactions=10"
         try run("pg_ctl", ["-D", dataDirectory.path, "-l", logFile.path, "-o", options, "-w", "-t", "60", "start"])
         logger.info("PostgreSQL started", metadata: ["port": "\(port)"])
         let createdb = binDirectory.appendingPathComponent("createdb").path

@@ -4,7 +4,8 @@ import ServiceLifecycle
 
 /// Decides committed batches in the background: `workers` at once, each taking the next queued
 /// batch (one facility's batches in business-date order). On graceful shutdown a worker finishes
-/// the batch it holds and stops; a batch left `validating` by a crash is requeued at start.
+/// the batch it holds and stops; a batch left `validating` by a crash is requeued at start, and
+/// a side transaction it left prepared is settled.
 /// A batch being decided holds one connection for its merge transaction while its checks take
 /// others, so the database's pool must be larger than `workers`.
 public struct BatchWorker: Service {
@@ -13,8 +14,10 @@ public struct BatchWorker: Service {
     let idle: Duration
     let logger: Logger
 
-    public init(database: Database, workers: Int = 2, idle: Duration = .milliseconds(200), logger: Logger) {
-        self.processor = BatchProcessor(database: database)
+    /// - Parameter sideTransactions: see `BatchProcessor.sideTransactions`.
+    public init(database: Database, workers: Int = 2, idle: Duration = .milliseconds(200), sideTransactions: Bool = true,
+                logger: Logger) {
+        self.processor = BatchProcessor(database: database, sideTransactions: sideTransactions)
         self.workers = workers
         self.idle = idle
         self.logger = logger
@@ -22,6 +25,7 @@ public struct BatchWorker: Service {
 
     public func run() async throws {
         try await processor.requeueAbandoned(olderThan: 3600)
+        try await processor.resolvePrepared()
         await withTaskGroup(of: Void.self) { group in
             for worker in 0..<workers {
                 group.addTask { await loop(worker) }
@@ -30,9 +34,16 @@ public struct BatchWorker: Service {
     }
 
     func loop(_ worker: Int) async {
+        var settled = ContinuousClock.now
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 if try await processor.processNext() == nil {
+                    // Once a minute when idle, a side transaction that could not be settled at
+                    // the time (see BatchProcessor.resolvePrepared) is.
+                    if worker == 0, ContinuousClock.now - settled > .seconds(60) {
+                        settled = ContinuousClock.now
+                        try await processor.resolvePrepared()
+                    }
                     try await Task.sleep(for: idle)
                 }
             } catch is CancellationError {

@@ -294,10 +294,14 @@ struct IngestionTests {
     func dryRun() async throws {
         try await IngestScenario.run { s in
             let before = try await s.coreFingerprint()
-            let batch = try await s.upload(["patients.csv": Extracts.patients, "encounters.csv": Extracts.encounters], dryRun: true)
+            // Exams and purchases too: they are merged in a side transaction (SideTransactionTests).
+            let batch = try await s.upload(SideTransactionTests.night, dryRun: true)
             #expect(batch.status == .validated)
             #expect(batch.file(named: "encounters.csv")?.inserted == 3)
+            #expect(batch.file(named: "exams.csv")?.inserted == 2)
+            #expect(batch.file(named: "purchases.csv")?.inserted == 1)
             #expect(try await s.coreFingerprint() == before)
+            #expect(try await s.value("SELECT count(*)::text FROM pg_prepared_xacts WHERE database = current_database()") == "0")
         }
     }
 

@@ -4,16 +4,28 @@ import PostgresNIO
 import RegioCore
 
 /// Decides a committed batch: the set-based checks (duplicate keys, references), the rejected-row
-/// threshold, and the merge into the core tables — all kinds in one transaction, so a batch is
-/// loaded whole or not at all. The merge's first step (the patients) overlaps the checks it does
-/// not depend on, so a batch uses a second connection while its transaction is open. A dry run
-/// does everything and rolls the merge back.
+/// threshold, and the merge into the core tables — committed together, so a batch is loaded whole
+/// or not at all. The merge's first step (the patients) overlaps the checks it does not depend on,
+/// so a batch uses a second connection while its transaction is open. The kinds nothing else in
+/// the batch reads (exams, purchases) are merged on that second connection too, in a transaction
+/// of their own that two-phase commit joins to the main one (see `mergeSide`). A dry run does
+/// everything and rolls the merge back.
 public struct BatchProcessor: Sendable {
     public let database: Database
+    /// Whether the side kinds may be merged beside the main transaction. Even when true, they are
+    /// only if the server allows prepared transactions (`max_prepared_transactions` > 0); otherwise
+    /// every kind is merged in the main transaction, one after the other.
+    public let sideTransactions: Bool
 
-    public init(database: Database) {
+    public init(database: Database, sideTransactions: Bool = true) {
         self.database = database
+        self.sideTransactions = sideTransactions
     }
+
+    /// Kinds whose merge reads no other core table and whose core table no later step of a batch
+    /// reads (the rollups and the referral matching read encounters, patients, referrals and the
+    /// census): they can be merged in a transaction of their own.
+    static let sideKinds: [ExtractKind] = [.exams, .purchases]
 
     struct Batch {
         var id: Int64
@@ -23,6 +35,11 @@ public struct BatchProcessor: Sendable {
         var dryRun: Bool
         var kinds: [ExtractKind]
         var fileErrors: [String]
+        /// The kinds merged in the side transaction: none when it is not used.
+        var sideKinds: [ExtractKind] = []
+        /// The side transaction's name once prepared (`PREPARE TRANSACTION`), unique in the
+        /// cluster: `regio_<database oid>_batch_<batch id>`.
+        var preparedName = ""
     }
 
     /// Takes the next queued batch, if any, and decides it. Returns the batch id it worked on.
@@ -68,6 +85,9 @@ public struct BatchProcessor: Sendable {
         let started = ContinuousClock.now
         var loaded: Batch?
         do {
+            // A side transaction still prepared for this batch is an earlier attempt's, whose
+            // process died before settling it; it would hold rows this attempt writes.
+            try await resolvePrepared()
             let batch = try await load(batchID)
             loaded = batch
             try await decide(batch)
@@ -119,6 +139,14 @@ public struct BatchProcessor: Sendable {
             if let error { batch.fileErrors.append("\(name): \(error)") }
         }
         batch.kinds.sort()
+        if sideTransactions {
+            for try await (allowed, database) in try await database.query("""
+                SELECT current_setting('max_prepared_transactions')::int > 0, oid::int8 FROM pg_database WHERE datname = current_database()
+                """).decode((Bool, Int64).self) where allowed {
+                batch.sideKinds = batch.kinds.filter(Self.sideKinds.contains)
+                batch.preparedName = "regio_\(database)_batch_\(id)"
+            }
+        }
         return batch
     }
 
@@ -289,6 +317,11 @@ public struct BatchProcessor: Sendable {
     /// transaction waits for them before the rejected-row threshold and the other kinds, and a
     /// batch over the threshold is rolled back whole, like any failure.
     private func merge(_ batch: Batch, checks: Task<Void, any Error>) async throws {
+        // The side transaction starts as soon as the checks have marked every rejected row.
+        let side: Task<[ExtractKind: Counts], any Error>? = batch.sideKinds.isEmpty ? nil : Task {
+            try await checks.value
+            return try await mergeSide(batch)
+        }
         var counts: [ExtractKind: Counts] = [:]
         do {
             try await database.withTransaction { connection in
@@ -310,7 +343,7 @@ public struct BatchProcessor: Sendable {
                         referralMonths.insert(try $0.decode(String.self))
                     }
                 }
-                for kind in batch.kinds where kind != .patients {
+                for kind in batch.kinds where kind != .patients && !batch.sideKinds.contains(kind) {
                     counts[kind] = try await merge(kind, batch, on: connection)
                 }
                 if batch.kinds.contains(.referrals) {
@@ -328,15 +361,113 @@ public struct BatchProcessor: Sendable {
                                                                      on: connection, logger: database.logger)
                 }
                 try await Rollups.refreshReferralMonths(referralKeys, on: connection, logger: database.logger)
+                // The side transaction is prepared (a dry run's rolled back) before this one
+                // commits; its counts are recorded with the others.
+                if let side { counts.merge(try await side.value) { $1 } }
                 if batch.dryRun { throw DryRunRollback() }
                 try await Self.recordCounts(batch, counts, status: .loaded, on: connection, logger: database.logger)
             }
-        } catch is DryRunRollback {
-            try await database.withTransaction { connection in
-                try await Self.recordCounts(batch, counts, status: .validated, on: connection, logger: database.logger)
+        } catch {
+            // The main transaction rolled back; the side one, once it has stopped, goes too.
+            if let side {
+                _ = try? await side.value
+                await settleSide(batch, commit: false)
             }
-        } catch let rejection as Rejection {
-            try await finish(batch.id, status: .rejected, reason: rejection.reason)
+            switch error {
+            case is DryRunRollback:
+                try await database.withTransaction { connection in
+                    try await Self.recordCounts(batch, counts, status: .validated, on: connection, logger: database.logger)
+                }
+            case let rejection as Rejection:
+                try await finish(batch.id, status: .rejected, reason: rejection.reason)
+            default:
+                throw error
+            }
+            return
+        }
+        if side != nil { await settleSide(batch, commit: true) }
+    }
+
+    /// The side kinds' merge, in a transaction of their own on a second connection while the main
+    /// transaction merges the rest. It ends prepared (`PREPARE TRANSACTION`: on disk and sure to
+    /// commit when told, but not yet visible); the main transaction commits, then it does; if the
+    /// main one fails instead, it is rolled back. A process that dies in between leaves it to
+    /// `resolvePrepared`. A dry run rolls it back at once.
+    private func mergeSide(_ batch: Batch) async throws -> [ExtractKind: Counts] {
+        try await database.withConnection { connection in
+            try await connection.query("BEGIN", logger: database.logger)
+            do {
+                var counts: [ExtractKind: Counts] = [:]
+                for kind in batch.sideKinds {
+                    counts[kind] = try await merge(kind, batch, on: connection)
+                }
+                let end = batch.dryRun ? "ROLLBACK" : "PREPARE TRANSACTION '\(batch.preparedName)'"
+                try await connection.query(PostgresQuery(unsafeSQL: end), logger: database.logger)
+                return counts
+            } catch {
+                _ = try? await connection.query("ROLLBACK", logger: database.logger)
+                throw error
+            }
+        }
+    }
+
+    /// Commits or rolls back the batch's prepared side transaction, if there is one. It is tried
+    /// three times; should it still fail (the database gone, say), the batch's outcome stands and
+    /// `resolvePrepared` settles the side transaction the same way later.
+    private func settleSide(_ batch: Batch, commit: Bool) async {
+        let statement = "\(commit ? "COMMIT" : "ROLLBACK") PREPARED '\(batch.preparedName)'"
+        for attempt in 1...3 {
+            do {
+                guard try await isPrepared(batch.preparedName) else { return }
+                try await database.query(PostgresQuery(unsafeSQL: statement))
+                return
+            } catch {
+                database.logger.error("settling a side transaction failed", metadata: [
+                    "batch": "\(batch.id)", "statement": "\(statement)", "attempt": "\(attempt)",
+                    "error": "\(String(reflecting: error))",
+                ])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    private func isPrepared(_ name: String) async throws -> Bool {
+        for try await found in try await database.query(
+            "SELECT EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE gid = \(name) AND database = current_database())"
+        ).decode(Bool.self) { return found }
+        return false
+    }
+
+    /// Settles the side transactions that a process stopped between preparing and settling
+    /// (killed, or its database connection lost): one whose batch that same attempt loaded
+    /// commits; one whose batch ended otherwise, or was taken up again since, rolls back. A batch
+    /// still being decided keeps its own. The staging of a batch that has ended, which the side
+    /// transaction held, is dropped with it.
+    public func resolvePrepared() async throws {
+        var found: [(name: String, batch: Int64, commit: Bool?, ended: Bool)] = []
+        for try await row in try await database.query("""
+            SELECT x.gid, b.id,
+                   CASE WHEN b.started_at IS NULL OR x.prepared < b.started_at THEN false
+                        WHEN b.status = 'loaded' THEN true
+                        WHEN b.status = 'validating' THEN NULL  -- being decided
+                        ELSE false END,
+                   b.status NOT IN ('receiving', 'queued', 'validating')
+            FROM pg_prepared_xacts x
+            JOIN pg_database d ON d.datname = x.database
+            JOIN ingest.batches b ON x.gid = 'regio_' || d.oid || '_batch_' || b.id
+            WHERE x.database = current_database()
+            """).decode((String, Int64, Bool?, Bool).self) {
+            found.append(row)
+        }
+        for entry in found {
+            guard let commit = entry.commit else { continue }
+            database.logger.warning("settling a side transaction left prepared", metadata: [
+                "transaction": "\(entry.name)", "outcome": "\(commit ? "commit" : "rollback")",
+            ])
+            try await database.query(PostgresQuery(unsafeSQL: "\(commit ? "COMMIT" : "ROLLBACK") PREPARED '\(entry.name)'"))
+            if entry.ended {
+                try await Self.dropStaging(batchID: entry.batch, kinds: ExtractKind.allCases, database: database)
+            }
         }
     }
 
@@ -420,8 +551,18 @@ public struct BatchProcessor: Sendable {
     }
 
     static func dropStaging(_ batch: Batch, database: Database) async throws {
-        for kind in batch.kinds {
-            try await database.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(StagingTable(batchID: batch.id, kind: kind).name)"))
+        try await dropStaging(batchID: batch.id, kinds: batch.kinds, database: database)
+    }
+
+    static func dropStaging(batchID: Int64, kinds: [ExtractKind], database: Database) async throws {
+        try await database.withTransaction { connection in
+            // A side transaction left prepared holds its staging table until it is settled:
+            // the table then stays until `resolvePrepared` drops it.
+            try await connection.query("SET LOCAL lock_timeout = '5s'", logger: database.logger)
+            for kind in kinds {
+                try await connection.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(StagingTable(batchID: batchID, kind: kind).name)"),
+                                           logger: database.logger)
+            }
         }
     }
 }

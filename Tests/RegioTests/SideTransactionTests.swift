@@ -1,0 +1,143 @@
+import Foundation
+import PostgresNIO
+import RegioDB
+import Testing
+
+/// Exams and purchases are merged in a side transaction, prepared and committed with the batch's
+/// main transaction (two-phase commit), so that a batch still loads whole or not at all.
+@Suite("Ingestion: the merge's side transaction")
+struct SideTransactionTests {
+    static let exams = "report_id,patient_id,encounter_id,exam_code,code_system,exam_name,category,performed_at,summary,document_ref\n"
+        + "R1,P001,E001,LAB0001,REGIONAL,血常规,LAB,2026-11-22 08:40:00,正常,his://H339901001/R1\n"
+        + "R2,P002,E002,IMG0201,REGIONAL,头颅CT平扫,IMAGING,2026-11-19 09:00:00,未见明显异常,his://H339901001/R2\n"
+    static let purchases = "line_id,item_code,code_system,item_name,purchase_unit,pack_size,base_unit,unit_price,quantity,amount,supplier,purchase_date\n"
+        + "L1,X1,NHSA,药,盒,30,片,12.50,4,50.00,供应商,2026-11-22\n"
+    static let night = ["patients.csv": Extracts.patients, "encounters.csv": Extracts.encounters,
+                        "exams.csv": exams, "purchases.csv": purchases]
+
+    /// Side transactions this test's database has left prepared.
+    static func prepared(_ s: IngestScenario) async throws -> String? {
+        try await s.value("SELECT count(*)::text FROM pg_prepared_xacts WHERE database = current_database()")
+    }
+
+    @Test("exams and purchases commit with the batch from a transaction of their own; without prepared transactions, from the main one",
+          arguments: [true, false])
+    func sideTransaction(side: Bool) async throws {
+        try await IngestScenario.run(sideTransactions: side) { s in
+            // Each merge INSERT notes the transaction it ran in.
+            try await s.database.query("CREATE TABLE public.merge_xacts (table_name text, xact text)")
+            try await s.database.query("""
+                CREATE FUNCTION public.note_xact() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN INSERT INTO public.merge_xacts VALUES (TG_TABLE_NAME, pg_current_xact_id()::text); RETURN NULL; END $$
+                """)
+            for table in ["emr.patients", "emr.encounters", "emr.exams", "procurement.purchases"] {
+                try await s.database.query(PostgresQuery(unsafeSQL:
+                    "CREATE TRIGGER note AFTER INSERT ON \(table) FOR EACH STATEMENT EXECUTE FUNCTION public.note_xact()"))
+            }
+            let batch = try await s.upload(Self.night)
+            #expect(batch.status == .loaded, "\(batch.reason ?? "")")
+            #expect(batch.file(named: "exams.csv")?.inserted == 2)
+            #expect(batch.file(named: "purchases.csv")?.inserted == 1)
+            #expect(try await s.count("emr.exams") == 2)
+            #expect(try await s.count("procurement.purchases") == 1)
+            #expect(try await s.value("SELECT count(DISTINCT xact)::text FROM public.merge_xacts") == (side ? "2" : "1"))
+            #expect(try await s.value("""
+                SELECT count(DISTINCT xact)::text FROM public.merge_xacts WHERE table_name IN ('exams', 'purchases')
+                """) == "1")
+            #expect(try await Self.prepared(s) == "0")
+            #expect(try await s.value("SELECT count(*)::text FROM pg_tables WHERE schemaname = 'staging'") == "0")
+        }
+    }
+
+    @Test("a failure in the side transaction leaves the database exactly as it was")
+    func sideFailure() async throws {
+        try await IngestScenario.run { s in
+            try await s.database.query("""
+                CREATE FUNCTION public.refuse_r2() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF NEW.report_id = 'R2' THEN RAISE EXCEPTION 'injected failure in the exams'; END IF;
+                    RETURN NEW;
+                END $$
+                """)
+            try await s.database.query("CREATE TRIGGER boom BEFORE INSERT ON emr.exams FOR EACH ROW EXECUTE FUNCTION public.refuse_r2()")
+            let before = try await s.coreFingerprint()
+            let batch = try await s.upload(Self.night)
+            #expect(batch.status == .failed)
+            #expect(batch.reason?.contains("injected failure in the exams") == true)
+            #expect(try await s.coreFingerprint() == before)
+            #expect(try await s.count("emr.patients") == 0)
+            #expect(try await Self.prepared(s) == "0")
+            #expect(try await s.value("SELECT count(*)::text FROM pg_tables WHERE schemaname = 'staging'") == "0")
+        }
+    }
+
+    @Test("a failure in the main transaction after the side one was prepared rolls both back")
+    func mainFailureAfterPrepare() async throws {
+        try await IngestScenario.run { s in
+            // The main transaction's last step marks the batch loaded: refuse it there, saying
+            // whether the side transaction was prepared by then.
+            try await s.database.query("""
+                CREATE FUNCTION public.refuse_loaded() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    RAISE EXCEPTION 'injected failure; side transactions prepared: %',
+                        (SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database());
+                END $$
+                """)
+            try await s.database.query("""
+                CREATE TRIGGER boom BEFORE UPDATE ON ingest.batches FOR EACH ROW
+                WHEN (NEW.status = 'loaded') EXECUTE FUNCTION public.refuse_loaded()
+                """)
+            let before = try await s.coreFingerprint()
+            let batch = try await s.upload(Self.night)
+            #expect(batch.status == .failed)
+            #expect(batch.reason?.contains("injected failure; side transactions prepared: 1") == true, "\(batch.reason ?? "")")
+            #expect(try await s.coreFingerprint() == before)
+            #expect(try await s.count("emr.exams") == 0)
+            #expect(try await Self.prepared(s) == "0")
+        }
+    }
+
+    @Test("a side transaction left prepared by a stopped process commits if its batch loaded, else rolls back; one being decided is kept")
+    func resolveLeftovers() async throws {
+        try await IngestScenario.run { s in
+            let batch = try await s.upload(["patients.csv": Extracts.patients])
+            #expect(batch.status == .loaded)
+            let oid = try #require(try await s.value("SELECT oid::text FROM pg_database WHERE datname = current_database()"))
+            let name = "regio_\(oid)_batch_\(batch.id)"
+            try await s.database.query("CREATE TABLE public.side_rows (tag text)")
+            /// What a stopped process leaves: a transaction prepared under the batch's side name.
+            func leavePrepared(_ tag: String) async throws {
+                try await s.database.withConnection { connection in
+                    try await connection.query("BEGIN", logger: TestDatabase.logger)
+                    try await connection.query("INSERT INTO public.side_rows VALUES (\(tag))", logger: TestDatabase.logger)
+                    try await connection.query(PostgresQuery(unsafeSQL: "PREPARE TRANSACTION '\(name)'"), logger: TestDatabase.logger)
+                }
+            }
+            let processor = BatchProcessor(database: s.database)
+            func tags() async throws -> String? { try await s.value("SELECT coalesce(string_agg(tag, ',' ORDER BY tag), '') FROM public.side_rows") }
+
+            // Prepared while the batch was being loaded, and the batch loaded: it commits.
+            try await leavePrepared("loaded")
+            try await processor.resolvePrepared()
+            #expect(try await tags() == "loaded")
+            #expect(try await Self.prepared(s) == "0")
+
+            // The batch was taken up again after it was prepared: an earlier attempt's, rolled back.
+            try await leavePrepared("stale")
+            try await s.database.query("UPDATE ingest.batches SET started_at = now() + interval '1 hour' WHERE id = \(batch.id)")
+            try await processor.resolvePrepared()
+            #expect(try await tags() == "loaded")
+            #expect(try await Self.prepared(s) == "0")
+
+            // The batch is being decided: its worker settles it, not this; once it has failed, rollback.
+            try await s.database.query("UPDATE ingest.batches SET status = 'validating', started_at = now() - interval '1 minute' WHERE id = \(batch.id)")
+            try await leavePrepared("deciding")
+            try await processor.resolvePrepared()
+            #expect(try await Self.prepared(s) == "1")
+            try await s.database.query("UPDATE ingest.batches SET status = 'failed' WHERE id = \(batch.id)")
+            try await processor.resolvePrepared()
+            #expect(try await Self.prepared(s) == "0")
+            #expect(try await tags() == "loaded")
+        }
+    }
+}
