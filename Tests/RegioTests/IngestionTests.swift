@@ -29,7 +29,7 @@ struct IngestionTests {
             #expect(try await s.value("SELECT id_hash FROM emr.patients WHERE patient_id = 'P001'") == Fixtures.pseudonymizer.pseudonym("RID:" + id))
             #expect(try await s.value("SELECT count(*)::text FROM emr.patients WHERE id_hash LIKE '%\(id)%' OR address LIKE '%\(id)%'") == "0")
             // Staging is dropped once the batch is decided.
-            #expect(try await s.value("SELECT count(*)::text FROM pg_tables WHERE schemaname = 'staging'") == "0")
+            #expect(try await s.stagingTables() == "0")
         }
     }
 
@@ -255,7 +255,7 @@ struct IngestionTests {
             #expect(batch.reason?.contains("injected failure") == true)
             #expect(try await s.coreFingerprint() == before)
             #expect(try await s.count("emr.patients") == 0)
-            #expect(try await s.value("SELECT count(*)::text FROM pg_tables WHERE schemaname = 'staging'") == "0")
+            #expect(try await s.stagingTables() == "0")
         }
     }
 
@@ -316,6 +316,36 @@ struct IngestionTests {
             // Same people at two hospitals: one person each in the regional index.
             #expect(try await s.count("emr.persons") == 2)
             #expect(try await s.value("SELECT count(DISTINCT person_id)::text FROM emr.patients WHERE person_id IS NOT NULL") == "2")
+        }
+    }
+
+    @Test("a person another facility's batch adds while this batch adds the same one is linked, not refused")
+    func concurrentPerson() async throws {
+        try await IngestScenario.run { s in
+            // Another batch's transaction has added P001's person and not committed yet.
+            let hash = Fixtures.pseudonymizer.pseudonym("RID:" + Extracts.rid("339901", "19800506", 101))
+            try await s.database.withConnection { other in
+                try await other.query("BEGIN", logger: TestDatabase.logger)
+                try await other.query("INSERT INTO emr.persons (id_hash) VALUES (\(hash))", logger: TestDatabase.logger)
+                async let uploaded = s.upload(["patients.csv": Extracts.patients])
+                // This batch's insert of the same person waits for that transaction: then it commits.
+                var waited = false
+                for _ in 0..<600 where !waited {
+                    waited = try await s.value("""
+                        SELECT count(*)::text FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+                        """) != "0"
+                    if !waited { try await Task.sleep(for: .milliseconds(50)) }
+                }
+                #expect(waited)
+                try await other.query("COMMIT", logger: TestDatabase.logger)
+                let batch = try await uploaded
+                #expect(batch.status == .loaded, "\(batch.reason ?? "")")
+            }
+            #expect(try await s.count("emr.persons") == 2)
+            #expect(try await s.value("""
+                SELECT (pa.person_id = pe.id)::text FROM emr.patients pa, emr.persons pe
+                WHERE pa.patient_id = 'P001' AND pe.id_hash = '\(hash)'
+                """) == "true")
         }
     }
 

@@ -44,8 +44,13 @@ struct SideTransactionTests {
             #expect(try await s.value("""
                 SELECT count(DISTINCT xact)::text FROM public.merge_xacts WHERE table_name IN ('exams', 'purchases')
                 """) == "1")
+            #expect(try await s.value("""
+                SELECT count(DISTINCT xact)::text FROM public.merge_xacts WHERE table_name IN ('patients', 'encounters')
+                """) == "1")
+            // Persons were added with the patients and linked to them.
+            #expect(try await s.value("SELECT count(*)::text FROM emr.patients p JOIN emr.persons pe ON pe.id = p.person_id") == "2")
             #expect(try await Self.prepared(s) == "0")
-            #expect(try await s.value("SELECT count(*)::text FROM pg_tables WHERE schemaname = 'staging'") == "0")
+            #expect(try await s.stagingTables() == "0")
         }
     }
 
@@ -67,7 +72,7 @@ struct SideTransactionTests {
             #expect(try await s.coreFingerprint() == before)
             #expect(try await s.count("emr.patients") == 0)
             #expect(try await Self.prepared(s) == "0")
-            #expect(try await s.value("SELECT count(*)::text FROM pg_tables WHERE schemaname = 'staging'") == "0")
+            #expect(try await s.stagingTables() == "0")
         }
     }
 
@@ -93,6 +98,7 @@ struct SideTransactionTests {
             #expect(batch.reason?.contains("injected failure; side transactions prepared: 1") == true, "\(batch.reason ?? "")")
             #expect(try await s.coreFingerprint() == before)
             #expect(try await s.count("emr.exams") == 0)
+            #expect(try await s.count("emr.persons") == 0)
             #expect(try await Self.prepared(s) == "0")
         }
     }
@@ -103,7 +109,7 @@ struct SideTransactionTests {
             let batch = try await s.upload(["patients.csv": Extracts.patients])
             #expect(batch.status == .loaded)
             let oid = try #require(try await s.value("SELECT oid::text FROM pg_database WHERE datname = current_database()"))
-            let name = "regio_\(oid)_batch_\(batch.id)"
+            let name = "regio_\(oid)_batch_\(batch.id)_exams"
             try await s.database.query("CREATE TABLE public.side_rows (tag text)")
             /// What a stopped process leaves: a transaction prepared under the batch's side name.
             func leavePrepared(_ tag: String) async throws {

@@ -12,9 +12,9 @@ import RegioCore
 /// everything and rolls the merge back.
 public struct BatchProcessor: Sendable {
     public let database: Database
-    /// Whether the side kinds may be merged beside the main transaction. Even when true, they are
-    /// only if the server allows prepared transactions (`max_prepared_transactions` > 0); otherwise
-    /// every kind is merged in the main transaction, one after the other.
+    /// Whether the side transactions may be used. Even when true, they are only if the server
+    /// allows prepared transactions (`max_prepared_transactions` > 0); otherwise every kind is
+    /// merged in the main transaction, one after the other.
     public let sideTransactions: Bool
 
     public init(database: Database, sideTransactions: Bool = true) {
@@ -22,10 +22,20 @@ public struct BatchProcessor: Sendable {
         self.sideTransactions = sideTransactions
     }
 
-    /// Kinds whose merge reads no other core table and whose core table no later step of a batch
-    /// reads (the rollups and the referral matching read encounters, patients, referrals and the
-    /// census): they can be merged in a transaction of their own.
-    static let sideKinds: [ExtractKind] = [.exams, .purchases]
+    /// A side transaction: kinds whose merge reads no other core table the batch writes, and whose
+    /// core tables no step of the main transaction reads (the rollups and the referral matching
+    /// read encounters, patients, referrals and the census).
+    struct Side: Sendable {
+        var kinds: [ExtractKind]
+        /// Its name once prepared (`PREPARE TRANSACTION`), unique in the cluster:
+        /// `regio_<database oid>_batch_<batch id>_<first kind>`.
+        var preparedName: String
+    }
+
+    /// The side transactions' kinds, merged once every check is done. (The patients in a side
+    /// transaction of their own made the benchmark's night slower: three merges at once on two
+    /// cores, and a referral matching that must then read them from staging; docs/benchmarks.md.)
+    static let sideGroups: [[ExtractKind]] = [[.exams, .purchases]]
 
     struct Batch {
         var id: Int64
@@ -35,11 +45,10 @@ public struct BatchProcessor: Sendable {
         var dryRun: Bool
         var kinds: [ExtractKind]
         var fileErrors: [String]
-        /// The kinds merged in the side transaction: none when it is not used.
-        var sideKinds: [ExtractKind] = []
-        /// The side transaction's name once prepared (`PREPARE TRANSACTION`), unique in the
-        /// cluster: `regio_<database oid>_batch_<batch id>`.
-        var preparedName = ""
+        /// The side transactions: none when they are not used.
+        var sides: [Side] = []
+
+        func side(of kind: ExtractKind) -> Side? { sides.first { $0.kinds.contains(kind) } }
     }
 
     /// Takes the next queued batch, if any, and decides it. Returns the batch id it worked on.
@@ -112,11 +121,18 @@ public struct BatchProcessor: Sendable {
             try await recordDuplicate(batch, of: original)
             return
         }
-        try await markDuplicates(batch)
-        // The rest of the checks run beside the merge's first step (see `merge`); whatever
-        // happens to the merge, they are waited for, so none outlives the batch's decision.
-        let checks = Task { try await checkReferences(batch) }
+        // The merge's first step (see `merge`) needs only the patients' duplicates marked; the
+        // other checks run beside it. Whatever happens to the merge, they are waited for, so none
+        // outlives the batch's decision.
+        let patients = batch.kinds.filter { $0 == .patients }
+        let patientsMarked = Task { try await markDuplicates(batch, kinds: patients) }
+        let checks = Task {
+            try await markDuplicates(batch, kinds: batch.kinds.filter { $0 != .patients })
+            try await patientsMarked.value
+            try await checkReferences(batch)
+        }
         do {
+            try await patientsMarked.value
             try await merge(batch, checks: checks)
         } catch {
             _ = try? await checks.value
@@ -143,8 +159,11 @@ public struct BatchProcessor: Sendable {
             for try await (allowed, database) in try await database.query("""
                 SELECT current_setting('max_prepared_transactions')::int > 0, oid::int8 FROM pg_database WHERE datname = current_database()
                 """).decode((Bool, Int64).self) where allowed {
-                batch.sideKinds = batch.kinds.filter(Self.sideKinds.contains)
-                batch.preparedName = "regio_\(database)_batch_\(id)"
+                for group in Self.sideGroups {
+                    let kinds = group.filter(batch.kinds.contains)
+                    guard let first = kinds.first else { continue }
+                    batch.sides.append(Side(kinds: kinds, preparedName: "regio_\(database)_batch_\(id)_\(first.rawValue)"))
+                }
             }
         }
         return batch
@@ -237,8 +256,8 @@ public struct BatchProcessor: Sendable {
     /// connection per kind; the phases keep the order the checks depend on (references see the
     /// patients' duplicates, the warnings and the quarantine see every rejection). First the
     /// duplicate keys, the only check that rejects patient rows.
-    private func markDuplicates(_ batch: Batch) async throws {
-        try await forEach(batch.kinds) { kind, connection in
+    private func markDuplicates(_ batch: Batch, kinds: [ExtractKind]) async throws {
+        try await forEach(kinds) { kind, connection in
             try await run("ingest/duplicates.sql", batch, kind: kind, on: connection)
         }
     }
@@ -311,21 +330,24 @@ public struct BatchProcessor: Sendable {
         var reason: String
     }
 
-    /// All kinds in one transaction; counts are recorded with the outcome. The patients' merge
-    /// needs only their duplicates marked, so it starts while `checks` still run on other
-    /// connections (on the benchmark's night the checks then cost no time of their own); the
-    /// transaction waits for them before the rejected-row threshold and the other kinds, and a
-    /// batch over the threshold is rolled back whole, like any failure.
+    /// The main transaction, with the side transactions beside it; counts are recorded with the
+    /// outcome. The patients' merge needs only their duplicates marked, so it starts while `checks`
+    /// still run on other connections; the main transaction waits for them before the rejected-row
+    /// threshold and its other kinds, and a batch over the threshold is rolled back whole, like any
+    /// failure.
     private func merge(_ batch: Batch, checks: Task<Void, any Error>) async throws {
-        // The side transaction starts as soon as the checks have marked every rejected row.
-        let side: Task<[ExtractKind: Counts], any Error>? = batch.sideKinds.isEmpty ? nil : Task {
-            try await checks.value
-            return try await mergeSide(batch)
+        // A side transaction starts as soon as the checks have marked every rejected row.
+        let sides = batch.sides.map { side in
+            Task { () -> [ExtractKind: Counts] in
+                try await checks.value
+                return try await mergeSide(side, batch)
+            }
         }
         var counts: [ExtractKind: Counts] = [:]
         do {
             try await database.withTransaction { connection in
-                if batch.kinds.contains(.patients) {
+                let mainKinds = batch.kinds.filter { batch.side(of: $0) == nil }
+                if mainKinds.contains(.patients) {
                     counts[.patients] = try await merge(.patients, batch, on: connection)
                 }
                 try await checks.value
@@ -343,7 +365,7 @@ public struct BatchProcessor: Sendable {
                         referralMonths.insert(try $0.decode(String.self))
                     }
                 }
-                for kind in batch.kinds where kind != .patients && !batch.sideKinds.contains(kind) {
+                for kind in mainKinds where kind != .patients {
                     counts[kind] = try await merge(kind, batch, on: connection)
                 }
                 if batch.kinds.contains(.referrals) {
@@ -361,17 +383,17 @@ public struct BatchProcessor: Sendable {
                                                                      on: connection, logger: database.logger)
                 }
                 try await Rollups.refreshReferralMonths(referralKeys, on: connection, logger: database.logger)
-                // The side transaction is prepared (a dry run's rolled back) before this one
-                // commits; its counts are recorded with the others.
-                if let side { counts.merge(try await side.value) { $1 } }
+                // The side transactions are prepared (a dry run's rolled back) before this one
+                // commits; their counts are recorded with the others.
+                for side in sides { counts.merge(try await side.value) { $1 } }
                 if batch.dryRun { throw DryRunRollback() }
                 try await Self.recordCounts(batch, counts, status: .loaded, on: connection, logger: database.logger)
             }
         } catch {
-            // The main transaction rolled back; the side one, once it has stopped, goes too.
-            if let side {
-                _ = try? await side.value
-                await settleSide(batch, commit: false)
+            // The main transaction rolled back; the side ones, once they have stopped, go too.
+            for (task, side) in zip(sides, batch.sides) {
+                _ = try? await task.value
+                await settle(side, batch, commit: false)
             }
             switch error {
             case is DryRunRollback:
@@ -385,23 +407,23 @@ public struct BatchProcessor: Sendable {
             }
             return
         }
-        if side != nil { await settleSide(batch, commit: true) }
+        for side in batch.sides { await settle(side, batch, commit: true) }
     }
 
-    /// The side kinds' merge, in a transaction of their own on a second connection while the main
-    /// transaction merges the rest. It ends prepared (`PREPARE TRANSACTION`: on disk and sure to
-    /// commit when told, but not yet visible); the main transaction commits, then it does; if the
-    /// main one fails instead, it is rolled back. A process that dies in between leaves it to
-    /// `resolvePrepared`. A dry run rolls it back at once.
-    private func mergeSide(_ batch: Batch) async throws -> [ExtractKind: Counts] {
+    /// A side transaction's kinds, on a connection of their own while the main transaction merges
+    /// the rest. It ends prepared (`PREPARE TRANSACTION`: on disk and sure to commit when told, but
+    /// not yet visible); the main transaction commits, then it does; if the main one fails instead,
+    /// it is rolled back. A process that dies in between leaves it to `resolvePrepared`. A dry run
+    /// rolls it back at once.
+    private func mergeSide(_ side: Side, _ batch: Batch) async throws -> [ExtractKind: Counts] {
         try await database.withConnection { connection in
             try await connection.query("BEGIN", logger: database.logger)
             do {
                 var counts: [ExtractKind: Counts] = [:]
-                for kind in batch.sideKinds {
+                for kind in side.kinds {
                     counts[kind] = try await merge(kind, batch, on: connection)
                 }
-                let end = batch.dryRun ? "ROLLBACK" : "PREPARE TRANSACTION '\(batch.preparedName)'"
+                let end = batch.dryRun ? "ROLLBACK" : "PREPARE TRANSACTION '\(side.preparedName)'"
                 try await connection.query(PostgresQuery(unsafeSQL: end), logger: database.logger)
                 return counts
             } catch {
@@ -411,14 +433,14 @@ public struct BatchProcessor: Sendable {
         }
     }
 
-    /// Commits or rolls back the batch's prepared side transaction, if there is one. It is tried
-    /// three times; should it still fail (the database gone, say), the batch's outcome stands and
+    /// Commits or rolls back a prepared side transaction, if it is there. It is tried three times;
+    /// should it still fail (the database gone, say), the batch's outcome stands and
     /// `resolvePrepared` settles the side transaction the same way later.
-    private func settleSide(_ batch: Batch, commit: Bool) async {
-        let statement = "\(commit ? "COMMIT" : "ROLLBACK") PREPARED '\(batch.preparedName)'"
+    private func settle(_ side: Side, _ batch: Batch, commit: Bool) async {
+        let statement = "\(commit ? "COMMIT" : "ROLLBACK") PREPARED '\(side.preparedName)'"
         for attempt in 1...3 {
             do {
-                guard try await isPrepared(batch.preparedName) else { return }
+                guard try await isPrepared(side.preparedName) else { return }
                 try await database.query(PostgresQuery(unsafeSQL: statement))
                 return
             } catch {
@@ -454,7 +476,7 @@ public struct BatchProcessor: Sendable {
                    b.status NOT IN ('receiving', 'queued', 'validating')
             FROM pg_prepared_xacts x
             JOIN pg_database d ON d.datname = x.database
-            JOIN ingest.batches b ON x.gid = 'regio_' || d.oid || '_batch_' || b.id
+            JOIN ingest.batches b ON x.gid ~ ('^regio_' || d.oid || '_batch_' || b.id || '_[a-z]+$')
             WHERE x.database = current_database()
             """).decode((String, Int64, Bool?, Bool).self) {
             found.append(row)
@@ -484,7 +506,7 @@ public struct BatchProcessor: Sendable {
         var stored: Int?  // how many sent keys are stored; nil (the census): unknown, nothing is skipped
         var retractions = true
         if kind == .patients {
-            try await run("ingest/merge/persons.sql", batch, kind: kind, on: connection)
+            try await mergePersons(batch, on: connection)
         }
         if kind != .beds {  // the census is keyed by department and date, not by a sent key
             var marked = 0
@@ -512,6 +534,19 @@ public struct BatchProcessor: Sendable {
             }
         }
         return counts
+    }
+
+    /// The batch's new persons, by a plain INSERT; should a batch of another facility have added
+    /// one of them meanwhile (a unique violation), again from a savepoint with ON CONFLICT.
+    private func mergePersons(_ batch: Batch, on connection: PostgresConnection) async throws {
+        try await connection.query("SAVEPOINT persons", logger: database.logger)
+        do {
+            try await run("ingest/merge/persons.sql", batch, kind: .patients, on: connection)
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            try await connection.query("ROLLBACK TO SAVEPOINT persons", logger: database.logger)
+            try await run("ingest/merge/persons_concurrent.sql", batch, kind: .patients, on: connection)
+        }
+        try await connection.query("RELEASE SAVEPOINT persons", logger: database.logger)
     }
 
     /// Runs one statement that returns no rows; the rows it changed, from its command tag (which

@@ -73,6 +73,17 @@ struct IngestScenario {
         return nil
     }
 
+    /// Staging tables left: the worker drops a batch's right after recording the decision that the
+    /// client sees, so they are given up to five seconds to go.
+    func stagingTables() async throws -> String? {
+        var left = try await value("SELECT count(*)::text FROM pg_tables WHERE schemaname = 'staging'")
+        for _ in 0..<100 where left != "0" {
+            try await Task.sleep(for: .milliseconds(50))
+            left = try await value("SELECT count(*)::text FROM pg_tables WHERE schemaname = 'staging'")
+        }
+        return left
+    }
+
     /// A fingerprint of every core table, to prove a batch changed nothing.
     func coreFingerprint() async throws -> String {
         var parts: [String] = []

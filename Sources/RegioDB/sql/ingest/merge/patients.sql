@@ -26,8 +26,8 @@ FROM {staging} s
 LEFT JOIN emr.persons p ON p.id_hash = s.id_hash
 WHERE NOT s._rejected AND s._op = 'U'
   AND NOT s._stored  -- marked by ingest/mark_stored.sql
--- In ID-hash order (persons were numbered in that order too), so the id_hash and person_id
--- indexes grow at their ends instead of at random pages: ≈ 20 % faster for a night's patients.
+-- In ID-hash order: persons were numbered in that order, so the person_id index grows at its end
+-- instead of at random pages.
 ORDER BY s.id_hash;
 
 DELETE FROM emr.patients t USING {staging} s
