@@ -238,16 +238,9 @@ struct IngestionTests {
     @Test("a failure in the middle of the merge leaves the database exactly as it was")
     func atomicity() async throws {
         try await IngestScenario.run { s in
-            // A real failure inside the transaction, after patients are merged: a trigger that
-            // refuses one encounter (a stand-in for a full disk or a constraint added later).
-            try await s.database.query("""
-                CREATE FUNCTION public.refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN
-                    IF NEW.encounter_id = 'BOOM' THEN RAISE EXCEPTION 'injected failure'; END IF;
-                    RETURN NEW;
-                END $$
-                """)
-            try await s.database.query("CREATE TRIGGER boom BEFORE INSERT ON emr.encounters FOR EACH ROW EXECUTE FUNCTION public.refuse_boom()")
+            // A real failure inside the transaction, after patients are merged: one encounter refused.
+            try await s.injectFailure("BEFORE INSERT", on: "emr.encounters", when: "NEW.encounter_id = 'BOOM'",
+                                      message: "'injected failure'")
             let before = try await s.coreFingerprint()
             let encounters = Extracts.encounters + "BOOM,P001,O,0301,内科,2026-11-22 10:00:00,,I10.x00,1.00,0,0,\n"
             let batch = try await s.upload(["patients.csv": Extracts.patients, "encounters.csv": encounters])

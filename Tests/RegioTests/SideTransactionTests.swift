@@ -57,14 +57,8 @@ struct SideTransactionTests {
     @Test("a failure in the side transaction leaves the database exactly as it was")
     func sideFailure() async throws {
         try await IngestScenario.run { s in
-            try await s.database.query("""
-                CREATE FUNCTION public.refuse_r2() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN
-                    IF NEW.report_id = 'R2' THEN RAISE EXCEPTION 'injected failure in the exams'; END IF;
-                    RETURN NEW;
-                END $$
-                """)
-            try await s.database.query("CREATE TRIGGER boom BEFORE INSERT ON emr.exams FOR EACH ROW EXECUTE FUNCTION public.refuse_r2()")
+            try await s.injectFailure("BEFORE INSERT", on: "emr.exams", when: "NEW.report_id = 'R2'",
+                                      message: "'injected failure in the exams'")
             let before = try await s.coreFingerprint()
             let batch = try await s.upload(Self.night)
             #expect(batch.status == .failed)
@@ -81,16 +75,9 @@ struct SideTransactionTests {
         try await IngestScenario.run { s in
             // The main transaction's last step marks the batch loaded: refuse it there, saying
             // whether the side transaction was prepared by then.
-            try await s.database.query("""
-                CREATE FUNCTION public.refuse_loaded() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN
-                    RAISE EXCEPTION 'injected failure; side transactions prepared: %',
-                        (SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database());
-                END $$
-                """)
-            try await s.database.query("""
-                CREATE TRIGGER boom BEFORE UPDATE ON ingest.batches FOR EACH ROW
-                WHEN (NEW.status = 'loaded') EXECUTE FUNCTION public.refuse_loaded()
+            try await s.injectFailure("BEFORE UPDATE", on: "ingest.batches", when: "NEW.status = 'loaded'", message: """
+                'injected failure; side transactions prepared: '
+                    || (SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database())
                 """)
             let before = try await s.coreFingerprint()
             let batch = try await s.upload(Self.night)

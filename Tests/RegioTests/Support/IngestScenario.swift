@@ -73,6 +73,20 @@ struct IngestScenario {
         return nil
     }
 
+    /// Makes PostgreSQL refuse a row change inside the merge, as a full disk or a constraint added
+    /// later would: a trigger `timing` (e.g. `BEFORE INSERT`) on `table`, for the rows where
+    /// `condition` holds, raising the text of the SQL expression `message`.
+    func injectFailure(_ timing: String, on table: String, when condition: String, message: String) async throws {
+        try await database.query(PostgresQuery(unsafeSQL: """
+            CREATE FUNCTION public.injected_failure() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION '%', \(message); END $$
+            """))
+        try await database.query(PostgresQuery(unsafeSQL: """
+            CREATE TRIGGER injected_failure \(timing) ON \(table) FOR EACH ROW WHEN (\(condition))
+            EXECUTE FUNCTION public.injected_failure()
+            """))
+    }
+
     /// Staging tables left: the worker drops a batch's right after recording the decision that the
     /// client sees, so they are given up to five seconds to go.
     func stagingTables() async throws -> String? {
