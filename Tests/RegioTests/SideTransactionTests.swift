@@ -96,7 +96,7 @@ struct SideTransactionTests {
             let batch = try await s.upload(["patients.csv": Extracts.patients])
             #expect(batch.status == .loaded)
             let oid = try #require(try await s.value("SELECT oid::text FROM pg_database WHERE datname = current_database()"))
-            let name = "regio_\(oid)_batch_\(batch.id)_exams"
+            let name = "regio_\(oid)_batch_\(batch.id)"
             try await s.database.query("CREATE TABLE public.side_rows (tag text)")
             /// What a stopped process leaves: a transaction prepared under the batch's side name.
             func leavePrepared(_ tag: String) async throws {

@@ -22,20 +22,21 @@ public struct BatchProcessor: Sendable {
         self.sideTransactions = sideTransactions
     }
 
-    /// A side transaction: kinds whose merge reads no other core table the batch writes, and whose
-    /// core tables no step of the main transaction reads (the rollups and the referral matching
-    /// read encounters, patients, referrals and the census).
+    /// The side transaction: the batch's kinds among `sideKinds`.
     struct Side: Sendable {
         var kinds: [ExtractKind]
         /// Its name once prepared (`PREPARE TRANSACTION`), unique in the cluster:
-        /// `regio_<database oid>_batch_<batch id>_<first kind>`.
+        /// `regio_<database oid>_batch_<batch id>`.
         var preparedName: String
     }
 
-    /// The side transactions' kinds, merged once every check is done. (The patients in a side
-    /// transaction of their own made the benchmark's night slower: three merges at once on two
-    /// cores, and a referral matching that must then read them from staging; docs/benchmarks.md.)
-    static let sideGroups: [[ExtractKind]] = [[.exams, .purchases]]
+    /// Kinds whose merge reads no other core table the batch writes, and whose core tables no step
+    /// of the main transaction reads (the rollups and the referral matching read encounters,
+    /// patients, referrals and the census): merged in the side transaction once every check is
+    /// done. (The patients in a side transaction of their own made the benchmark's night slower:
+    /// three merges at once on two cores, and a referral matching that must then read them from
+    /// staging; docs/benchmarks.md.)
+    static let sideKinds: [ExtractKind] = [.exams, .purchases]
 
     struct Batch {
         var id: Int64
@@ -45,10 +46,8 @@ public struct BatchProcessor: Sendable {
         var dryRun: Bool
         var kinds: [ExtractKind]
         var fileErrors: [String]
-        /// The side transactions: none when they are not used.
-        var sides: [Side] = []
-
-        func side(of kind: ExtractKind) -> Side? { sides.first { $0.kinds.contains(kind) } }
+        /// The side transaction: nil when it is not used.
+        var side: Side?
     }
 
     /// Takes the next queued batch, if any, and decides it. Returns the batch id it worked on.
@@ -142,10 +141,15 @@ public struct BatchProcessor: Sendable {
 
     private func load(_ id: Int64) async throws -> Batch {
         var batch: Batch?
+        var prepared: (allowed: Bool, database: Int64) = (false, 0)
         for try await row in try await database.query("""
-            SELECT id, facility_id, business_date::text, content_key, dry_run FROM ingest.batches WHERE id = \(id)
-            """).decode((Int64, Int, String, String, Bool).self) {
+            SELECT id, facility_id, business_date::text, content_key, dry_run,
+                   current_setting('max_prepared_transactions')::int > 0,
+                   (SELECT oid::int8 FROM pg_database WHERE datname = current_database())
+            FROM ingest.batches WHERE id = \(id)
+            """).decode((Int64, Int, String, String, Bool, Bool, Int64).self) {
             batch = Batch(id: row.0, facilityID: row.1, businessDate: row.2, contentKey: row.3, dryRun: row.4, kinds: [], fileErrors: [])
+            prepared = (row.5, row.6)
         }
         guard var batch else { throw BatchStore.Problem.notFound(id) }
         for try await (kind, name, error) in try await database.query(
@@ -155,16 +159,9 @@ public struct BatchProcessor: Sendable {
             if let error { batch.fileErrors.append("\(name): \(error)") }
         }
         batch.kinds.sort()
-        if sideTransactions {
-            for try await (allowed, database) in try await database.query("""
-                SELECT current_setting('max_prepared_transactions')::int > 0, oid::int8 FROM pg_database WHERE datname = current_database()
-                """).decode((Bool, Int64).self) where allowed {
-                for group in Self.sideGroups {
-                    let kinds = group.filter(batch.kinds.contains)
-                    guard let first = kinds.first else { continue }
-                    batch.sides.append(Side(kinds: kinds, preparedName: "regio_\(database)_batch_\(id)_\(first.rawValue)"))
-                }
-            }
+        let sideKinds = Self.sideKinds.filter(batch.kinds.contains)
+        if sideTransactions, prepared.allowed, !sideKinds.isEmpty {
+            batch.side = Side(kinds: sideKinds, preparedName: "regio_\(prepared.database)_batch_\(id)")
         }
         return batch
     }
@@ -336,8 +333,8 @@ public struct BatchProcessor: Sendable {
     /// threshold and its other kinds, and a batch over the threshold is rolled back whole, like any
     /// failure.
     private func merge(_ batch: Batch, checks: Task<Void, any Error>) async throws {
-        // A side transaction starts as soon as the checks have marked every rejected row.
-        let sides = batch.sides.map { side in
+        // The side transaction starts as soon as the checks have marked every rejected row.
+        let side = batch.side.map { side in
             Task { () -> [ExtractKind: Counts] in
                 try await checks.value
                 return try await mergeSide(side, batch)
@@ -346,7 +343,7 @@ public struct BatchProcessor: Sendable {
         var counts: [ExtractKind: Counts] = [:]
         do {
             try await database.withTransaction { connection in
-                let mainKinds = batch.kinds.filter { batch.side(of: $0) == nil }
+                let mainKinds = batch.kinds.filter { batch.side?.kinds.contains($0) != true }
                 if mainKinds.contains(.patients) {
                     counts[.patients] = try await merge(.patients, batch, on: connection)
                 }
@@ -383,17 +380,17 @@ public struct BatchProcessor: Sendable {
                                                                      on: connection, logger: database.logger)
                 }
                 try await Rollups.refreshReferralMonths(referralKeys, on: connection, logger: database.logger)
-                // The side transactions are prepared (a dry run's rolled back) before this one
-                // commits; their counts are recorded with the others.
-                for side in sides { counts.merge(try await side.value) { $1 } }
+                // The side transaction is prepared (a dry run's rolled back) before this one
+                // commits; its counts are recorded with the others.
+                if let side { counts.merge(try await side.value) { $1 } }
                 if batch.dryRun { throw DryRunRollback() }
                 try await Self.recordCounts(batch, counts, status: .loaded, on: connection, logger: database.logger)
             }
         } catch {
-            // The main transaction rolled back; the side ones, once they have stopped, go too.
-            for (task, side) in zip(sides, batch.sides) {
-                _ = try? await task.value
-                await settle(side, batch, commit: false)
+            // The main transaction rolled back; the side one, once it has stopped, goes too.
+            if let side, let prepared = batch.side {
+                _ = try? await side.value
+                await settle(prepared, batch, commit: false)
             }
             switch error {
             case is DryRunRollback:
@@ -407,7 +404,7 @@ public struct BatchProcessor: Sendable {
             }
             return
         }
-        for side in batch.sides { await settle(side, batch, commit: true) }
+        if let side = batch.side { await settle(side, batch, commit: true) }
     }
 
     /// A side transaction's kinds, on a connection of their own while the main transaction merges
@@ -433,15 +430,17 @@ public struct BatchProcessor: Sendable {
         }
     }
 
-    /// Commits or rolls back a prepared side transaction, if it is there. It is tried three times;
-    /// should it still fail (the database gone, say), the batch's outcome stands and
-    /// `resolvePrepared` settles the side transaction the same way later.
+    /// Commits or rolls back a prepared side transaction, if it is there (one that failed before
+    /// it was prepared, a dry run's, or one `resolvePrepared` settled meanwhile is not: PostgreSQL
+    /// answers 42704). It is tried three times; should it still fail (the database gone, say), the
+    /// batch's outcome stands and `resolvePrepared` settles the side transaction the same way later.
     private func settle(_ side: Side, _ batch: Batch, commit: Bool) async {
         let statement = "\(commit ? "COMMIT" : "ROLLBACK") PREPARED '\(side.preparedName)'"
         for attempt in 1...3 {
             do {
-                guard try await isPrepared(side.preparedName) else { return }
                 try await database.query(PostgresQuery(unsafeSQL: statement))
+                return
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42704" {
                 return
             } catch {
                 database.logger.error("settling a side transaction failed", metadata: [
@@ -451,13 +450,6 @@ public struct BatchProcessor: Sendable {
                 try? await Task.sleep(for: .seconds(1))
             }
         }
-    }
-
-    private func isPrepared(_ name: String) async throws -> Bool {
-        for try await found in try await database.query(
-            "SELECT EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE gid = \(name) AND database = current_database())"
-        ).decode(Bool.self) { return found }
-        return false
     }
 
     /// Settles the side transactions that a process stopped between preparing and settling
@@ -476,7 +468,7 @@ public struct BatchProcessor: Sendable {
                    b.status NOT IN ('receiving', 'queued', 'validating')
             FROM pg_prepared_xacts x
             JOIN pg_database d ON d.datname = x.database
-            JOIN ingest.batches b ON x.gid ~ ('^regio_' || d.oid || '_batch_' || b.id || '_[a-z]+$')
+            JOIN ingest.batches b ON x.gid = 'regio_' || d.oid || '_batch_' || b.id
             WHERE x.database = current_database()
             """).decode((String, Int64, Bool?, Bool).self) {
             found.append(row)
