@@ -43,7 +43,10 @@ public struct IngestBenchmark {
         public var pgloaderRowsPerSecond: Double? { pgloaderSeconds.map { Double(encounterRows) / $0 } }
     }
 
-    public func run(databaseURL: DatabaseURL?) async throws -> Figures {
+    /// Generates the night once, then runs `rounds` rounds on it, each one the service, `psql`
+    /// and pgloader in turn on an emptied database. This machine's speed drifts by a third within
+    /// minutes: several rounds, each with its own ratios, show how much a single figure can be trusted.
+    public func run(databaseURL: DatabaseURL?, rounds: Int = 1) async throws -> [Figures] {
         try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
         var embedded: EmbeddedPostgres?
         let url: DatabaseURL
@@ -58,10 +61,9 @@ public struct IngestBenchmark {
         defer { embedded?.stop() }
 
         print("generating one night of \(encounters) encounters for \(Self.facility)…")
-        let night = CalendarDate("2026-11-22")!
         let extracts = workDirectory.appendingPathComponent("extract")
         try? FileManager.default.removeItem(at: extracts)
-        var options = SampleExtractGenerator.Options(firstNight: night, nights: 1, seed: 7)
+        var options = SampleExtractGenerator.Options(firstNight: Self.night, nights: 1, seed: 7)
         options.encountersPerFacility = encounters
         options.populationSize = encounters
         options.scale = Double(encounters) / 420
@@ -69,10 +71,23 @@ public struct IngestBenchmark {
         options.only = [Self.facility]
         let folder = try SampleExtractWriter(output: extracts).write(facilities: DemoRegion.facilities, options: options)[0]
         let manifest = try LocalExtract.readAndVerify(directory: folder.path)
+        for file in manifest.files { print("  \(file.name): \(file.rows) rows") }
+
+        var figures: [Figures] = []
+        for round in 1...max(rounds, 1) {
+            if rounds > 1 { print("round \(round) of \(rounds)") }
+            figures.append(try await run(url: url, folder: folder, manifest: manifest))
+        }
+        return figures
+    }
+
+    static let night = CalendarDate("2026-11-22")!
+
+    /// One round: the service, then `psql`, then pgloader, on an emptied database.
+    private func run(url: DatabaseURL, folder: URL, manifest: ExtractManifest) async throws -> Figures {
         var figures = Figures()
         figures.totalRows = manifest.files.reduce(0) { $0 + $1.rows }
         figures.encounterRows = manifest.files.first { $0.kind == .encounters }!.rows
-        for file in manifest.files { print("  \(file.name): \(file.rows) rows") }
 
         // A fresh database for each run: migrate, register the region, issue an upload token.
         let token = try await withDatabase(url, logger: logger) { database in
@@ -93,7 +108,7 @@ public struct IngestBenchmark {
                 facilityID = id
             }
             for table in ["bench.encounters_psql", "bench.encounters_pgloader"] {
-                for statement in Self.baselineTable(table, facilityID: facilityID, night: night) {
+                for statement in Self.baselineTable(table, facilityID: facilityID, night: Self.night) {
                     try await database.query(PostgresQuery(unsafeSQL: statement))
                 }
             }
@@ -112,7 +127,7 @@ public struct IngestBenchmark {
                                "REGIO_DATABASE_URL": url.urlString, "REGIO_INGEST_PORT": "\(port)",
                                "REGIO_SECRET_FILE": secret.path, "REGIO_LOG_LEVEL": "warning"]
         try service.run()
-        defer { service.terminate(); service.waitUntilExit() }
+        defer { if service.isRunning { service.terminate(); service.waitUntilExit() } }
         let server = "http://127.0.0.1:\(port)"
         try await waitUntilReady(server)
 
@@ -128,6 +143,10 @@ public struct IngestBenchmark {
         if let started = batch.startedAt, let finished = batch.finishedAt {
             figures.decideSeconds = finished.timeIntervalSince(started)
         }
+        // Stopped before the baselines run (it finishes dropping the batch's staging tables
+        // first), so they have the machine to themselves.
+        service.terminate()
+        service.waitUntilExit()
 
         let csv = folder.appendingPathComponent("encounters.csv").path
         print("loading the encounters file with psql \\copy…")
