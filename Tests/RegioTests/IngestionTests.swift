@@ -181,6 +181,52 @@ struct IngestionTests {
         }
     }
 
+    @Test("a file's duplicate keys are counted in its upload receipt; a file staged unchecked is checked at the decision")
+    func duplicatesAtUpload() async throws {
+        try await IngestScenario.run { s in
+            try await s.database.query("UPDATE registry.settings SET value = '100' WHERE key = 'reject_threshold_percent'")
+            let patients = Extracts.patients + "P004,赵六,1,1990-01-01,,,,\nP004,赵六,1,1990-01-01,,,,\n"  // lines 5 and 6
+            let encounters = Extracts.encounters + "E001,P001,O,0301,内科,2026-11-22 10:00:00,,I10.x00,50.00,10.00,1.00,\n"  // E001 again, line 5
+            let directory = try s.folder(["patients.csv": Array(patients.utf8), "encounters.csv": Array(encounters.utf8)],
+                                         facility: "H339901001", date: "2026-11-22")
+            let token = try await s.token("H339901001")
+            var batchID: Int64 = 0
+            try await s.client.execute(uri: "/v1/batches", method: .post, headers: Fixtures.bearer(token),
+                                       body: ByteBuffer(string: try String(contentsOfFile: directory + "/manifest.json", encoding: .utf8))) {
+                batchID = try #require(try $0.json()["batch"] as? [String: Any])["id"] as! Int64
+            }
+            for (name, text) in [("patients.csv", patients), ("encounters.csv", encounters)] {
+                try await s.client.execute(uri: "/v1/batches/\(batchID)/files/\(name)", method: .put, headers: Fixtures.bearer(token),
+                                           body: ByteBuffer(string: text)) { response in
+                    #expect(response.status == .ok)
+                    let receipt = try response.json()
+                    #expect(receipt["rejected"] as? Int == 2, "\(name): both lines of the repeated key")
+                }
+            }
+            let marked = try await s.issues(batchID).filter { $0.code == "duplicate_key" }.map { "\($0.kind):\($0.line ?? 0)" }.sorted()
+            #expect(marked == ["encounters:2", "encounters:5", "patients:5", "patients:6"], "\(marked)")
+
+            // As if the encounters file had been staged before its duplicates were marked at
+            // upload (migration 0007): the decision marks them.
+            try await s.database.query(PostgresQuery(unsafeSQL: "UPDATE staging.b\(batchID)_encounters SET _rejected = false"))
+            try await s.database.query("DELETE FROM ingest.row_errors WHERE batch_id = \(batchID) AND kind = 'encounters'")
+            try await s.database.query("""
+                UPDATE ingest.batch_files SET duplicates_checked = false, rejected = 0 WHERE batch_id = \(batchID) AND kind = 'encounters'
+                """)
+            try await s.client.execute(uri: "/v1/batches/\(batchID)/commit", method: .post, headers: Fixtures.bearer(token)) {
+                #expect($0.status == .accepted)
+            }
+            let batch = try await waitForDecision(s, batchID)
+            #expect(batch.status == .loaded, "\(batch.reason ?? "")")
+            #expect(batch.file(named: "encounters.csv")?.rejected == 2)
+            #expect(batch.file(named: "patients.csv")?.rejected == 2)
+            #expect(try await s.issues(batchID).filter { $0.code == "duplicate_key" }.map { "\($0.kind):\($0.line ?? 0)" }.sorted()
+                    == ["encounters:2", "encounters:5", "patients:5", "patients:6"])
+            #expect(try await s.value("SELECT string_agg(encounter_id, ',' ORDER BY encounter_id) FROM emr.encounters") == "E002,E003")
+            #expect(try await s.value("SELECT string_agg(patient_id, ',' ORDER BY patient_id) FROM emr.patients") == "P001,P002,P003")
+        }
+    }
+
     @Test("the same extract twice changes nothing and says so")
     func idempotent() async throws {
         try await IngestScenario.run { s in

@@ -3,8 +3,8 @@ import Logging
 import PostgresNIO
 import RegioCore
 
-/// Decides a committed batch: the set-based checks (duplicate keys, references), the rejected-row
-/// threshold, and the merge into the core tables — committed together, so a batch is loaded whole
+/// Decides a committed batch: the set-based checks (references; duplicate keys were marked as each
+/// file was staged), the rejected-row threshold, and the merge into the core tables — committed together, so a batch is loaded whole
 /// or not at all. The merge's first step (the patients) overlaps the checks it does not depend on,
 /// so a batch uses a second connection while its transaction is open. The kinds nothing else in
 /// the batch reads (exams, purchases) are merged on that second connection too, in a transaction
@@ -46,6 +46,8 @@ public struct BatchProcessor: Sendable {
         var dryRun: Bool
         var kinds: [ExtractKind]
         var fileErrors: [String]
+        /// Kinds whose files were staged before their duplicate keys were marked at upload.
+        var uncheckedKinds: [ExtractKind] = []
         /// The side transaction: nil when it is not used.
         var side: Side?
     }
@@ -120,18 +122,13 @@ public struct BatchProcessor: Sendable {
             try await recordDuplicate(batch, of: original)
             return
         }
-        // The merge's first step (see `merge`) needs only the patients' duplicates marked; the
-        // other checks run beside it. Whatever happens to the merge, they are waited for, so none
-        // outlives the batch's decision.
-        let patients = batch.kinds.filter { $0 == .patients }
-        let patientsMarked = Task { try await markDuplicates(batch, kinds: patients) }
-        let checks = Task {
-            try await markDuplicates(batch, kinds: batch.kinds.filter { $0 != .patients })
-            try await patientsMarked.value
-            try await checkReferences(batch)
-        }
+        // Each file's duplicate keys were marked when it was staged (files staged before
+        // migration 0007 are checked now), so the merge's first step (the patients, see `merge`)
+        // can start at once; the other checks run beside it. Whatever happens to the merge, they
+        // are waited for, so none outlives the batch's decision.
+        try await markDuplicates(batch, kinds: batch.uncheckedKinds)
+        let checks = Task { try await checkReferences(batch) }
         do {
-            try await patientsMarked.value
             try await merge(batch, checks: checks)
         } catch {
             _ = try? await checks.value
@@ -152,11 +149,12 @@ public struct BatchProcessor: Sendable {
             prepared = (row.5, row.6)
         }
         guard var batch else { throw BatchStore.Problem.notFound(id) }
-        for try await (kind, name, error) in try await database.query(
-            "SELECT kind, name, file_error FROM ingest.batch_files WHERE batch_id = \(id)"
-        ).decode((String, String, String?).self) {
+        for try await (kind, name, error, checked) in try await database.query(
+            "SELECT kind, name, file_error, duplicates_checked FROM ingest.batch_files WHERE batch_id = \(id)"
+        ).decode((String, String, String?, Bool).self) {
             batch.kinds.append(ExtractKind(rawValue: kind)!)
             if let error { batch.fileErrors.append("\(name): \(error)") }
+            if !checked { batch.uncheckedKinds.append(ExtractKind(rawValue: kind)!) }
         }
         batch.kinds.sort()
         let sideKinds = Self.sideKinds.filter(batch.kinds.contains)
@@ -250,16 +248,14 @@ public struct BatchProcessor: Sendable {
 
     /// Set-based checks over the staged rows; rows they reject are marked and reported. Checks of
     /// different kinds touch different staging tables, so each phase runs them side by side, one
-    /// connection per kind; the phases keep the order the checks depend on (references see the
-    /// patients' duplicates, the warnings and the quarantine see every rejection). First the
-    /// duplicate keys, the only check that rejects patient rows.
-    ///
-    /// The keys are grouped by sorting: hashing a night's million distinct keys outgrew work_mem
-    /// and spilled, and took 1.5 s against 0.9 s sorted (docs/benchmarks.md, sixth session).
+    /// connection per kind; the phases keep the order the checks depend on (the warnings and the
+    /// quarantine see every rejection). The duplicate keys, the only check that rejects patient
+    /// rows, are marked when a file is staged (`ExtractFileLoader.markDuplicates`); here only for
+    /// files staged before that.
     private func markDuplicates(_ batch: Batch, kinds: [ExtractKind]) async throws {
-        try await forEach(kinds, inTransaction: true) { kind, connection in
-            try await connection.query("SET LOCAL enable_hashagg = off", logger: database.logger)
-            try await run("ingest/duplicates.sql", batch, kind: kind, on: connection)
+        try await forEach(kinds) { kind, connection in
+            _ = try await ExtractFileLoader.markDuplicates(StagingTable(batchID: batch.id, kind: kind), on: connection,
+                                                           logger: database.logger)
         }
     }
 
@@ -300,19 +296,12 @@ public struct BatchProcessor: Sendable {
         }
     }
 
-    /// Runs `body` for each kind at once, each on a connection of its own (in a transaction of its
-    /// own when asked); returns when all are done.
-    private func forEach(_ kinds: [ExtractKind], inTransaction: Bool = false,
+    /// Runs `body` for each kind at once, each on a connection of its own; returns when all are done.
+    private func forEach(_ kinds: [ExtractKind],
                          _ body: @escaping @Sendable (ExtractKind, PostgresConnection) async throws -> Void) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for kind in kinds {
-                group.addTask {
-                    if inTransaction {
-                        try await database.withTransaction { try await body(kind, $0) }
-                    } else {
-                        try await database.withConnection { try await body(kind, $0) }
-                    }
-                }
+                group.addTask { try await database.withConnection { try await body(kind, $0) } }
             }
             try await group.waitForAll()
         }
@@ -339,8 +328,8 @@ public struct BatchProcessor: Sendable {
     }
 
     /// The main transaction, with the side transactions beside it; counts are recorded with the
-    /// outcome. The patients' merge needs only their duplicates marked, so it starts while `checks`
-    /// still run on other connections; the main transaction waits for them before the rejected-row
+    /// outcome. The patients' merge needs only their duplicates marked (done when their file was
+    /// staged), so it starts while `checks` still run on other connections; the main transaction waits for them before the rejected-row
     /// threshold and its other kinds, and a batch over the threshold is rolled back whole, like any
     /// failure.
     private func merge(_ batch: Batch, checks: Task<Void, any Error>) async throws {

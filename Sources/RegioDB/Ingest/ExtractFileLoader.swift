@@ -71,6 +71,9 @@ public struct ExtractFileLoader: Sendable {
             }
             let issuesSQL = table.render(try SQLFile.load("ingest/issues.sql"))
             try await connection.query(PostgresQuery(unsafeSQL: issuesSQL, binds: Self.binds(batchID, file.kind.rawValue)), logger: logger)
+            // Duplicate keys are a check of the file alone: marked now, the receipt counts them
+            // and the batch's decision starts with its merge.
+            state.rejected += try await Self.markDuplicates(table, on: connection, logger: logger)
             for issue in state.headerIssues + state.fileIssues {
                 try await connection.query("""
                     INSERT INTO ingest.row_errors (batch_id, kind, line, column_name, code, severity, message)
@@ -82,7 +85,7 @@ public struct ExtractFileLoader: Sendable {
             try await connection.query("""
                 UPDATE ingest.batch_files SET received_rows = \(receipt.rows), received_sha256 = \(receipt.sha256),
                     received_bytes = \(receipt.bytes), received_at = now(), file_error = \(receipt.fileError),
-                    rejected = \(receipt.rejected), warnings = \(receipt.warnings)
+                    rejected = \(receipt.rejected), warnings = \(receipt.warnings), duplicates_checked = true
                 WHERE batch_id = \(batchID) AND kind = \(file.kind.rawValue)
                 """, logger: logger)
             return receipt
@@ -91,6 +94,19 @@ public struct ExtractFileLoader: Sendable {
             "batch": "\(batchID)", "kind": "\(file.kind.rawValue)", "rows": "\(receipt.rows)", "rejected": "\(receipt.rejected)",
         ])
         return receipt
+    }
+
+    /// Rejects every row sharing its key with another row of the file (`duplicate_key`, on each
+    /// line); returns how many rows it rejected. The keys are grouped by sorting: hashing a
+    /// night's million distinct keys outgrew work_mem and spilled, and took 1.5 s against 0.9 s
+    /// sorted (docs/benchmarks.md, sixth session).
+    static func markDuplicates(_ table: StagingTable, on connection: PostgresConnection, logger: Logger) async throws -> Int {
+        try await connection.withTransaction(logger: logger) { connection in
+            try await connection.query("SET LOCAL enable_hashagg = off", logger: logger)
+            let statement = PostgresQuery(unsafeSQL: table.render(try SQLFile.load("ingest/duplicates.sql")), binds: binds(table.batchID))
+            let result: EventLoopFuture<PostgresQueryResult> = connection.query(statement, logger: logger)
+            return try await result.get().metadata.rows ?? 0
+        }
     }
 
     static func binds(_ values: any PostgresNonThrowingEncodable...) -> PostgresBindings {
