@@ -134,6 +134,21 @@ public enum FieldChecks {
     }
 }
 
+extension FieldChecks {
+    /// Seconds since 1970-01-01 00:00 UTC of a timestamp as `timestamp(_:localOffset:)` writes it
+    /// (`YYYY-MM-DD HH:MM:SS±HH:MM`); nil for any other text.
+    public static func unixSeconds(normalizedTimestamp text: String) -> Int? {
+        let b = Array(text.utf8)
+        guard b.count == 25, b[10] == UInt8(ascii: " "), b[19] == UInt8(ascii: "+") || b[19] == UInt8(ascii: "-"),
+              let date = CalendarDate(bytes: b[0..<10]),
+              let h = CalendarDate.number(b[11..<13]), let m = CalendarDate.number(b[14..<16]),
+              let s = CalendarDate.number(b[17..<19]), let oh = CalendarDate.number(b[20..<22]),
+              let om = CalendarDate.number(b[23..<25]) else { return nil }
+        let sign = b[19] == UInt8(ascii: "-") ? -1 : 1
+        return ((date.dayNumber * 24 + h) * 60 + m - sign * (oh * 60 + om)) * 60 + s
+    }
+}
+
 extension CalendarDate {
     /// Days since 1970-01-01 (proleptic Gregorian), for date arithmetic without Foundation.
     public var dayNumber: Int {

@@ -378,13 +378,7 @@ public struct RowValidator: Sendable {
 
     /// Orders ISO timestamps with offsets without a calendar library: seconds since the epoch.
     static func instant(_ text: String) -> Int {
-        let b = Array(text.utf8)
-        guard let date = CalendarDate(String(decoding: b[0..<10], as: UTF8.self)),
-              let h = CalendarDate.number(b[11..<13]), let m = CalendarDate.number(b[14..<16]),
-              let s = CalendarDate.number(b[17..<19]), let oh = CalendarDate.number(b[20..<22]),
-              let om = CalendarDate.number(b[23..<25]) else { return 0 }
-        let sign = b[19] == UInt8(ascii: "-") ? -1 : 1
-        return ((date.dayNumber * 24 + h) * 60 + m - sign * (oh * 60 + om)) * 60 + s
+        FieldChecks.unixSeconds(normalizedTimestamp: text) ?? 0
     }
 
     /// Resident ID numbers are checked (GB 11643) and compared with the row's birth date and sex;

@@ -26,7 +26,7 @@ public struct FileReceipt: Sendable, Codable, Equatable {
 
 /// Streams one uploaded file into its staging table: bytes → SHA-256 of what was sent → gunzip
 /// (for `.csv.gz`) → UTF-8 (GB18030 and GBK through iconv) → RFC 4180 records → row validation →
-/// PostgreSQL text COPY. Nothing is held whole: memory stays at a few buffers whatever the size.
+/// PostgreSQL binary COPY. Nothing is held whole: memory stays at a few buffers whatever the size.
 public struct ExtractFileLoader: Sendable {
     public let database: Database
 
@@ -39,7 +39,6 @@ public struct ExtractFileLoader: Sendable {
         transportGzip: Bool = false, body: Body
     ) async throws -> FileReceipt where Body.Element == ByteBuffer {
         let table = StagingTable(batchID: batchID, kind: file.kind)
-        let columns = StagingTable.columns(for: file.kind)
         let logger = database.logger
         let receipt = try await database.withConnection { connection -> FileReceipt in
             // Starting again (a resumed upload) replaces what an earlier attempt staged.
@@ -49,17 +48,19 @@ public struct ExtractFileLoader: Sendable {
                 "DELETE FROM ingest.row_errors WHERE batch_id = \(batchID) AND kind = \(file.kind.rawValue)", logger: logger)
 
             var state = try StreamState(file: file, encoding: encoding, context: context, transportGzip: transportGzip)
-            try await connection.copyFrom(table: table.copyTarget, columns: columns, logger: logger) { writer in
+            try await connection.copyFrom(table: table.binaryCopyTarget, logger: logger) { writer in
+                try await writer.write(ByteBuffer(bytes: CopyRowEncoder.header))
                 for try await chunk in body {
                     try state.consume(chunk)
                     if state.pending.count >= StreamState.batchRows || state.pendingBytes >= StreamState.batchBytes {
-                        try await writer.write(state.count(await state.encoding.encode(state.takePending())))
+                        try await writer.write(state.count(try await state.encoding.encode(state.takePending())))
                     }
                 }
                 try state.finish()
                 if !state.pending.isEmpty {
-                    try await writer.write(state.count(await state.encoding.encode(state.takePending())))
+                    try await writer.write(state.count(try await state.encoding.encode(state.takePending())))
                 }
+                try await writer.write(ByteBuffer(bytes: CopyRowEncoder.trailer))
             }
 
             // Fresh tables have no statistics; without them the set-based checks plan nested loops.
@@ -146,14 +147,14 @@ struct StreamState {
 
     let encodingName: String
     let stagingColumns: [String]
-    /// Which staging columns are text (and so may hold a rejected row's raw value).
-    let textColumns: [Bool]
+    /// How each staging column is written; only text ones hold a rejected row's raw value.
+    let valueTypes: [CopyRowEncoder.ValueType]
 
     init(file: ExtractManifest.File, encoding: TextEncoding, context: ValidationContext, transportGzip: Bool) throws {
         self.file = file
         self.encodingName = encoding.rawValue
         self.stagingColumns = StagingTable.stagingColumns(file.kind)
-        self.textColumns = StagingTable.stagedSpecs(file.kind).map { StagingTable.sqlType($0.type) == "text" }
+        self.valueTypes = StagingTable.stagedSpecs(file.kind).map { StagingTable.valueType($0.type) }
         self.context = context
         self.transcoder = try Transcoder(encoding)
         if transportGzip { transportGunzip = try Gunzip.start() }
@@ -255,7 +256,7 @@ struct StreamState {
     }
 
     var encoding: Encoding {
-        Encoding(validator: validator!, encodingName: encodingName, stagingColumns: stagingColumns, textColumns: textColumns)
+        Encoding(validator: validator!, encodingName: encodingName, stagingColumns: stagingColumns, valueTypes: valueTypes)
     }
 
     /// Counts an encoded piece's rejections and warnings; returns its COPY data.
@@ -270,7 +271,7 @@ struct StreamState {
         let validator: RowValidator
         let encodingName: String
         let stagingColumns: [String]
-        let textColumns: [Bool]
+        let valueTypes: [CopyRowEncoder.ValueType]
 
         struct Encoded: Sendable {
             var encoder: CopyRowEncoder
@@ -278,20 +279,21 @@ struct StreamState {
             var warnings = 0
         }
 
-        /// The rows, in their order, as COPY text: the first half on a child task, the second here.
-        func encode(_ records: [CSVParser.Record]) async -> Encoded {
+        /// The rows, in their order, as COPY data: the first half on a child task, the second here.
+        func encode(_ records: [CSVParser.Record]) async throws -> Encoded {
             let half = records.count / 2
             async let first = encode(records[..<half])
-            let second = encode(records[half...])
-            var encoded = await first
+            let second = try encode(records[half...])
+            var encoded = try await first
             encoded.rejected += second.rejected
             encoded.warnings += second.warnings
             encoded.encoder.append(second.encoder)
             return encoded
         }
 
-        func encode(_ records: ArraySlice<CSVParser.Record>) -> Encoded {
-            var out = Encoded(encoder: CopyRowEncoder(capacity: records.count * 160))
+        func encode(_ records: ArraySlice<CSVParser.Record>) throws -> Encoded {
+            var out = Encoded(encoder: CopyRowEncoder(capacity: records.count * 200))
+            let fields = 6 + valueTypes.count  // the internal columns, then the kind's
             let issueEncoder = JSONEncoder()
             for record in records {
                 var row = validator.validate(record.fields)
@@ -307,24 +309,25 @@ struct StreamState {
                     row.values = validator.rawValues(record.fields)
                 }
                 if row.rejected { out.rejected += 1 } else if !row.issues.isEmpty { out.warnings += 1 }
-                out.encoder.field(String(record.line), first: true)
-                out.encoder.field(row.op)
-                out.encoder.field(row.rejected ? "t" : "f")
-                out.encoder.field(row.issues.isEmpty ? nil
+                // _line, _op, _rejected, _issues, _raw, _hash (StagingTable.columns), then the kind's.
+                out.encoder.beginRow(fields: fields)
+                out.encoder.integer(record.line)
+                out.encoder.text(row.op)
+                out.encoder.bool(row.rejected)
+                out.encoder.text(row.issues.isEmpty ? nil
                     : String(decoding: (try? issueEncoder.encode(row.issues)) ?? Data("[]".utf8), as: UTF8.self))
                 if row.rejected {
                     // As sent, for the hospital to fix and resend; typed columns stay empty.
                     var raw: [String: String] = [:]
                     for (name, value) in zip(stagingColumns, row.values) where value != nil { raw[name] = value }
-                    out.encoder.field(String(decoding: (try? issueEncoder.encode(raw)) ?? Data("{}".utf8), as: UTF8.self))
-                    out.encoder.field(nil)
-                    for (value, isText) in zip(row.values, textColumns) { out.encoder.field(isText ? value : nil) }
+                    out.encoder.jsonb(String(decoding: (try? issueEncoder.encode(raw)) ?? Data("{}".utf8), as: UTF8.self))
+                    out.encoder.null()
+                    for (value, type) in zip(row.values, valueTypes) { out.encoder.text(type == .text ? value : nil) }
                 } else {
-                    out.encoder.field(nil)
-                    out.encoder.field(StreamState.rowHash(row.values))
-                    for value in row.values { out.encoder.field(value) }
+                    out.encoder.null()
+                    out.encoder.text(StreamState.rowHash(row.values))
+                    for (value, type) in zip(row.values, valueTypes) { try out.encoder.value(value, as: type) }
                 }
-                out.encoder.endRow()
             }
             return out
         }

@@ -14,9 +14,19 @@ public struct StagingTable: Sendable {
     public var name: String { "staging.\(unqualifiedName)" }
     var unqualifiedName: String { "b\(batchID)_\(kind.rawValue)" }
 
-    /// For PostgresNIO's `copyFrom`, which wraps the table name in double quotes as one identifier:
-    /// closing and reopening the quotes around the dot names the schema too.
-    var copyTarget: String { "staging\".\"\(unqualifiedName)" }
+    /// For PostgresNIO's `copyFrom`, which builds `COPY "<table>" FROM STDIN WITH (FORMAT text)`
+    /// and offers no other format: this "table" closes the quotes itself (reopening them around
+    /// the dot names the schema too), names the columns, asks for the binary format
+    /// (`CopyRowEncoder`), and ends in a comment that swallows the rest of the library's text.
+    /// Built from the batch id and the kind only, like every name here.
+    var binaryCopyTarget: String {
+        Self.binaryCopyTarget(schema: "staging", table: unqualifiedName, columns: Self.columns(for: kind))
+    }
+
+    static func binaryCopyTarget(schema: String, table: String, columns: [String]) -> String {
+        let columns = columns.map { "\"\($0)\"" }.joined(separator: ", ")
+        return "\(schema)\".\"\(table)\" (\(columns)) FROM STDIN WITH (FORMAT binary) --"
+    }
 
     /// Internal columns first, then the kind's staged columns (the ones COPY fills; `_stored`, set
     /// by the merge for keys already in the core table, is not among them).
@@ -43,6 +53,17 @@ public struct StagingTable: Sendable {
         case .positiveDecimal: "numeric(14, 6)"
         case .count: "integer"
         case .text, .code, .icd10, .facilityCode, .idNumber, .flag, .op: "text"
+        }
+    }
+
+    /// How `CopyRowEncoder` writes a staged column of `sqlType(type)`.
+    static func valueType(_ type: ColumnType) -> CopyRowEncoder.ValueType {
+        switch type {
+        case .date: .date
+        case .timestamp: .timestamp
+        case .money, .positiveDecimal: .numeric
+        case .count: .integer
+        case .text, .code, .icd10, .facilityCode, .idNumber, .flag, .op: .text
         }
     }
 
