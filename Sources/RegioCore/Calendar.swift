@@ -13,20 +13,27 @@ public struct CalendarDate: Sendable, Hashable, Comparable, CustomStringConverti
     }
 
     public init?(_ text: some StringProtocol) {
-        self.init(bytes: Array(text.utf8)[...])
+        // A String's bytes are read where they are (no copy per date parsed).
+        guard let date = text.utf8.withContiguousStorageIfAvailable({ Self.parse($0) }) ?? Self.parse(Array(text.utf8))
+        else { return nil }
+        self = date
     }
 
     /// From exactly ten bytes `YYYY-MM-DD`.
     public init?(bytes: ArraySlice<UInt8>) {
-        let b = bytes
+        guard let date = Self.parse(bytes) else { return nil }
+        self = date
+    }
+
+    static func parse<Bytes: RandomAccessCollection<UInt8>>(_ b: Bytes) -> CalendarDate? where Bytes.Index == Int {
         let s = b.startIndex
         guard b.count == 10, b[s + 4] == UInt8(ascii: "-"), b[s + 7] == UInt8(ascii: "-"),
               let y = Self.number(b[s..<s + 4]), let m = Self.number(b[s + 5..<s + 7]), let d = Self.number(b[s + 8..<s + 10])
         else { return nil }
-        self.init(year: y, month: m, day: d)
+        return CalendarDate(year: y, month: m, day: d)
     }
 
-    static func number(_ digits: ArraySlice<UInt8>) -> Int? {
+    static func number<Digits: Collection<UInt8>>(_ digits: Digits) -> Int? {
         var value = 0
         for byte in digits {
             guard (0x30...0x39).contains(byte) else { return nil }

@@ -138,9 +138,12 @@ extension FieldChecks {
     /// Seconds since 1970-01-01 00:00 UTC of a timestamp as `timestamp(_:localOffset:)` writes it
     /// (`YYYY-MM-DD HH:MM:SS±HH:MM`); nil for any other text.
     public static func unixSeconds(normalizedTimestamp text: String) -> Int? {
-        let b = Array(text.utf8)
-        guard b.count == 25, b[10] == UInt8(ascii: " "), b[19] == UInt8(ascii: "+") || b[19] == UInt8(ascii: "-"),
-              let date = CalendarDate(bytes: b[0..<10]),
+        text.utf8.withContiguousStorageIfAvailable(unixSeconds) ?? unixSeconds(Array(text.utf8))
+    }
+
+    static func unixSeconds<Bytes: RandomAccessCollection<UInt8>>(_ b: Bytes) -> Int? where Bytes.Index == Int {
+        guard b.count == 25, b.startIndex == 0, b[10] == UInt8(ascii: " "), b[19] == UInt8(ascii: "+") || b[19] == UInt8(ascii: "-"),
+              let date = CalendarDate.parse(b[0..<10]),
               let h = CalendarDate.number(b[11..<13]), let m = CalendarDate.number(b[14..<16]),
               let s = CalendarDate.number(b[17..<19]), let oh = CalendarDate.number(b[20..<22]),
               let om = CalendarDate.number(b[23..<25]) else { return nil }

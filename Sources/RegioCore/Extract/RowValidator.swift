@@ -204,8 +204,9 @@ public struct RowValidator: Sendable {
         case none
         case number(Double)
         case date(CalendarDate)
-        /// A timestamp: its date as written, and the instant as text for ordering.
-        case instant(CalendarDate, String)
+        /// A timestamp: its date as written, and the instant (seconds since 1970 UTC) for ordering.
+        /// (No text here: an array of these is then plain memory, with no reference to count.)
+        case instant(CalendarDate, Int)
     }
 
     /// The columns the cross-field checks read.
@@ -260,7 +261,7 @@ public struct RowValidator: Sendable {
             guard let (value, date) = FieldChecks.timestamp(text, localOffset: context.localOffset) else {
                 return .failure(Problem(code: .badDate, message: "\(column.name) must be YYYY-MM-DD HH:MM:SS or RFC 3339 with an offset"))
             }
-            return .success((value, .instant(date, value)))
+            return .success((value, .instant(date, Self.instant(value))))
         case .money:
             guard let (normalised, value) = FieldChecks.decimal(text, maxScale: 2) else {
                 return .failure(Problem(code: .badNumber, message: "\(column.name) must be an amount in yuan ≥ 0 with at most 2 decimals"))
@@ -307,7 +308,7 @@ public struct RowValidator: Sendable {
             case .none, .number: return nil
             }
         }
-        func instant(_ column: Cross) -> String? {
+        func instant(_ column: Cross) -> Int? {
             guard let i = index(column), case .instant(_, let instant) = typed[i] else { return nil }
             return instant
         }
@@ -321,7 +322,7 @@ public struct RowValidator: Sendable {
             }
         }
         func notBefore(_ later: Cross, _ earlier: Cross, _ severity: Severity) {
-            if let a = instant(later), let b = instant(earlier), Self.precedes(a, b) {
+            if let a = instant(later), let b = instant(earlier), a < b {
                 implausible(later, severity, "\(later.column) is before \(earlier.column)")
             }
         }
@@ -367,13 +368,9 @@ public struct RowValidator: Sendable {
     }
 
     /// Whether timestamp `a` is earlier than `b`, both as `FieldChecks.timestamp` writes them
-    /// (`YYYY-MM-DD HH:MM:SS±HH:MM`). With the same offset, as a facility's times usually have,
-    /// text order is time order.
+    /// (`YYYY-MM-DD HH:MM:SS±HH:MM`): the order of the instants they name, whatever their offsets.
     static func precedes(_ a: String, _ b: String) -> Bool {
-        if a.utf8.count == 25, b.utf8.count == 25, a.utf8.suffix(6).elementsEqual(b.utf8.suffix(6)) {
-            return a.utf8.lexicographicallyPrecedes(b.utf8)
-        }
-        return instant(a) < instant(b)
+        instant(a) < instant(b)
     }
 
     /// Orders ISO timestamps with offsets without a calendar library: seconds since the epoch.

@@ -101,43 +101,45 @@ struct CopyRowEncoder: Sendable {
     /// of 10000), the sign, the display scale, then the digits. `value` is digits with at most one
     /// dot. Returns false when it is not.
     private mutating func numeric(_ value: String) -> Bool {
-        let utf8 = Array(value.utf8)
-        let dot = utf8.firstIndex(of: UInt8(ascii: "."))
-        let integerDigits = utf8[..<(dot ?? utf8.count)]
-        let fractionDigits = dot.map { utf8[($0 + 1)...] } ?? []
-        guard !integerDigits.isEmpty || !fractionDigits.isEmpty,
-              (integerDigits + fractionDigits).allSatisfy({ (0x30...0x39).contains($0) }) else { return false }
-        // Groups of four decimal digits, aligned on the decimal point.
-        var groups: [Int16] = []
-        let integerGroups = (integerDigits.count + 3) / 4
-        var group = 0
-        var inGroup = (4 - integerDigits.count % 4) % 4  // leading zeros of the first group
-        for digit in integerDigits {
-            group = group * 10 + Int(digit - 0x30)
-            inGroup += 1
-            if inGroup == 4 { groups.append(Int16(group)); group = 0; inGroup = 0 }
+        var value = value
+        return value.withUTF8 { utf8 in
+            let dot = utf8.firstIndex(of: UInt8(ascii: "."))
+            let integerCount = dot ?? utf8.count
+            let fractionCount = dot.map { utf8.count - $0 - 1 } ?? 0
+            guard integerCount + fractionCount > 0, integerCount + fractionCount <= 40,
+                  utf8.allSatisfy({ (0x30...0x39).contains($0) || $0 == UInt8(ascii: ".") }),
+                  utf8.count == integerCount + fractionCount + (dot == nil ? 0 : 1) else { return false }
+            // Groups of four decimal digits, aligned on the decimal point: the integer digits
+            // padded with zeros on the left, the fraction's on the right.
+            return withUnsafeTemporaryAllocation(of: Int16.self, capacity: 12) { groups in
+                var count = 0
+                var group = 0
+                var inGroup = (4 - integerCount % 4) % 4
+                for (index, digit) in utf8.enumerated() where index != dot {
+                    group = group * 10 + Int(digit - 0x30)
+                    inGroup += 1
+                    if inGroup == 4 { groups[count] = Int16(group); count += 1; group = 0; inGroup = 0 }
+                }
+                if inGroup > 0 {
+                    for _ in inGroup..<4 { group *= 10 }
+                    groups[count] = Int16(group)
+                    count += 1
+                }
+                // No leading or trailing zero digits (a zero has none at all).
+                var first = 0
+                var weight = (integerCount + 3) / 4 - 1
+                while first < count, groups[first] == 0 { first += 1; weight -= 1 }
+                while count > first, groups[count - 1] == 0 { count -= 1 }
+                if first == count { weight = 0 }
+                append(Int32(8 + 2 * (count - first)))
+                append(Int16(count - first))
+                append(Int16(weight))
+                append(Int16(0))  // positive: Regio's amounts and quantities are never negative
+                append(Int16(fractionCount))
+                for index in first..<count { append(groups[index]) }
+                return true
+            }
         }
-        for digit in fractionDigits {
-            group = group * 10 + Int(digit - 0x30)
-            inGroup += 1
-            if inGroup == 4 { groups.append(Int16(group)); group = 0; inGroup = 0 }
-        }
-        if inGroup > 0 {
-            for _ in inGroup..<4 { group *= 10 }
-            groups.append(Int16(group))
-        }
-        var weight = integerGroups - 1
-        // No leading or trailing zero digits (a zero has none at all).
-        while let first = groups.first, first == 0 { groups.removeFirst(); weight -= 1 }
-        while let last = groups.last, last == 0 { groups.removeLast() }
-        if groups.isEmpty { weight = 0 }
-        append(Int32(8 + 2 * groups.count))
-        append(Int16(groups.count))
-        append(Int16(weight))
-        append(Int16(0))  // positive: Regio's amounts and quantities are never negative
-        append(Int16(fractionDigits.count))
-        for digit in groups { append(digit) }
-        return true
     }
 
     private mutating func append<Integer: FixedWidthInteger>(_ value: Integer) {
