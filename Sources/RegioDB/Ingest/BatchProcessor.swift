@@ -4,12 +4,12 @@ import PostgresNIO
 import RegioCore
 
 /// Decides a committed batch: the set-based checks (references; duplicate keys were marked as each
-/// file was staged), the rejected-row threshold, and the merge into the core tables — committed together, so a batch is loaded whole
-/// or not at all. The merge's first step (the patients) overlaps the checks it does not depend on,
-/// so a batch uses a second connection while its transaction is open. The kinds nothing else in
-/// the batch reads (exams, purchases) are merged on that second connection too, in a transaction
-/// of their own that two-phase commit joins to the main one (see `mergeSide`). A dry run does
-/// everything and rolls the merge back.
+/// file was staged), the rejected-row threshold, and the merge into the core tables — committed
+/// together, so a batch is loaded whole or not at all. The merge's first step (the patients)
+/// overlaps the checks it does not depend on, so a batch uses a second connection while its
+/// transaction is open. The kinds nothing else in the batch reads (exams, purchases) are merged on
+/// that second connection too, in a transaction of their own that two-phase commit joins to the
+/// main one (see `mergeSide`). A dry run does everything and rolls the merge back.
 public struct BatchProcessor: Sendable {
     public let database: Database
     /// Whether the side transactions may be used. Even when true, they are only if the server
@@ -329,9 +329,9 @@ public struct BatchProcessor: Sendable {
 
     /// The main transaction, with the side transactions beside it; counts are recorded with the
     /// outcome. The patients' merge needs only their duplicates marked (done when their file was
-    /// staged), so it starts while `checks` still run on other connections; the main transaction waits for them before the rejected-row
-    /// threshold and its other kinds, and a batch over the threshold is rolled back whole, like any
-    /// failure.
+    /// staged), so it starts while `checks` still run on other connections; the main transaction
+    /// waits for them before the rejected-row threshold and its other kinds, and a batch over the
+    /// threshold is rolled back whole, like any failure.
     private func merge(_ batch: Batch, checks: Task<Void, any Error>) async throws {
         // The side transaction starts as soon as the checks have marked every rejected row.
         let side = batch.side.map { side in
