@@ -133,4 +133,38 @@ struct SideTransactionTests {
             #expect(try await tags() == "loaded")
         }
     }
+
+    @Test("two workers settling the same leftovers at once both go on; each leftover is settled once")
+    func resolveConcurrently() async throws {
+        try await IngestScenario.run { s in
+            let first = try await s.upload(["patients.csv": Extracts.patients])
+            #expect(first.status == .loaded)
+            // Thirty more loaded batches, each with a side transaction left prepared.
+            try await s.database.query("""
+                INSERT INTO ingest.batches (facility_id, business_date, manifest, content_key, encoding, status, committed_at, started_at, finished_at)
+                SELECT facility_id, business_date - n, manifest, content_key || n, encoding, 'loaded', now(), now() - interval '1 hour', now()
+                FROM ingest.batches, generate_series(1, 30) AS n WHERE id = \(first.id)
+                """)
+            let oid = try #require(try await s.value("SELECT oid::text FROM pg_database WHERE datname = current_database()"))
+            try await s.database.query("CREATE TABLE public.side_rows (tag text)")
+            var ids: [Int64] = []
+            for try await id in try await s.database.query("SELECT id FROM ingest.batches ORDER BY id").decode(Int64.self) { ids.append(id) }
+            for id in ids {
+                try await s.database.withConnection { connection in
+                    try await connection.query("BEGIN", logger: TestDatabase.logger)
+                    try await connection.query("INSERT INTO public.side_rows VALUES (\(String(id)))", logger: TestDatabase.logger)
+                    try await connection.query(PostgresQuery(unsafeSQL: "PREPARE TRANSACTION 'regio_\(oid)_batch_\(id)'"), logger: TestDatabase.logger)
+                }
+            }
+            #expect(try await Self.prepared(s) == "31")
+
+            // Both list the same transactions; whichever comes second to one finds it gone.
+            async let one: Void = BatchProcessor(database: s.database).resolvePrepared()
+            async let other: Void = BatchProcessor(database: s.database).resolvePrepared()
+            try await one
+            try await other
+            #expect(try await Self.prepared(s) == "0")
+            #expect(try await s.value("SELECT count(*)::text FROM public.side_rows") == "31")
+        }
+    }
 }

@@ -435,20 +435,31 @@ public struct BatchProcessor: Sendable {
     /// answers 42704). It is tried three times; should it still fail (the database gone, say), the
     /// batch's outcome stands and `resolvePrepared` settles the side transaction the same way later.
     private func settle(_ side: Side, _ batch: Batch, commit: Bool) async {
-        let statement = "\(commit ? "COMMIT" : "ROLLBACK") PREPARED '\(side.preparedName)'"
         for attempt in 1...3 {
             do {
-                try await database.query(PostgresQuery(unsafeSQL: statement))
-                return
-            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42704" {
+                try await Self.finishPrepared(side.preparedName, commit: commit, database: database)
                 return
             } catch {
                 database.logger.error("settling a side transaction failed", metadata: [
-                    "batch": "\(batch.id)", "statement": "\(statement)", "attempt": "\(attempt)",
-                    "error": "\(String(reflecting: error))",
+                    "batch": "\(batch.id)", "transaction": "\(side.preparedName)", "commit": "\(commit)",
+                    "attempt": "\(attempt)", "error": "\(String(reflecting: error))",
                 ])
                 try? await Task.sleep(for: .seconds(1))
             }
+        }
+    }
+
+    /// `COMMIT PREPARED` or `ROLLBACK PREPARED`; false when the transaction is not there any more.
+    /// Its batch's worker (`settle`) and any worker's `resolvePrepared` may both reach for the same
+    /// one — the first to come settles it, alike either way (resolvePrepared only settles one whose
+    /// batch is decided, as its worker does) — so the second finding it gone is no error.
+    @discardableResult
+    static func finishPrepared(_ name: String, commit: Bool, database: Database) async throws -> Bool {
+        do {
+            try await database.query(PostgresQuery(unsafeSQL: "\(commit ? "COMMIT" : "ROLLBACK") PREPARED '\(name)'"))
+            return true
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42704" {  // undefined_object
+            return false
         }
     }
 
@@ -475,10 +486,11 @@ public struct BatchProcessor: Sendable {
         }
         for entry in found {
             guard let commit = entry.commit else { continue }
-            database.logger.warning("settling a side transaction left prepared", metadata: [
+            // Its own worker may settle it first, between the query above and this.
+            guard try await Self.finishPrepared(entry.name, commit: commit, database: database) else { continue }
+            database.logger.warning("settled a side transaction left prepared", metadata: [
                 "transaction": "\(entry.name)", "outcome": "\(commit ? "commit" : "rollback")",
             ])
-            try await database.query(PostgresQuery(unsafeSQL: "\(commit ? "COMMIT" : "ROLLBACK") PREPARED '\(entry.name)'"))
             if entry.ended {
                 try await Self.dropStaging(batchID: entry.batch, kinds: ExtractKind.allCases, database: database)
             }
