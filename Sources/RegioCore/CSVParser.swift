@@ -189,12 +189,22 @@ public struct CSVParser: Sendable {
 
     /// The field as a String, and whether its bytes were valid UTF-8 (invalid ones become U+FFFD).
     /// Cheaper than `String(validating:)`: ASCII needs no check, and otherwise the repaired
-    /// decoding equals the bytes exactly when they were valid.
+    /// decoding equals the bytes exactly when they were valid. A NUL byte counts as invalid too:
+    /// PostgreSQL text cannot hold it, so it becomes U+FFFD and its line a `bad_encoding` error.
     static func decode(_ bytes: UnsafeBufferPointer<UInt8>) -> (String, Bool) {
+        var plain = true
+        var nul = false
+        for byte in bytes where byte >= 0x80 || byte == 0 {
+            plain = false
+            if byte == 0 { nul = true; break }
+        }
+        if nul {
+            var repaired: [UInt8] = []
+            for byte in bytes { if byte == 0 { repaired += [0xEF, 0xBF, 0xBD] } else { repaired.append(byte) } }
+            return (String(decoding: repaired, as: UTF8.self), false)
+        }
         let text = String(decoding: bytes, as: UTF8.self)
-        var ascii = true
-        for byte in bytes where byte >= 0x80 { ascii = false; break }
-        if ascii { return (text, true) }
+        if plain { return (text, true) }
         let valid = text.utf8.withContiguousStorageIfAvailable { decoded in
             decoded.count == bytes.count && (bytes.isEmpty || memcmp(decoded.baseAddress!, bytes.baseAddress!, bytes.count) == 0)
         } ?? text.utf8.elementsEqual(bytes)

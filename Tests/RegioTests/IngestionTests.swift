@@ -100,6 +100,25 @@ struct IngestionTests {
         }
     }
 
+    @Test("a NUL byte in a field is a bad_encoding error on its line, not a failed upload")
+    func nulByte() async throws {
+        try await IngestScenario.run { s in
+            try await s.database.query("UPDATE registry.settings SET value = '100' WHERE key = 'reject_threshold_percent'")
+            // Line 5: a NUL inside dept_name, which PostgreSQL cannot store in text.
+            let encounters = Array(Extracts.encounters.utf8) + Array("E004,P001,O,0301,内".utf8) + [0x00]
+                + Array("科,2026-11-22 10:00:00,,I10.x00,50.00,10.00,1.00,\n".utf8)
+            let batch = try await s.upload(bytes: ["patients.csv": Array(Extracts.patients.utf8), "encounters.csv": encounters])
+            #expect(batch.status == .loaded, "\(batch.reason ?? "")")
+            #expect(batch.file(named: "encounters.csv")?.inserted == 3)
+            #expect(batch.file(named: "encounters.csv")?.rejected == 1)
+            #expect(try await s.issues(batch.id).contains { $0.kind == "encounters" && $0.line == 5 && $0.code == "bad_encoding" })
+            // The rejected row can be downloaded as sent, the byte it could not keep shown as U+FFFD.
+            let rejected = try await BatchStore(database: s.database).rejectedRows(batch: batch.id, kind: .encounters)
+            #expect(rejected.map(\.line) == [5])
+            #expect(rejected.first?.fields["dept_name"] == "内\u{FFFD}科")
+        }
+    }
+
     @Test("dates after the business date are implausible")
     func futureDates() async throws {
         try await IngestScenario.run { s in
