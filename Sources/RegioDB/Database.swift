@@ -101,3 +101,12 @@ extension Database {
         return "database error: \(error.code)"
     }
 }
+
+extension PostgresConnection {
+    /// Runs one statement that returns no rows; the rows it changed, from its command tag (which
+    /// the future-returning query keeps and the async row sequence does not).
+    func changedRows(_ query: PostgresQuery, logger: Logger) async throws -> Int {
+        let result: EventLoopFuture<PostgresQueryResult> = self.query(query, logger: logger)
+        return try await result.get().metadata.rows ?? 0
+    }
+}

@@ -553,11 +553,9 @@ public struct BatchProcessor: Sendable {
         try await connection.query("RELEASE SAVEPOINT persons", logger: database.logger)
     }
 
-    /// Runs one statement that returns no rows; the rows it changed, from its command tag (which
-    /// the future-returning query keeps and the async sequence does not).
+    /// Runs one statement that returns no rows; the rows it changed.
     private func execute(_ statement: String, _ batch: Batch, on connection: PostgresConnection) async throws -> Int {
-        let result: EventLoopFuture<PostgresQueryResult> = connection.query(query(statement, batch), logger: database.logger)
-        return try await result.get().metadata.rows ?? 0
+        try await connection.changedRows(query(statement, batch), logger: database.logger)
     }
 
     private static func recordCounts(

@@ -17,7 +17,7 @@ struct CopyRowEncoder: Sendable {
     /// A field count of -1 ends the data.
     static let trailer: [UInt8] = [0xFF, 0xFF]
 
-    /// How a staged column's values are written; `StagingTable.sqlType` declares the columns.
+    /// How a staged column's values are written; `StagingTable.storage` declares the columns.
     enum ValueType: Sendable {
         case text, date, timestamp, numeric, integer
     }
@@ -79,10 +79,11 @@ struct CopyRowEncoder: Sendable {
             text(value)
         case .integer:
             guard let number = Int32(value) else { throw Failure(value: value, type: type) }
-            integer(Int(number))
+            append(Int32(4))
+            append(number)
         case .date:
             // Days since 2000-01-01.
-            guard value.utf8.count == 10, let date = CalendarDate(value) else { throw Failure(value: value, type: type) }
+            guard let date = CalendarDate(value) else { throw Failure(value: value, type: type) }
             integer(date.dayNumber - Self.epochDay)
         case .timestamp:
             // Microseconds since 2000-01-01 00:00 UTC.
@@ -95,7 +96,7 @@ struct CopyRowEncoder: Sendable {
     }
 
     /// PostgreSQL's own day 0, 2000-01-01, in `CalendarDate.dayNumber`'s count (days since 1970).
-    static let epochDay = 10_957
+    static let epochDay = CalendarDate(year: 2000, month: 1, day: 1)!.dayNumber
 
     /// numeric's binary form: the number of base-10000 digits, the weight of the first (in powers
     /// of 10000), the sign, the display scale, then the digits. `value` is digits with at most one

@@ -105,8 +105,7 @@ public struct ExtractFileLoader: Sendable {
         try await connection.withTransaction(logger: logger) { connection in
             try await connection.query("SET LOCAL enable_hashagg = off", logger: logger)
             let statement = PostgresQuery(unsafeSQL: table.render(try SQLFile.load("ingest/duplicates.sql")), binds: binds(table.batchID))
-            let result: EventLoopFuture<PostgresQueryResult> = connection.query(statement, logger: logger)
-            return try await result.get().metadata.rows ?? 0
+            return try await connection.changedRows(statement, logger: logger)
         }
     }
 
@@ -154,7 +153,7 @@ struct StreamState {
         self.file = file
         self.encodingName = encoding.rawValue
         self.stagingColumns = StagingTable.stagingColumns(file.kind)
-        self.valueTypes = StagingTable.stagedSpecs(file.kind).map { StagingTable.valueType($0.type) }
+        self.valueTypes = StagingTable.stagedSpecs(file.kind).map { StagingTable.storage($0.type).value }
         self.context = context
         self.transcoder = try Transcoder(encoding)
         if transportGzip { transportGunzip = try Gunzip.start() }

@@ -42,33 +42,23 @@ public struct StagingTable: Sendable {
         kind.spec.columns.filter { $0.type != .op }
     }
 
-    /// Staging columns are typed, so COPY parses dates and numbers in the PostgreSQL backend while
-    /// the service parses the next rows, and the merge casts nothing. A rejected row's values go
-    /// to `_raw` (JSON, as sent); its typed columns stay empty, its text columns keep the text.
-    static func sqlType(_ type: ColumnType) -> String {
+    /// A staged column's SQL type, and how `CopyRowEncoder` writes its values. Staging columns are
+    /// typed, so the service sends dates, times and numbers in their binary forms and the merge
+    /// casts nothing. A rejected row's values go to `_raw` (JSON, as sent); its typed columns stay
+    /// empty, its text columns keep the text.
+    static func storage(_ type: ColumnType) -> (sqlType: String, value: CopyRowEncoder.ValueType) {
         switch type {
-        case .date: "date"
-        case .timestamp: "timestamptz"
-        case .money: "numeric(14, 2)"
-        case .positiveDecimal: "numeric(14, 6)"
-        case .count: "integer"
-        case .text, .code, .icd10, .facilityCode, .idNumber, .flag, .op: "text"
-        }
-    }
-
-    /// How `CopyRowEncoder` writes a staged column of `sqlType(type)`.
-    static func valueType(_ type: ColumnType) -> CopyRowEncoder.ValueType {
-        switch type {
-        case .date: .date
-        case .timestamp: .timestamp
-        case .money, .positiveDecimal: .numeric
-        case .count: .integer
-        case .text, .code, .icd10, .facilityCode, .idNumber, .flag, .op: .text
+        case .date: ("date", .date)
+        case .timestamp: ("timestamptz", .timestamp)
+        case .money: ("numeric(14, 2)", .numeric)
+        case .positiveDecimal: ("numeric(14, 6)", .numeric)
+        case .count: ("integer", .integer)
+        case .text, .code, .icd10, .facilityCode, .idNumber, .flag, .op: ("text", .text)
         }
     }
 
     var createStatement: String {
-        let data = Self.stagedSpecs(kind).map { "\($0.type == .idNumber ? "id_hash" : $0.name) \(Self.sqlType($0.type))" }
+        let data = Self.stagedSpecs(kind).map { "\($0.type == .idNumber ? "id_hash" : $0.name) \(Self.storage($0.type).sqlType)" }
             .joined(separator: ", ")
         return """
             CREATE UNLOGGED TABLE \(name) (_line integer NOT NULL, _op text NOT NULL, _rejected boolean NOT NULL,
