@@ -29,9 +29,16 @@ public struct FileReceipt: Sendable, Codable, Equatable {
 /// PostgreSQL binary COPY. Nothing is held whole: memory stays at a few buffers whatever the size.
 public struct ExtractFileLoader: Sendable {
     public let database: Database
+    /// Where the keys of files being received are remembered (see `RepeatedKeys`).
+    let keyMemory: KeyMemory
 
     public init(database: Database) {
+        self.init(database: database, keyMemory: .shared)
+    }
+
+    init(database: Database, keyMemory: KeyMemory) {
         self.database = database
+        self.keyMemory = keyMemory
     }
 
     public func load<Body: AsyncSequence & Sendable>(
@@ -47,7 +54,8 @@ public struct ExtractFileLoader: Sendable {
             try await connection.query(
                 "DELETE FROM ingest.row_errors WHERE batch_id = \(batchID) AND kind = \(file.kind.rawValue)", logger: logger)
 
-            var state = try StreamState(file: file, encoding: encoding, context: context, transportGzip: transportGzip)
+            var state = try StreamState(file: file, encoding: encoding, context: context, transportGzip: transportGzip,
+                                        keyMemory: keyMemory)
             try await connection.copyFrom(table: table.binaryCopyTarget, logger: logger) { writer in
                 try await writer.write(ByteBuffer(bytes: CopyRowEncoder.header))
                 for try await chunk in body {
@@ -70,11 +78,21 @@ public struct ExtractFileLoader: Sendable {
                 try await connection.query("SET LOCAL default_statistics_target = 20", logger: logger)
                 try await connection.query(PostgresQuery(unsafeSQL: "ANALYZE \(table.name)"), logger: logger)
             }
-            let issuesSQL = table.render(try SQLFile.load("ingest/issues.sql"))
-            try await connection.query(PostgresQuery(unsafeSQL: issuesSQL, binds: Self.binds(batchID, file.kind.rawValue)), logger: logger)
+            // Every row with an issue was counted rejected or warned: without any, nothing to copy.
+            if state.rejected + state.warnings > 0 {
+                let issuesSQL = table.render(try SQLFile.load("ingest/issues.sql"))
+                try await connection.query(PostgresQuery(unsafeSQL: issuesSQL, binds: Self.binds(batchID, file.kind.rawValue)),
+                                           logger: logger)
+            }
             // Duplicate keys are a check of the file alone: marked now, the receipt counts them
-            // and the batch's decision starts with its merge.
-            state.rejected += try await Self.markDuplicates(table, on: connection, logger: logger)
+            // and the batch's decision starts with its merge. Only the keys seen twice while
+            // streaming are checked, unless the file had to be checked whole.
+            if state.repeatedKeys.checkInDatabase {
+                state.rejected += try await Self.markDuplicates(table, on: connection, logger: logger)
+            } else if !state.repeatedKeys.candidates.isEmpty {
+                state.rejected += try await Self.markDuplicates(table, among: state.repeatedKeys.candidates.sorted(),
+                                                                on: connection, logger: logger)
+            }
             for issue in state.headerIssues + state.fileIssues {
                 try await connection.query("""
                     INSERT INTO ingest.row_errors (batch_id, kind, line, column_name, code, severity, message)
@@ -98,13 +116,16 @@ public struct ExtractFileLoader: Sendable {
     }
 
     /// Rejects every row sharing its key with another row of the file (`duplicate_key`, on each
-    /// line); returns how many rows it rejected. The keys are grouped by sorting: hashing a
-    /// night's million distinct keys outgrew work_mem and spilled, and took 1.5 s against 0.9 s
-    /// sorted (docs/benchmarks.md, sixth session).
-    static func markDuplicates(_ table: StagingTable, on connection: PostgresConnection, logger: Logger) async throws -> Int {
+    /// line); returns how many rows it rejected. `among`: only these keys can repeat (nil: any).
+    /// The keys are grouped by sorting: hashing a night's million distinct keys outgrew work_mem
+    /// and spilled, and took 1.5 s against 0.9 s sorted (docs/benchmarks.md, sixth session).
+    static func markDuplicates(_ table: StagingTable, among keys: [String]? = nil, on connection: PostgresConnection,
+                               logger: Logger) async throws -> Int {
         try await connection.withTransaction(logger: logger) { connection in
             try await connection.query("SET LOCAL enable_hashagg = off", logger: logger)
-            let statement = PostgresQuery(unsafeSQL: table.render(try SQLFile.load("ingest/duplicates.sql")), binds: binds(table.batchID))
+            var bindings = binds(table.batchID)
+            if let keys { bindings.append(keys) } else { bindings.appendNull() }
+            let statement = PostgresQuery(unsafeSQL: table.render(try SQLFile.load("ingest/duplicates.sql")), binds: bindings)
             return try await connection.changedRows(statement, logger: logger)
         }
     }
@@ -144,13 +165,20 @@ struct StreamState {
     var fileError: String?
     var sha = ""
 
+    /// The keys the file repeats, found as its rows are encoded.
+    let repeatedKeys: RepeatedKeys
+    /// The staging position of the file's key column.
+    let keyPosition: Int
     let encodingName: String
     let stagingColumns: [String]
     /// How each staging column is written; only text ones hold a rejected row's raw value.
     let valueTypes: [CopyRowEncoder.ValueType]
 
-    init(file: ExtractManifest.File, encoding: TextEncoding, context: ValidationContext, transportGzip: Bool) throws {
+    init(file: ExtractManifest.File, encoding: TextEncoding, context: ValidationContext, transportGzip: Bool,
+         keyMemory: KeyMemory = .shared) throws {
         self.file = file
+        self.repeatedKeys = RepeatedKeys(rows: file.rows, memory: keyMemory)
+        self.keyPosition = StagingTable.stagingColumns(file.kind).firstIndex(of: file.kind.spec.key[0])!
         self.encodingName = encoding.rawValue
         self.stagingColumns = StagingTable.stagingColumns(file.kind)
         self.valueTypes = StagingTable.stagedSpecs(file.kind).map { StagingTable.storage($0.type).value }
@@ -255,13 +283,15 @@ struct StreamState {
     }
 
     var encoding: Encoding {
-        Encoding(validator: validator!, encodingName: encodingName, stagingColumns: stagingColumns, valueTypes: valueTypes)
+        Encoding(validator: validator!, encodingName: encodingName, stagingColumns: stagingColumns, valueTypes: valueTypes,
+                 keyPosition: keyPosition)
     }
 
-    /// Counts an encoded piece's rejections and warnings; returns its COPY data.
+    /// Counts an encoded piece's rejections and warnings and remembers its keys; returns its COPY data.
     mutating func count(_ encoded: Encoding.Encoded) -> ByteBuffer {
         rejected += encoded.rejected
         warnings += encoded.warnings
+        for key in encoded.keys { repeatedKeys.add(key) }
         return encoded.encoder.buffer
     }
 
@@ -271,11 +301,14 @@ struct StreamState {
         let encodingName: String
         let stagingColumns: [String]
         let valueTypes: [CopyRowEncoder.ValueType]
+        let keyPosition: Int
 
         struct Encoded: Sendable {
             var encoder: CopyRowEncoder
             var rejected = 0
             var warnings = 0
+            /// Each row's key as staged (the raw text of a rejected row's).
+            var keys: [String?] = []
         }
 
         /// The rows, in their order, as COPY data: the first half on a child task, the second here.
@@ -286,12 +319,14 @@ struct StreamState {
             var encoded = try await first
             encoded.rejected += second.rejected
             encoded.warnings += second.warnings
+            encoded.keys += second.keys
             encoded.encoder.append(second.encoder)
             return encoded
         }
 
         func encode(_ records: ArraySlice<CSVParser.Record>) throws -> Encoded {
             var out = Encoded(encoder: CopyRowEncoder(capacity: records.count * 200))
+            out.keys.reserveCapacity(records.count)
             let fields = 6 + valueTypes.count  // the internal columns, then the kind's
             let issueEncoder = JSONEncoder()
             for record in records {
@@ -308,6 +343,7 @@ struct StreamState {
                     row.values = validator.rawValues(record.fields)
                 }
                 if row.rejected { out.rejected += 1 } else if !row.issues.isEmpty { out.warnings += 1 }
+                out.keys.append(row.values[keyPosition])
                 // _line, _op, _rejected, _issues, _raw, _hash (StagingTable.columns), then the kind's.
                 out.encoder.beginRow(fields: fields)
                 out.encoder.integer(record.line)

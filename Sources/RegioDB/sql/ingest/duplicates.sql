@@ -2,7 +2,9 @@
 -- platform cannot know which of them the hospital meant (lines already rejected for another
 -- reason count too: a fixed resend of one of them must not be overtaken by the other).
 WITH duplicated AS (
-    SELECT {key} AS value FROM {staging} WHERE {key} IS NOT NULL GROUP BY {key} HAVING count(*) > 1
+    SELECT {key} AS value FROM {staging}
+    WHERE {key} IS NOT NULL AND ($2::text[] IS NULL OR {key} = ANY ($2::text[]))  -- $2: the keys that may repeat
+    GROUP BY {key} HAVING count(*) > 1
 ), marked AS (
     UPDATE {staging} s SET _rejected = true
     FROM duplicated d
