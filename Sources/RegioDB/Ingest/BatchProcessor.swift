@@ -127,9 +127,13 @@ public struct BatchProcessor: Sendable {
         // can start at once; the other checks run beside it. Whatever happens to the merge, they
         // are waited for, so none outlives the batch's decision.
         try await markDuplicates(batch, kinds: batch.uncheckedKinds)
-        let checks = Task { try await checkReferences(batch) }
+        let references = Task { try await checkReferences(batch) }
+        let checks = Task {
+            try await references.value
+            try await measure(batch)
+        }
         do {
-            try await merge(batch, checks: checks)
+            try await merge(batch, references: references, checks: checks)
         } catch {
             _ = try? await checks.value
             throw error
@@ -259,10 +263,11 @@ public struct BatchProcessor: Sendable {
         }
     }
 
-    /// Then the references, the warnings, the quarantine and the data-quality measures. They
-    /// write the staging tables of the other kinds and `ingest.*`, never the patients' staging
-    /// table that the merge is reading and marking meanwhile, and they read the core tables as
-    /// they were before the batch (the merge has not committed).
+    /// Then the references and the warnings, which reject or flag rows; after them the
+    /// quarantine and the data-quality measures (`measure`), which only read. They write the
+    /// staging tables of the other kinds and `ingest.*`, never the patients' staging table that
+    /// the merge is reading and marking meanwhile, and they read the core tables as they were
+    /// before the batch (the merge has not committed).
     private func checkReferences(_ batch: Batch) async throws {
         try await forEach([ExtractKind.encounters, .exams, .referrals].filter(batch.kinds.contains)) { kind, connection in
             try await run("ingest/dangling_patients.sql", batch, kind: kind, on: connection)
@@ -273,15 +278,28 @@ public struct BatchProcessor: Sendable {
         try await database.withConnection { connection in
             try await run("ingest/dangling_optional.sql", batch, kind: nil, on: connection)
         }
-        // Plausibility measures for the data-quality report are taken with the quarantine,
-        // whatever the decision (a resumed batch measures again).
+    }
+
+    /// The quarantine of rejected rows, each file's counts, and the plausibility measures for the
+    /// data-quality report, whatever the decision (a resumed batch measures again). A file
+    /// without any row error (every rejected or warned row has one) has nothing to quarantine
+    /// or count: its staging table is not scanned for them.
+    private func measure(_ batch: Batch) async throws {
         try await database.query("DELETE FROM ingest.batch_checks WHERE batch_id = \(batch.id)")
         try await forEach(batch.kinds) { kind, connection in
             let table = StagingTable(batchID: batch.id, kind: kind)
-            try await connection.query(PostgresQuery(
-                unsafeSQL: table.render(try SQLFile.load("ingest/quarantine.sql")),
-                binds: ExtractFileLoader.binds(batch.id, kind.rawValue)), logger: database.logger)
-            try await connection.query(PostgresQuery(unsafeSQL: """
+            let binds = ExtractFileLoader.binds(batch.id, kind.rawValue)
+            var issues = true
+            for try await found in try await connection.query(PostgresQuery(unsafeSQL: """
+                SELECT EXISTS (SELECT 1 FROM ingest.row_errors WHERE batch_id = $1 AND kind = $2)
+                """, binds: binds), logger: database.logger).decode(Bool.self) {
+                issues = found
+            }
+            if issues {
+                try await connection.query(PostgresQuery(unsafeSQL: table.render(try SQLFile.load("ingest/quarantine.sql")), binds: binds),
+                                           logger: database.logger)
+            }
+            try await connection.query(PostgresQuery(unsafeSQL: issues ? """
                 UPDATE ingest.batch_files SET
                     rejected = (SELECT count(*) FROM \(table.name) WHERE _rejected),
                     warnings = (SELECT count(*) FROM \(table.name) s
@@ -289,7 +307,8 @@ public struct BatchProcessor: Sendable {
                                     SELECT 1 FROM ingest.row_errors e
                                     WHERE e.batch_id = $1 AND e.kind = $2 AND e.line = s._line AND e.severity = 'warning'))
                 WHERE batch_id = $1 AND kind = $2
-                """, binds: ExtractFileLoader.binds(batch.id, kind.rawValue)), logger: database.logger)
+                """ : "UPDATE ingest.batch_files SET rejected = 0, warnings = 0 WHERE batch_id = $1 AND kind = $2",
+                binds: binds), logger: database.logger)
             if [ExtractKind.patients, .encounters, .exams, .purchases].contains(kind) {
                 try await run("ingest/checks/\(kind.rawValue).sql", batch, kind: kind, on: connection)
             }
@@ -329,14 +348,15 @@ public struct BatchProcessor: Sendable {
 
     /// The main transaction, with the side transactions beside it; counts are recorded with the
     /// outcome. The patients' merge needs only their duplicates marked (done when their file was
-    /// staged), so it starts while `checks` still run on other connections; the main transaction
-    /// waits for them before the rejected-row threshold and its other kinds, and a batch over the
-    /// threshold is rolled back whole, like any failure.
-    private func merge(_ batch: Batch, checks: Task<Void, any Error>) async throws {
-        // The side transaction starts as soon as the checks have marked every rejected row.
+    /// staged), so it starts while the checks still run on other connections; the main
+    /// transaction waits for all of them (`checks`) before the rejected-row threshold and its
+    /// other kinds, and a batch over the threshold is rolled back whole, like any failure.
+    private func merge(_ batch: Batch, references: Task<Void, any Error>, checks: Task<Void, any Error>) async throws {
+        // The side transaction starts as soon as the reference checks have marked every
+        // rejected row (the quarantine and the measures after them only read).
         let side = batch.side.map { side in
             Task { () -> [ExtractKind: Counts] in
-                try await checks.value
+                try await references.value
                 return try await mergeSide(side, batch)
             }
         }
