@@ -143,8 +143,13 @@ struct CopyRowEncoder: Sendable {
         }
     }
 
+    /// Big-endian, a byte at a time: cheaper than appending the bytes of `value.bigEndian` as a
+    /// buffer (the generic `append(contentsOf:)` was 5 % of the service's time on the night).
+    @inline(__always)
     private mutating func append<Integer: FixedWidthInteger>(_ value: Integer) {
-        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
+        for shift in stride(from: Integer.bitWidth - 8, through: 0, by: -8) {
+            bytes.append(UInt8(truncatingIfNeeded: value >> shift))
+        }
     }
 
     mutating func append(_ other: CopyRowEncoder) {
