@@ -21,11 +21,13 @@ public enum Rollups {
 
     /// Re-derives completion and origin of the referrals sent by or to `facility` from 90 days
     /// before `touchedFrom` (the earliest date a batch touched; nil: everything), and returns the
-    /// (sending facility, month) keys whose findings changed.
-    public static func matchReferrals(facility: Int?, touchedFrom: String?, on connection: PostgresConnection,
-                                      logger: Logger) async throws -> [Key] {
-        try await keys(PostgresQuery(unsafeSQL: try SQLFile.load("referral/match.sql"), binds: bindings(facility, touchedFrom)),
-                       on: connection, logger: logger)
+    /// (sending facility, month) keys whose findings changed. `batchPatients`: the facility's
+    /// patient records a batch is merging in another transaction (see referral/match.sql).
+    public static func matchReferrals(facility: Int?, touchedFrom: String?, batchPatients: String? = nil,
+                                      on connection: PostgresConnection, logger: Logger) async throws -> [Key] {
+        let sql = try SQLFile.load("referral/match.sql").replacingOccurrences(
+            of: "{batch_patients}", with: batchPatients ?? "(SELECT NULL::text AS patient_id, NULL::text AS id_hash, NULL::text AS op WHERE false)")
+        return try await keys(PostgresQuery(unsafeSQL: sql, binds: bindings(facility, touchedFrom)), on: connection, logger: logger)
     }
 
     /// Runs a query returning (facility id, month) rows.

@@ -3,8 +3,9 @@ import PostgresNIO
 import RegioDB
 import Testing
 
-/// Exams and purchases are merged in a side transaction, prepared and committed with the batch's
-/// main transaction (two-phase commit), so that a batch still loads whole or not at all.
+/// The activity (encounters, census, referrals) and what derives from it are merged in a side
+/// transaction, prepared and committed with the batch's main transaction (two-phase commit), so that
+/// a batch still loads whole or not at all.
 @Suite("Ingestion: the merge's side transaction")
 struct SideTransactionTests {
     static let exams = "report_id,patient_id,encounter_id,exam_code,code_system,exam_name,category,performed_at,summary,document_ref\n"
@@ -20,7 +21,7 @@ struct SideTransactionTests {
         try await s.value("SELECT count(*)::text FROM pg_prepared_xacts WHERE database = current_database()")
     }
 
-    @Test("exams and purchases commit with the batch from a transaction of their own; without prepared transactions, from the main one",
+    @Test("encounters commit with the batch from a transaction of their own; without prepared transactions, from the main one",
           arguments: [true, false])
     func sideTransaction(side: Bool) async throws {
         try await IngestScenario.run(sideTransactions: side) { s in
@@ -42,10 +43,10 @@ struct SideTransactionTests {
             #expect(try await s.count("procurement.purchases") == 1)
             #expect(try await s.value("SELECT count(DISTINCT xact)::text FROM public.merge_xacts") == (side ? "2" : "1"))
             #expect(try await s.value("""
-                SELECT count(DISTINCT xact)::text FROM public.merge_xacts WHERE table_name IN ('exams', 'purchases')
+                SELECT count(DISTINCT xact)::text FROM public.merge_xacts WHERE table_name IN ('patients', 'exams', 'purchases')
                 """) == "1")
             #expect(try await s.value("""
-                SELECT count(DISTINCT xact)::text FROM public.merge_xacts WHERE table_name IN ('patients', 'encounters')
+                SELECT count(DISTINCT xact)::text FROM public.merge_xacts WHERE table_name = 'encounters'
                 """) == "1")
             // Persons were added with the patients and linked to them.
             #expect(try await s.value("SELECT count(*)::text FROM emr.patients p JOIN emr.persons pe ON pe.id = p.person_id") == "2")
@@ -54,15 +55,50 @@ struct SideTransactionTests {
         }
     }
 
+    @Test("the referral matching sees the records the batch sends, whichever transaction merges the patients",
+          arguments: [true, false])
+    func matchingSeesBatchPatients(side: Bool) async throws {
+        try await IngestScenario.run(sideTransactions: side) { s in
+            let (a, c) = (BureauScenario.a, BureauScenario.c)
+            // P339901001 refers Q1 (resident ID a) up to H339901001 on 10-05.
+            try await BureauScenario.expectLoaded(s, facility: "P339901001", date: "2026-10-05", [
+                "patients.csv": Extracts.patientsHeader + "Q1,赵一,1,1980-05-06,RID,\(a),,\n",
+                "referrals.csv": BureauScenario.referrals + "R1,Q1,H339901001,2026-10-05 11:30:00,I10.x00,SENT,,\n",
+            ])
+            // H339901001 holds a record T1 of the same person, without a visit yet.
+            try await BureauScenario.expectLoaded(s, facility: "H339901001", date: "2026-10-06", [
+                "patients.csv": Extracts.patientsHeader + "T1,赵一,1,1980-05-06,RID,\(a),,\n",
+            ])
+            let finding = "SELECT concat_ws(':', completion_method, completed_encounter_id, completion_days) FROM referral.referrals WHERE referral_id = "
+            #expect(try await s.value(finding + "'R1'") == "")
+            // Its next night corrects T1 to another person's ID and adds T2, the referred person:
+            // T1's visit at 09:00 must not complete R1 (T1 is no longer that person); T2's at 10:00 does.
+            try await BureauScenario.expectLoaded(s, facility: "H339901001", date: "2026-10-07", [
+                "patients.csv": Extracts.patientsHeader + "T1,赵一,1,1990-01-01,RID,\(c),,\nT2,赵一,1,1980-05-06,RID,\(a),,\n",
+                "encounters.csv": BureauScenario.encounters
+                    + "TE1,T1,O,0301,内科,2026-10-07 09:00:00,2026-10-07 09:30:00,I10.x00,200.00,100.00,10.00,,,\n"
+                    + "TE2,T2,O,0301,内科,2026-10-07 10:00:00,2026-10-07 10:30:00,I10.x00,200.00,100.00,10.00,,,\n",
+            ])
+            #expect(try await s.value(finding + "'R1'") == "same_person:TE2:2")
+            // A referral sent in the same batch as its patient's first record there: P339901002
+            // refers Z1 (resident ID a) at 09:30 on 10-07, before TE2.
+            try await BureauScenario.expectLoaded(s, facility: "P339901002", date: "2026-10-08", [
+                "patients.csv": Extracts.patientsHeader + "Z1,赵一,1,1980-05-06,RID,\(a),,\n",
+                "referrals.csv": BureauScenario.referrals + "R2,Z1,H339901001,2026-10-07 09:30:00,I10.x00,SENT,,\n",
+            ])
+            #expect(try await s.value(finding + "'R2'") == "same_person:TE2:0")
+        }
+    }
+
     @Test("a failure in the side transaction leaves the database exactly as it was")
     func sideFailure() async throws {
         try await IngestScenario.run { s in
-            try await s.injectFailure("BEFORE INSERT", on: "emr.exams", when: "NEW.report_id = 'R2'",
-                                      message: "'injected failure in the exams'")
+            try await s.injectFailure("BEFORE INSERT", on: "emr.encounters", when: "NEW.encounter_id = 'E002'",
+                                      message: "'injected failure in the encounters'")
             let before = try await s.coreFingerprint()
             let batch = try await s.upload(Self.night)
             #expect(batch.status == .failed)
-            #expect(batch.reason?.contains("injected failure in the exams") == true)
+            #expect(batch.reason?.contains("injected failure in the encounters") == true)
             #expect(try await s.coreFingerprint() == before)
             #expect(try await s.count("emr.patients") == 0)
             #expect(try await Self.prepared(s) == "0")
@@ -84,6 +120,7 @@ struct SideTransactionTests {
             #expect(batch.status == .failed)
             #expect(batch.reason?.contains("injected failure; side transactions prepared: 1") == true, "\(batch.reason ?? "")")
             #expect(try await s.coreFingerprint() == before)
+            #expect(try await s.count("emr.encounters") == 0)
             #expect(try await s.count("emr.exams") == 0)
             #expect(try await s.count("emr.persons") == 0)
             #expect(try await Self.prepared(s) == "0")

@@ -7,9 +7,10 @@ import RegioCore
 /// file was staged), the rejected-row threshold, and the merge into the core tables — committed
 /// together, so a batch is loaded whole or not at all. The merge's first step (the patients)
 /// overlaps the checks it does not depend on, so a batch uses a second connection while its
-/// transaction is open. The kinds nothing else in the batch reads (exams, purchases) are merged on
-/// that second connection too, in a transaction of their own that two-phase commit joins to the
-/// main one (see `mergeSide`). A dry run does everything and rolls the merge back.
+/// transaction is open. The merge runs as two transactions side by side, which two-phase commit
+/// joins into one outcome (see `mergeSide`): the main one merges persons, patients, exams and
+/// purchases; the side one the activity — encounters, census, referrals — and what derives from
+/// it (the rollups and the referral findings). A dry run does everything and rolls it all back.
 public struct BatchProcessor: Sendable {
     public let database: Database
     /// Whether the side transactions may be used. Even when true, they are only if the server
@@ -22,21 +23,20 @@ public struct BatchProcessor: Sendable {
         self.sideTransactions = sideTransactions
     }
 
-    /// The side transaction: the batch's kinds among `sideKinds`.
+    /// The side transaction, when the batch has activity to merge.
     struct Side: Sendable {
-        var kinds: [ExtractKind]
         /// Its name once prepared (`PREPARE TRANSACTION`), unique in the cluster:
         /// `regio_<database oid>_batch_<batch id>`.
         var preparedName: String
     }
 
-    /// Kinds whose merge reads no other core table the batch writes, and whose core tables no step
-    /// of the main transaction reads (the rollups and the referral matching read encounters,
-    /// patients, referrals and the census): merged in the side transaction once every check is
-    /// done. (The patients in a side transaction of their own made the benchmark's night slower:
-    /// three merges at once on two cores, and a referral matching that must then read them from
-    /// staging; docs/benchmarks.md.)
-    static let sideKinds: [ExtractKind] = [.exams, .purchases]
+    /// The activity: kinds whose merges, with the rollups and referral findings derived from
+    /// them, read no core table the main transaction writes — except the patients' person links,
+    /// which the referral matching then reads from the batch's staged patients (see
+    /// referral/match.sql). Merged in the side transaction once the reference checks are done;
+    /// the main transaction merges the rest (persons, patients, exams, purchases), so the two
+    /// carry about the same work (docs/benchmarks.md, seventh session).
+    static let activityKinds: [ExtractKind] = [.encounters, .beds, .referrals]
 
     struct Batch {
         var id: Int64
@@ -161,9 +161,8 @@ public struct BatchProcessor: Sendable {
             if !checked { batch.uncheckedKinds.append(ExtractKind(rawValue: kind)!) }
         }
         batch.kinds.sort()
-        let sideKinds = Self.sideKinds.filter(batch.kinds.contains)
-        if sideTransactions, prepared.allowed, !sideKinds.isEmpty {
-            batch.side = Side(kinds: sideKinds, preparedName: "regio_\(prepared.database)_batch_\(id)")
+        if sideTransactions, prepared.allowed, !Set(Self.activityKinds).isDisjoint(with: batch.kinds) {
+            batch.side = Side(preparedName: "regio_\(prepared.database)_batch_\(id)")
         }
         return batch
     }
@@ -346,7 +345,7 @@ public struct BatchProcessor: Sendable {
         var reason: String
     }
 
-    /// The main transaction, with the side transactions beside it; counts are recorded with the
+    /// The main transaction, with the side transaction beside it; counts are recorded with the
     /// outcome. The patients' merge needs only their duplicates marked (done when their file was
     /// staged), so it starts while the checks still run on other connections; the main
     /// transaction waits for all of them (`checks`) before the rejected-row threshold and its
@@ -363,46 +362,21 @@ public struct BatchProcessor: Sendable {
         var counts: [ExtractKind: Counts] = [:]
         do {
             try await database.withTransaction { connection in
-                let mainKinds = batch.kinds.filter { batch.side?.kinds.contains($0) != true }
-                if mainKinds.contains(.patients) {
+                if batch.kinds.contains(.patients) {
                     counts[.patients] = try await merge(.patients, batch, on: connection)
                 }
                 try await checks.value
                 if let reason = try await thresholdExceeded(batch) { throw Rejection(reason: reason) }
-                // Months whose rollups change, taken before the merge: those of the rows sent and
-                // of the stored rows they replace or retract (after it, the stored rows are the sent ones).
-                var months = Set<String>()
-                try await run("ingest/open_stay_months.sql", batch, kind: nil, on: connection) { months.insert(try $0.decode(String.self)) }
-                if batch.kinds.contains(.encounters) {
-                    try await run("ingest/touched_months.sql", batch, kind: .encounters, on: connection) { months.insert(try $0.decode(String.self)) }
-                }
-                var referralMonths = Set<String>()
-                if batch.kinds.contains(.referrals) {
-                    try await run("referral/touched_months.sql", batch, kind: .referrals, on: connection) {
-                        referralMonths.insert(try $0.decode(String.self))
-                    }
-                }
-                for kind in mainKinds where kind != .patients {
+                for kind in batch.kinds where kind != .patients && !Self.activityKinds.contains(kind) {
                     counts[kind] = try await merge(kind, batch, on: connection)
                 }
-                if batch.kinds.contains(.referrals) {
-                    try await run("referral/history.sql", batch, kind: .referrals, on: connection)
+                if let side {
+                    // The side transaction is prepared (a dry run's rolled back) before this one
+                    // commits; its counts are recorded with the others.
+                    counts.merge(try await side.value) { $1 }
+                } else {
+                    counts.merge(try await mergeActivity(batch, patientsMerged: true, on: connection)) { $1 }
                 }
-                // Referral findings and rollups, in the same transaction: reports never see a
-                // half-loaded batch.
-                try await Rollups.refreshFacilityMonths(months.sorted().map { (batch.facilityID, $0) }, on: connection,
-                                                        logger: database.logger)
-                var referralKeys = referralMonths.sorted().map { (facility: batch.facilityID, month: $0) }
-                // Encounters, referrals and patient links (a person's records) decide completions.
-                let matching = !Set(batch.kinds).isDisjoint(with: [.patients, .encounters, .referrals])
-                if matching, let earliest = months.union(referralMonths).min() {
-                    referralKeys += try await Rollups.matchReferrals(facility: batch.facilityID, touchedFrom: earliest,
-                                                                     on: connection, logger: database.logger)
-                }
-                try await Rollups.refreshReferralMonths(referralKeys, on: connection, logger: database.logger)
-                // The side transaction is prepared (a dry run's rolled back) before this one
-                // commits; its counts are recorded with the others.
-                if let side { counts.merge(try await side.value) { $1 } }
                 if batch.dryRun { throw DryRunRollback() }
                 try await Self.recordCounts(batch, counts, status: .loaded, on: connection, logger: database.logger)
             }
@@ -427,19 +401,67 @@ public struct BatchProcessor: Sendable {
         if let side = batch.side { await settle(side, batch, commit: true) }
     }
 
-    /// A side transaction's kinds, on a connection of their own while the main transaction merges
-    /// the rest. It ends prepared (`PREPARE TRANSACTION`: on disk and sure to commit when told, but
-    /// not yet visible); the main transaction commits, then it does; if the main one fails instead,
-    /// it is rolled back. A process that dies in between leaves it to `resolvePrepared`. A dry run
-    /// rolls it back at once.
+    /// The activity's merges (encounters, census, referrals), then the referral status history,
+    /// the rollups and the referral findings — in the transaction of `connection`, so reports
+    /// never see a half-loaded batch. `patientsMerged`: the batch's patients are merged in this
+    /// transaction already; otherwise the referral matching reads them from staging.
+    private func mergeActivity(_ batch: Batch, patientsMerged: Bool,
+                               on connection: PostgresConnection) async throws -> [ExtractKind: Counts] {
+        // Months whose rollups change, taken before the merge: those of the rows sent and of the
+        // stored rows they replace or retract (after it, the stored rows are the sent ones).
+        var months = Set<String>()
+        try await run("ingest/open_stay_months.sql", batch, kind: nil, on: connection) { months.insert(try $0.decode(String.self)) }
+        if batch.kinds.contains(.encounters) {
+            try await run("ingest/touched_months.sql", batch, kind: .encounters, on: connection) { months.insert(try $0.decode(String.self)) }
+        }
+        var referralMonths = Set<String>()
+        if batch.kinds.contains(.referrals) {
+            try await run("referral/touched_months.sql", batch, kind: .referrals, on: connection) {
+                referralMonths.insert(try $0.decode(String.self))
+            }
+        }
+        var counts: [ExtractKind: Counts] = [:]
+        for kind in Self.activityKinds where batch.kinds.contains(kind) {
+            counts[kind] = try await merge(kind, batch, on: connection)
+        }
+        if batch.kinds.contains(.referrals) {
+            try await run("referral/history.sql", batch, kind: .referrals, on: connection)
+        }
+        try await Rollups.refreshFacilityMonths(months.sorted().map { (batch.facilityID, $0) }, on: connection,
+                                                logger: database.logger)
+        var referralKeys = referralMonths.sorted().map { (facility: batch.facilityID, month: $0) }
+        // Encounters, referrals and patient links (a person's records) decide completions.
+        let matching = !Set(batch.kinds).isDisjoint(with: [.patients, .encounters, .referrals])
+        if matching, let earliest = months.union(referralMonths).min() {
+            let batchPatients = patientsMerged || !batch.kinds.contains(.patients) ? nil : Self.batchPatients(batch)
+            referralKeys += try await Rollups.matchReferrals(facility: batch.facilityID, touchedFrom: earliest,
+                                                             batchPatients: batchPatients, on: connection, logger: database.logger)
+        }
+        try await Rollups.refreshReferralMonths(referralKeys, on: connection, logger: database.logger)
+        return counts
+    }
+
+    /// The facility's patient records the batch sends — accepted, not older than the stored
+    /// record — as `referral/match.sql` reads them when they are merged in the other transaction.
+    static func batchPatients(_ batch: Batch) -> String {
+        """
+        (SELECT s.patient_id, s.id_hash, s._op AS op FROM \(StagingTable(batchID: batch.id, kind: .patients).name) s
+         WHERE NOT s._rejected AND NOT EXISTS (
+             SELECT 1 FROM emr.patients t JOIN ingest.batches n ON n.id = \(batch.id)
+             WHERE t.facility_id = n.facility_id AND t.patient_id = s.patient_id AND t.as_of > n.business_date))
+        """
+    }
+
+    /// The side transaction: the activity (`mergeActivity`), on a connection of its own while the
+    /// main transaction merges the rest. It ends prepared (`PREPARE TRANSACTION`: on disk and sure
+    /// to commit when told, but not yet visible); the main transaction commits, then it does; if
+    /// the main one fails instead, it is rolled back. A process that dies in between leaves it to
+    /// `resolvePrepared`. A dry run rolls it back at once.
     private func mergeSide(_ side: Side, _ batch: Batch) async throws -> [ExtractKind: Counts] {
         try await database.withConnection { connection in
             try await connection.query("BEGIN", logger: database.logger)
             do {
-                var counts: [ExtractKind: Counts] = [:]
-                for kind in side.kinds {
-                    counts[kind] = try await merge(kind, batch, on: connection)
-                }
+                let counts = try await mergeActivity(batch, patientsMerged: false, on: connection)
                 let end = batch.dryRun ? "ROLLBACK" : "PREPARE TRANSACTION '\(side.preparedName)'"
                 try await connection.query(PostgresQuery(unsafeSQL: end), logger: database.logger)
                 return counts

@@ -9,13 +9,23 @@
 --   * days to completion: calendar days (China time) from the referral to that encounter;
 --   * origin: 'inpatient' when referred during a stay at the sender, else 'outpatient'.
 -- Updates the referrals whose findings changed and returns their (sending facility, month).
+--
+-- A batch runs this beside the merge of its own patients (in another transaction: see
+-- BatchProcessor), so its patient records are not in emr.patients yet: the batch_patients
+-- placeholder is the facility's records the batch sends — accepted, and not older than the stored one ($3, the
+-- batch's night) — which replace the stored ones; their person is the stored person of their ID
+-- hash (a person the batch itself adds has no record anywhere else, so nothing matches it yet).
+-- It is empty when the patients are already merged, or for a rebuild.
 WITH settings AS (
     SELECT registry.setting_number('referral_completion_days', 30)::int AS window_days
 ), candidates AS (
     SELECT r.facility_id, r.referral_id, r.patient_id, r.to_facility_id, f.code AS from_code,
-           (r.referred_at AT TIME ZONE 'Asia/Shanghai')::date AS referred_on, p.person_id
+           (r.referred_at AT TIME ZONE 'Asia/Shanghai')::date AS referred_on,
+           CASE WHEN b.patient_id IS NULL THEN p.person_id WHEN b.op = 'U' THEN bp.id END AS person_id
     FROM referral.referrals r
     JOIN registry.facilities f ON f.id = r.facility_id
+    LEFT JOIN {batch_patients} b ON r.facility_id = $1::int AND b.patient_id = r.patient_id
+    LEFT JOIN emr.persons bp ON bp.id_hash = b.id_hash
     LEFT JOIN emr.patients p ON p.facility_id = r.facility_id AND p.patient_id = r.patient_id
     WHERE ($1::int IS NULL OR r.facility_id = $1::int OR r.to_facility_id = $1::int)
       AND ($2::date IS NULL OR r.referred_at >= $2::date - 90)
@@ -32,6 +42,19 @@ WITH settings AS (
     FROM candidates c
     JOIN emr.encounters e ON e.facility_id = c.to_facility_id AND e.referral_id = c.referral_id AND e.referral_from = c.from_code
     ORDER BY c.facility_id, c.referral_id, e.start_time, e.encounter_id
+), receiving AS (
+    -- The records the receiving facility holds of each candidate's person: the stored ones
+    -- (unless the batch replaces them), and the batch's own.
+    SELECT c.facility_id, c.referral_id, rp.patient_id
+    FROM candidates c
+    JOIN emr.patients rp ON rp.facility_id = c.to_facility_id AND rp.person_id = c.person_id
+    WHERE NOT (rp.facility_id = $1::int AND EXISTS (SELECT 1 FROM {batch_patients} s WHERE s.patient_id = rp.patient_id))
+    UNION ALL
+    SELECT c.facility_id, c.referral_id, s.patient_id
+    FROM candidates c
+    JOIN emr.persons pe ON pe.id = c.person_id
+    JOIN {batch_patients} s ON s.id_hash = pe.id_hash AND s.op = 'U'
+    WHERE c.to_facility_id = $1::int
 ), same_person AS (
     SELECT DISTINCT ON (c.facility_id, c.referral_id)
            c.facility_id, c.referral_id, e.encounter_id,
@@ -39,7 +62,7 @@ WITH settings AS (
     FROM candidates c
     CROSS JOIN settings
     CROSS JOIN bounds b
-    JOIN emr.patients rp ON rp.facility_id = c.to_facility_id AND rp.person_id = c.person_id
+    JOIN receiving rp ON rp.facility_id = c.facility_id AND rp.referral_id = c.referral_id
     JOIN emr.encounters e ON e.facility_id = c.to_facility_id AND e.patient_id = rp.patient_id
     WHERE e.facility_id = ANY (b.receivers) AND e.start_time >= b.first_start AND e.start_time < b.last_start
       AND e.start_time >= (c.referred_on::timestamp AT TIME ZONE 'Asia/Shanghai')
