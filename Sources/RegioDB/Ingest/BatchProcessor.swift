@@ -127,13 +127,19 @@ public struct BatchProcessor: Sendable {
         // can start at once; the other checks run beside it. Whatever happens to the merge, they
         // are waited for, so none outlives the batch's decision.
         try await markDuplicates(batch, kinds: batch.uncheckedKinds)
-        let references = Task { try await checkReferences(batch) }
+        // The side transaction's kinds wait only for their own references; the main transaction
+        // waits for every check.
+        let activityReferences = Task { try await checkReferences(batch, of: [.encounters, .referrals]) }
         let checks = Task {
-            try await references.value
+            try await checkReferences(batch, of: [.exams])
+            try await activityReferences.value
+            try await database.withConnection { connection in
+                try await run("ingest/dangling_optional.sql", batch, kind: nil, on: connection)
+            }
             try await measure(batch)
         }
         do {
-            try await merge(batch, references: references, checks: checks)
+            try await merge(batch, activityReferences: activityReferences, checks: checks)
         } catch {
             _ = try? await checks.value
             throw error
@@ -262,20 +268,18 @@ public struct BatchProcessor: Sendable {
         }
     }
 
-    /// Then the references and the warnings, which reject or flag rows; after them the
-    /// quarantine and the data-quality measures (`measure`), which only read. They write the
-    /// staging tables of the other kinds and `ingest.*`, never the patients' staging table that
-    /// the merge is reading and marking meanwhile, and they read the core tables as they were
-    /// before the batch (the merge has not committed).
-    private func checkReferences(_ batch: Batch) async throws {
-        try await forEach([ExtractKind.encounters, .exams, .referrals].filter(batch.kinds.contains)) { kind, connection in
+    /// Then the references of `kinds`, which reject rows: each kind's patients must be known (and
+    /// a referral's target registered). After them come the warnings for optional references
+    /// (ingest/dangling_optional.sql), then the quarantine and the data-quality measures
+    /// (`measure`), which only read. None of them writes the patients' staging table, which the
+    /// merge is reading and marking meanwhile, and they read the core tables as they were before
+    /// the batch (the merge has not committed).
+    private func checkReferences(_ batch: Batch, of kinds: [ExtractKind]) async throws {
+        try await forEach(kinds.filter(batch.kinds.contains)) { kind, connection in
             try await run("ingest/dangling_patients.sql", batch, kind: kind, on: connection)
             if kind == .referrals {
                 try await run("ingest/dangling_referral_target.sql", batch, kind: .referrals, on: connection)
             }
-        }
-        try await database.withConnection { connection in
-            try await run("ingest/dangling_optional.sql", batch, kind: nil, on: connection)
         }
     }
 
@@ -350,12 +354,12 @@ public struct BatchProcessor: Sendable {
     /// staged), so it starts while the checks still run on other connections; the main
     /// transaction waits for all of them (`checks`) before the rejected-row threshold and its
     /// other kinds, and a batch over the threshold is rolled back whole, like any failure.
-    private func merge(_ batch: Batch, references: Task<Void, any Error>, checks: Task<Void, any Error>) async throws {
-        // The side transaction starts as soon as the reference checks have marked every
-        // rejected row (the quarantine and the measures after them only read).
+    private func merge(_ batch: Batch, activityReferences: Task<Void, any Error>, checks: Task<Void, any Error>) async throws {
+        // The side transaction starts as soon as the reference checks of its kinds have marked
+        // their rejected rows (the warnings, the quarantine and the measures only read them).
         let side = batch.side.map { side in
             Task { () -> [ExtractKind: Counts] in
-                try await references.value
+                try await activityReferences.value
                 return try await mergeSide(side, batch)
             }
         }
