@@ -246,6 +246,32 @@ struct IngestionTests {
         }
     }
 
+    @Test("a file staged before its retractions were counted (migration 0008) has them looked for at the decision")
+    func retractionsUncounted() async throws {
+        try await IngestScenario.run { s in
+            try await s.upload(["patients.csv": Extracts.patients, "encounters.csv": Extracts.encounters], date: "2026-11-22")
+            let encounters = Extracts.encountersHeader + "E003,,,,,,,,,,,D\n"
+            let directory = try s.folder(["encounters.csv": Array(encounters.utf8)], facility: "H339901001", date: "2026-11-23")
+            let token = try await s.token("H339901001")
+            var batchID: Int64 = 0
+            try await s.client.execute(uri: "/v1/batches", method: .post, headers: Fixtures.bearer(token),
+                                       body: ByteBuffer(string: try String(contentsOfFile: directory + "/manifest.json", encoding: .utf8))) {
+                batchID = try #require(try $0.json()["batch"] as? [String: Any])["id"] as! Int64
+            }
+            try await s.client.execute(uri: "/v1/batches/\(batchID)/files/encounters.csv", method: .put, headers: Fixtures.bearer(token),
+                                       body: ByteBuffer(string: encounters)) { #expect($0.status == .ok) }
+            #expect(try await s.value("SELECT retractions_sent::text FROM ingest.batch_files WHERE batch_id = \(batchID)") == "1")
+            try await s.database.query("UPDATE ingest.batch_files SET retractions_sent = NULL WHERE batch_id = \(batchID)")
+            try await s.client.execute(uri: "/v1/batches/\(batchID)/commit", method: .post, headers: Fixtures.bearer(token)) {
+                #expect($0.status == .accepted)
+            }
+            let batch = try await waitForDecision(s, batchID)
+            #expect(batch.status == .loaded, "\(batch.reason ?? "")")
+            #expect(batch.file(named: "encounters.csv")?.retracted == 1)
+            #expect(try await s.value("SELECT string_agg(encounter_id, ',' ORDER BY encounter_id) FROM emr.encounters") == "E001,E002")
+        }
+    }
+
     @Test("the same extract twice changes nothing and says so")
     func idempotent() async throws {
         try await IngestScenario.run { s in
@@ -277,6 +303,8 @@ struct IngestionTests {
             #expect(file.inserted == 1 && file.updated == 1 && file.retracted == 1 && file.unchanged == 0)
             #expect(try await s.value("SELECT total_cost::text FROM emr.encounters WHERE encounter_id = 'E001'") == "130.50")
             #expect(try await s.value("SELECT count(*)::text FROM emr.encounters WHERE encounter_id = 'E003'") == "0")
+            #expect(try await s.value("SELECT string_agg(kind || ':' || retractions_sent, ',') FROM ingest.batch_files WHERE batch_id = \(batch.id)")
+                    == "encounters:1", "counted as the file streamed")
 
             // An extract for 11-21 that arrives late says E001 cost 99: the 11-23 value stands.
             let late = Extracts.encountersHeader + "E001,P001,O,0301,内科,2026-11-21 08:30:00,2026-11-21 09:00:00,I10.x00,99.00,60.00,5.00,\n"

@@ -48,6 +48,8 @@ public struct BatchProcessor: Sendable {
         var fileErrors: [String]
         /// Kinds whose files were staged before their duplicate keys were marked at upload.
         var uncheckedKinds: [ExtractKind] = []
+        /// Retractions each file sent, counted at upload (none for a file staged before that).
+        var retractionsSent: [ExtractKind: Int] = [:]
         /// The side transaction: nil when it is not used.
         var side: Side?
     }
@@ -159,12 +161,14 @@ public struct BatchProcessor: Sendable {
             prepared = (row.5, row.6)
         }
         guard var batch else { throw BatchStore.Problem.notFound(id) }
-        for try await (kind, name, error, checked) in try await database.query(
-            "SELECT kind, name, file_error, duplicates_checked FROM ingest.batch_files WHERE batch_id = \(id)"
-        ).decode((String, String, String?, Bool).self) {
-            batch.kinds.append(ExtractKind(rawValue: kind)!)
+        for try await (kind, name, error, checked, retractions) in try await database.query(
+            "SELECT kind, name, file_error, duplicates_checked, retractions_sent FROM ingest.batch_files WHERE batch_id = \(id)"
+        ).decode((String, String, String?, Bool, Int?).self) {
+            let kind = ExtractKind(rawValue: kind)!
+            batch.kinds.append(kind)
             if let error { batch.fileErrors.append("\(name): \(error)") }
-            if !checked { batch.uncheckedKinds.append(ExtractKind(rawValue: kind)!) }
+            if !checked { batch.uncheckedKinds.append(kind) }
+            batch.retractionsSent[kind] = retractions
         }
         batch.kinds.sort()
         if sideTransactions, prepared.allowed, !Set(Self.activityKinds).isDisjoint(with: batch.kinds) {
@@ -548,7 +552,8 @@ public struct BatchProcessor: Sendable {
     /// One kind's rows into its core table, by the statements of `ingest/merge/<kind>.sql`, counted
     /// from their command tags. The sent keys already stored are marked first (the marking's own
     /// count says how many); an UPDATE is skipped when none is, a DELETE when no retraction was
-    /// sent. Beyond the saved time, a join with nothing to do cannot then be planned badly: a core
+    /// sent (counted as the file streamed; looked for in staging for a file staged before that
+    /// count was kept). Beyond the saved time, a join with nothing to do cannot then be planned badly: a core
     /// table's statistics can be far from what the transaction has just written into it (the
     /// benchmark's night, which retracts nothing, once spent over twenty minutes in the exams'
     /// retraction DELETE).
@@ -564,10 +569,14 @@ public struct BatchProcessor: Sendable {
                 marked += try await execute(statement, batch, on: connection)
             }
             stored = marked
-            let table = StagingTable(batchID: batch.id, kind: kind).name
-            for try await found in try await connection.query(PostgresQuery(unsafeSQL:
-                "SELECT EXISTS (SELECT 1 FROM \(table) WHERE _op = 'D' AND NOT _rejected)"), logger: database.logger).decode(Bool.self) {
-                retractions = found
+            if let sent = batch.retractionsSent[kind] {
+                retractions = sent > 0
+            } else {
+                let table = StagingTable(batchID: batch.id, kind: kind).name
+                for try await found in try await connection.query(PostgresQuery(unsafeSQL:
+                    "SELECT EXISTS (SELECT 1 FROM \(table) WHERE _op = 'D' AND NOT _rejected)"), logger: database.logger).decode(Bool.self) {
+                    retractions = found
+                }
             }
         }
         var counts: Counts = (0, 0, 0)

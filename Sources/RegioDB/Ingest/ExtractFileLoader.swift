@@ -104,7 +104,8 @@ public struct ExtractFileLoader: Sendable {
             try await connection.query("""
                 UPDATE ingest.batch_files SET received_rows = \(receipt.rows), received_sha256 = \(receipt.sha256),
                     received_bytes = \(receipt.bytes), received_at = now(), file_error = \(receipt.fileError),
-                    rejected = \(receipt.rejected), warnings = \(receipt.warnings), duplicates_checked = true
+                    rejected = \(receipt.rejected), warnings = \(receipt.warnings), duplicates_checked = true,
+                    retractions_sent = \(state.retractions)
                 WHERE batch_id = \(batchID) AND kind = \(file.kind.rawValue)
                 """, logger: logger)
             return receipt
@@ -160,6 +161,8 @@ struct StreamState {
     var rows = 0
     var rejected = 0
     var warnings = 0
+    /// Rows with op = D, rejected or not.
+    var retractions = 0
     var headerIssues: [(line: Int?, issue: RowIssue)] = []
     var fileIssues: [(line: Int?, issue: RowIssue)] = []
     var fileError: String?
@@ -291,6 +294,7 @@ struct StreamState {
     mutating func count(_ encoded: Encoding.Encoded) -> ByteBuffer {
         rejected += encoded.rejected
         warnings += encoded.warnings
+        retractions += encoded.retractions
         for key in encoded.keys { repeatedKeys.add(key) }
         return encoded.encoder.buffer
     }
@@ -307,6 +311,7 @@ struct StreamState {
             var encoder: CopyRowEncoder
             var rejected = 0
             var warnings = 0
+            var retractions = 0
             /// Each row's key as staged (the raw text of a rejected row's).
             var keys: [String?] = []
         }
@@ -319,6 +324,7 @@ struct StreamState {
             var encoded = try await first
             encoded.rejected += second.rejected
             encoded.warnings += second.warnings
+            encoded.retractions += second.retractions
             encoded.keys += second.keys
             encoded.encoder.append(second.encoder)
             return encoded
@@ -343,6 +349,7 @@ struct StreamState {
                     row.values = validator.rawValues(record.fields)
                 }
                 if row.rejected { out.rejected += 1 } else if !row.issues.isEmpty { out.warnings += 1 }
+                if row.op == "D" { out.retractions += 1 }
                 out.keys.append(row.values[keyPosition])
                 // _line, _op, _rejected, _issues, _raw, _hash (StagingTable.columns), then the kind's.
                 out.encoder.beginRow(fields: fields)
