@@ -362,10 +362,7 @@ public struct BatchProcessor: Sendable {
         // The side transaction starts as soon as the reference checks of its kinds have marked
         // their rejected rows (the warnings, the quarantine and the measures only read them).
         let side = batch.side.map { side in
-            Task { () -> [ExtractKind: Counts] in
-                try await activityReferences.value
-                return try await mergeSide(side, batch)
-            }
+            Task { () -> [ExtractKind: Counts] in try await mergeSide(side, batch, after: activityReferences) }
         }
         var counts: [ExtractKind: Counts] = [:]
         do {
@@ -413,21 +410,11 @@ public struct BatchProcessor: Sendable {
     /// the rollups and the referral findings — in the transaction of `connection`, so reports
     /// never see a half-loaded batch. `patientsMerged`: the batch's patients are merged in this
     /// transaction already; otherwise the referral matching reads them from staging.
-    private func mergeActivity(_ batch: Batch, patientsMerged: Bool,
+    /// `touched`: the months, if taken already (see `touchedMonths`).
+    private func mergeActivity(_ batch: Batch, patientsMerged: Bool, touched: TouchedMonths? = nil,
                                on connection: PostgresConnection) async throws -> [ExtractKind: Counts] {
-        // Months whose rollups change, taken before the merge: those of the rows sent and of the
-        // stored rows they replace or retract (after it, the stored rows are the sent ones).
-        var months = Set<String>()
-        try await run("ingest/open_stay_months.sql", batch, kind: nil, on: connection) { months.insert(try $0.decode(String.self)) }
-        if batch.kinds.contains(.encounters) {
-            try await run("ingest/touched_months.sql", batch, kind: .encounters, on: connection) { months.insert(try $0.decode(String.self)) }
-        }
-        var referralMonths = Set<String>()
-        if batch.kinds.contains(.referrals) {
-            try await run("referral/touched_months.sql", batch, kind: .referrals, on: connection) {
-                referralMonths.insert(try $0.decode(String.self))
-            }
-        }
+        let touched = if let touched { touched } else { try await touchedMonths(batch, on: connection) }
+        let (months, referralMonths) = (touched.facility, touched.referral)
         var counts: [ExtractKind: Counts] = [:]
         for kind in Self.activityKinds where batch.kinds.contains(kind) {
             counts[kind] = try await merge(kind, batch, on: connection)
@@ -449,6 +436,33 @@ public struct BatchProcessor: Sendable {
         return counts
     }
 
+    /// Months whose rollups a batch changes: the facility's (`facility`) and its referrals'
+    /// (`referral`, by referral month), `YYYY-MM-01`.
+    struct TouchedMonths {
+        var facility = Set<String>()
+        var referral = Set<String>()
+    }
+
+    /// The months whose rollups the batch changes, taken before the merge: those of the rows
+    /// sent and of the stored rows they replace or retract (after it, the stored rows are the sent
+    /// ones). Taken before the reference checks have marked their rejected rows, the months of
+    /// a row they reject are refreshed too, to the same values.
+    private func touchedMonths(_ batch: Batch, on connection: PostgresConnection) async throws -> TouchedMonths {
+        var touched = TouchedMonths()
+        try await run("ingest/open_stay_months.sql", batch, kind: nil, on: connection) { touched.facility.insert(try $0.decode(String.self)) }
+        if batch.kinds.contains(.encounters) {
+            try await run("ingest/touched_months.sql", batch, kind: .encounters, on: connection) {
+                touched.facility.insert(try $0.decode(String.self))
+            }
+        }
+        if batch.kinds.contains(.referrals) {
+            try await run("referral/touched_months.sql", batch, kind: .referrals, on: connection) {
+                touched.referral.insert(try $0.decode(String.self))
+            }
+        }
+        return touched
+    }
+
     /// The facility's patient records the batch sends — accepted, not older than the stored
     /// record — as `referral/match.sql` reads them when they are merged in the other transaction.
     static func batchPatients(_ batch: Batch) -> String {
@@ -465,11 +479,14 @@ public struct BatchProcessor: Sendable {
     /// to commit when told, but not yet visible); the main transaction commits, then it does; if
     /// the main one fails instead, it is rolled back. A process that dies in between leaves it to
     /// `resolvePrepared`. A dry run rolls it back at once.
-    private func mergeSide(_ side: Side, _ batch: Batch) async throws -> [ExtractKind: Counts] {
+    /// Its connection takes the touched months while the reference checks still run.
+    private func mergeSide(_ side: Side, _ batch: Batch, after references: Task<Void, any Error>) async throws -> [ExtractKind: Counts] {
         try await database.withConnection { connection in
+            let touched = try await touchedMonths(batch, on: connection)
+            try await references.value
             try await connection.query("BEGIN", logger: database.logger)
             do {
-                let counts = try await mergeActivity(batch, patientsMerged: false, on: connection)
+                let counts = try await mergeActivity(batch, patientsMerged: false, touched: touched, on: connection)
                 let end = batch.dryRun ? "ROLLBACK" : "PREPARE TRANSACTION '\(side.preparedName)'"
                 try await connection.query(PostgresQuery(unsafeSQL: end), logger: database.logger)
                 return counts
