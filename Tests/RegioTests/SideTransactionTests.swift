@@ -171,6 +171,46 @@ struct SideTransactionTests {
         }
     }
 
+    @Test("between the two commits a batch reads as validating, and its facility's next batch waits")
+    func betweenCommits() async throws {
+        try await IngestScenario.run { s in
+            let first = try await s.upload(["patients.csv": Extracts.patients])
+            #expect(first.status == .loaded)
+            // The moment after the main transaction committed, before the side one is: a
+            // transaction prepared under the first batch's side name.
+            let oid = try #require(try await s.value("SELECT oid::text FROM pg_database WHERE datname = current_database()"))
+            try await s.database.withConnection { connection in
+                try await connection.query("BEGIN", logger: TestDatabase.logger)
+                try await connection.query(PostgresQuery(unsafeSQL: "PREPARE TRANSACTION 'regio_\(oid)_batch_\(first.id)'"),
+                                           logger: TestDatabase.logger)
+            }
+            let store = BatchStore(database: s.database)
+            #expect(try await store.batch(id: first.id)?.status == .validating)
+
+            // The next night of the same facility is committed meanwhile: it is not taken.
+            let patients = Extracts.patientsHeader + "P009,孙九,1,1960-06-06,,,,\n"
+            let directory = try s.folder(["patients.csv": Array(patients.utf8)], facility: "H339901001", date: "2026-11-23")
+            let token = try await s.token("H339901001")
+            var next: Int64 = 0
+            try await s.client.execute(uri: "/v1/batches", method: .post, headers: Fixtures.bearer(token),
+                                       body: ByteBuffer(string: try String(contentsOfFile: directory + "/manifest.json", encoding: .utf8))) {
+                next = try #require(try $0.json()["batch"] as? [String: Any])["id"] as! Int64
+            }
+            try await s.client.execute(uri: "/v1/batches/\(next)/files/patients.csv", method: .put, headers: Fixtures.bearer(token),
+                                       body: ByteBuffer(string: patients)) { #expect($0.status == .ok) }
+            try await s.client.execute(uri: "/v1/batches/\(next)/commit", method: .post, headers: Fixtures.bearer(token)) {
+                #expect($0.status == .accepted)
+            }
+            try await Task.sleep(for: .seconds(1))
+            #expect(try await store.batch(id: next)?.status == .queued, "the worker polls every 0.2 s: it had five chances")
+
+            // Once the side transaction is committed, both are loaded.
+            try await s.database.query(PostgresQuery(unsafeSQL: "COMMIT PREPARED 'regio_\(oid)_batch_\(first.id)'"))
+            #expect(try await store.batch(id: first.id)?.status == .loaded)
+            #expect(try await waitForDecision(s, next).status == .loaded)
+        }
+    }
+
     @Test("two workers settling the same leftovers at once both go on; each leftover is settled once")
     func resolveConcurrently() async throws {
         try await IngestScenario.run { s in

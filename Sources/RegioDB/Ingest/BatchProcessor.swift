@@ -55,8 +55,9 @@ public struct BatchProcessor: Sendable {
     }
 
     /// Takes the next queued batch, if any, and decides it. Returns the batch id it worked on.
-    /// Batches of one facility are taken in business-date order, one at a time; batches of
-    /// different facilities run concurrently on different workers.
+    /// Batches of one facility are taken in business-date order, one at a time (a batch whose side
+    /// transaction is not committed yet still counts as being decided); batches of different
+    /// facilities run concurrently on different workers.
     public func processNext() async throws -> Int64? {
         guard let id = try await claimNext() else { return nil }
         try await process(batchID: id)
@@ -72,7 +73,7 @@ public struct BatchProcessor: Sendable {
                   AND NOT EXISTS (
                       SELECT 1 FROM ingest.batches o
                       WHERE o.facility_id = b.facility_id AND o.id <> b.id
-                        AND (o.status = 'validating'
+                        AND (o.status = 'validating' OR o.id IN (SELECT ingest.pending_side_batches())
                              OR (o.status = 'queued' AND (o.business_date, o.id) < (b.business_date, b.id))))
                 ORDER BY b.committed_at, b.id
                 LIMIT 1

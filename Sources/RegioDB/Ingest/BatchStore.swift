@@ -85,7 +85,11 @@ public struct BatchStore: Sendable {
         guard !ids.isEmpty else { return [] }
         var records: [Int64: BatchRecord] = [:]
         let rows = try await database.query("""
-            SELECT b.id, f.code, b.business_date::text, b.status, b.dry_run, b.reason, b.duplicate_of,
+            SELECT b.id, f.code, b.business_date::text,
+                   -- loaded, but its side transaction is not committed yet: not all of it is visible
+                   CASE WHEN b.status = 'loaded' AND b.id IN (SELECT ingest.pending_side_batches()) THEN 'validating'
+                        ELSE b.status END,
+                   b.dry_run, b.reason, b.duplicate_of,
                    b.created_at, b.committed_at, b.started_at, b.finished_at
             FROM ingest.batches b JOIN registry.facilities f ON f.id = b.facility_id
             WHERE b.id = ANY(\(ids))
