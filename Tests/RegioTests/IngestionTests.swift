@@ -206,22 +206,9 @@ struct IngestionTests {
             try await s.database.query("UPDATE registry.settings SET value = '100' WHERE key = 'reject_threshold_percent'")
             let patients = Extracts.patients + "P004,赵六,1,1990-01-01,,,,\nP004,赵六,1,1990-01-01,,,,\n"  // lines 5 and 6
             let encounters = Extracts.encounters + "E001,P001,O,0301,内科,2026-11-22 10:00:00,,I10.x00,50.00,10.00,1.00,\n"  // E001 again, line 5
-            let directory = try s.folder(["patients.csv": Array(patients.utf8), "encounters.csv": Array(encounters.utf8)],
-                                         facility: "H339901001", date: "2026-11-22")
-            let token = try await s.token("H339901001")
-            var batchID: Int64 = 0
-            try await s.client.execute(uri: "/v1/batches", method: .post, headers: Fixtures.bearer(token),
-                                       body: ByteBuffer(string: try String(contentsOfFile: directory + "/manifest.json", encoding: .utf8))) {
-                batchID = try #require(try $0.json()["batch"] as? [String: Any])["id"] as! Int64
-            }
-            for (name, text) in [("patients.csv", patients), ("encounters.csv", encounters)] {
-                try await s.client.execute(uri: "/v1/batches/\(batchID)/files/\(name)", method: .put, headers: Fixtures.bearer(token),
-                                           body: ByteBuffer(string: text)) { response in
-                    #expect(response.status == .ok)
-                    let receipt = try response.json()
-                    #expect(receipt["rejected"] as? Int == 2, "\(name): both lines of the repeated key")
-                }
-            }
+            let staged = try await s.stage(["patients.csv": patients, "encounters.csv": encounters])
+            let batchID = staged.id
+            #expect(staged.rejected == ["patients.csv": 2, "encounters.csv": 2], "both lines of each repeated key")
             let marked = try await s.issues(batchID).filter { $0.code == "duplicate_key" }.map { "\($0.kind):\($0.line ?? 0)" }.sorted()
             #expect(marked == ["encounters:2", "encounters:5", "patients:5", "patients:6"], "\(marked)")
 
@@ -232,9 +219,7 @@ struct IngestionTests {
             try await s.database.query("""
                 UPDATE ingest.batch_files SET duplicates_checked = false, rejected = 0 WHERE batch_id = \(batchID) AND kind = 'encounters'
                 """)
-            try await s.client.execute(uri: "/v1/batches/\(batchID)/commit", method: .post, headers: Fixtures.bearer(token)) {
-                #expect($0.status == .accepted)
-            }
+            try await s.commit(staged)
             let batch = try await waitForDecision(s, batchID)
             #expect(batch.status == .loaded, "\(batch.reason ?? "")")
             #expect(batch.file(named: "encounters.csv")?.rejected == 2)
@@ -250,21 +235,11 @@ struct IngestionTests {
     func retractionsUncounted() async throws {
         try await IngestScenario.run { s in
             try await s.upload(["patients.csv": Extracts.patients, "encounters.csv": Extracts.encounters], date: "2026-11-22")
-            let encounters = Extracts.encountersHeader + "E003,,,,,,,,,,,D\n"
-            let directory = try s.folder(["encounters.csv": Array(encounters.utf8)], facility: "H339901001", date: "2026-11-23")
-            let token = try await s.token("H339901001")
-            var batchID: Int64 = 0
-            try await s.client.execute(uri: "/v1/batches", method: .post, headers: Fixtures.bearer(token),
-                                       body: ByteBuffer(string: try String(contentsOfFile: directory + "/manifest.json", encoding: .utf8))) {
-                batchID = try #require(try $0.json()["batch"] as? [String: Any])["id"] as! Int64
-            }
-            try await s.client.execute(uri: "/v1/batches/\(batchID)/files/encounters.csv", method: .put, headers: Fixtures.bearer(token),
-                                       body: ByteBuffer(string: encounters)) { #expect($0.status == .ok) }
+            let staged = try await s.stage(["encounters.csv": Extracts.encountersHeader + "E003,,,,,,,,,,,D\n"], date: "2026-11-23")
+            let batchID = staged.id
             #expect(try await s.value("SELECT retractions_sent::text FROM ingest.batch_files WHERE batch_id = \(batchID)") == "1")
             try await s.database.query("UPDATE ingest.batch_files SET retractions_sent = NULL WHERE batch_id = \(batchID)")
-            try await s.client.execute(uri: "/v1/batches/\(batchID)/commit", method: .post, headers: Fixtures.bearer(token)) {
-                #expect($0.status == .accepted)
-            }
+            try await s.commit(staged)
             let batch = try await waitForDecision(s, batchID)
             #expect(batch.status == .loaded, "\(batch.reason ?? "")")
             #expect(batch.file(named: "encounters.csv")?.retracted == 1)

@@ -42,15 +42,10 @@ struct RepeatedKeysTests {
         try await IngestScenario.run { s in
             try await s.database.query("UPDATE registry.settings SET value = '100' WHERE key = 'reject_threshold_percent'")
             let patients = Extracts.patients + "P004,赵六,1,1990-01-01,,,,\nP002,钱七,2,1991-02-02,,,,\n"  // lines 5 and 6
-            let directory = try s.folder(["patients.csv": Array(patients.utf8)], facility: "H339901001", date: "2026-11-22")
-            let manifestData = try Data(contentsOf: URL(fileURLWithPath: directory + "/manifest.json"))
+            let staged = try await s.stage(["patients.csv": patients], send: false)
+            let batchID = staged.id
+            let manifestData = try Data(contentsOf: URL(fileURLWithPath: staged.directory + "/manifest.json"))
             let manifest = try ExtractManifest.parse(manifestData).get()
-            let token = try await s.token("H339901001")
-            var batchID: Int64 = 0
-            try await s.client.execute(uri: "/v1/batches", method: .post, headers: Fixtures.bearer(token),
-                                       body: ByteBuffer(data: manifestData)) {
-                batchID = try #require(try $0.json()["batch"] as? [String: Any])["id"] as! Int64
-            }
             // No memory for keys at all: the file is checked whole in the database.
             let loader = ExtractFileLoader(database: s.database, keyMemory: KeyMemory(bytes: 0))
             let body = AsyncStream<ByteBuffer> { continuation in
@@ -66,9 +61,7 @@ struct RepeatedKeysTests {
             let marked = try await s.issues(batchID).filter { $0.code == "duplicate_key" }.map { $0.line ?? 0 }.sorted()
             #expect(marked == [3, 6])
 
-            try await s.client.execute(uri: "/v1/batches/\(batchID)/commit", method: .post, headers: Fixtures.bearer(token)) {
-                #expect($0.status == .accepted)
-            }
+            try await s.commit(staged)
             let batch = try await waitForDecision(s, batchID)
             #expect(batch.status == .loaded, "\(batch.reason ?? "")")
             #expect(try await s.value("SELECT string_agg(patient_id, ',' ORDER BY patient_id) FROM emr.patients") == "P001,P003,P004")

@@ -21,6 +21,21 @@ struct SideTransactionTests {
         try await s.value("SELECT count(*)::text FROM pg_prepared_xacts WHERE database = current_database()")
     }
 
+    /// The name a batch's side transaction is prepared under (BatchProcessor.Side).
+    static func sideName(_ s: IngestScenario, batch: Int64) async throws -> String {
+        "regio_\(try #require(try await s.value("SELECT oid::text FROM pg_database WHERE datname = current_database()")))_batch_\(batch)"
+    }
+
+    /// What a process leaves between preparing a batch's side transaction and settling it: a
+    /// transaction prepared under `name`, which runs `statement` first if there is one.
+    static func leavePrepared(_ s: IngestScenario, _ name: String, running statement: PostgresQuery? = nil) async throws {
+        try await s.database.withConnection { connection in
+            try await connection.query("BEGIN", logger: TestDatabase.logger)
+            if let statement { try await connection.query(statement, logger: TestDatabase.logger) }
+            try await connection.query(PostgresQuery(unsafeSQL: "PREPARE TRANSACTION '\(name)'"), logger: TestDatabase.logger)
+        }
+    }
+
     @Test("encounters commit with the batch from a transaction of their own; without prepared transactions, from the main one",
           arguments: [true, false])
     func sideTransaction(side: Bool) async throws {
@@ -132,16 +147,10 @@ struct SideTransactionTests {
         try await IngestScenario.run { s in
             let batch = try await s.upload(["patients.csv": Extracts.patients])
             #expect(batch.status == .loaded)
-            let oid = try #require(try await s.value("SELECT oid::text FROM pg_database WHERE datname = current_database()"))
-            let name = "regio_\(oid)_batch_\(batch.id)"
+            let name = try await Self.sideName(s, batch: batch.id)
             try await s.database.query("CREATE TABLE public.side_rows (tag text)")
-            /// What a stopped process leaves: a transaction prepared under the batch's side name.
             func leavePrepared(_ tag: String) async throws {
-                try await s.database.withConnection { connection in
-                    try await connection.query("BEGIN", logger: TestDatabase.logger)
-                    try await connection.query("INSERT INTO public.side_rows VALUES (\(tag))", logger: TestDatabase.logger)
-                    try await connection.query(PostgresQuery(unsafeSQL: "PREPARE TRANSACTION '\(name)'"), logger: TestDatabase.logger)
-                }
+                try await Self.leavePrepared(s, name, running: "INSERT INTO public.side_rows VALUES (\(tag))")
             }
             let processor = BatchProcessor(database: s.database)
             func tags() async throws -> String? { try await s.value("SELECT coalesce(string_agg(tag, ',' ORDER BY tag), '') FROM public.side_rows") }
@@ -178,34 +187,20 @@ struct SideTransactionTests {
             #expect(first.status == .loaded)
             // The moment after the main transaction committed, before the side one is: a
             // transaction prepared under the first batch's side name.
-            let oid = try #require(try await s.value("SELECT oid::text FROM pg_database WHERE datname = current_database()"))
-            try await s.database.withConnection { connection in
-                try await connection.query("BEGIN", logger: TestDatabase.logger)
-                try await connection.query(PostgresQuery(unsafeSQL: "PREPARE TRANSACTION 'regio_\(oid)_batch_\(first.id)'"),
-                                           logger: TestDatabase.logger)
-            }
+            let name = try await Self.sideName(s, batch: first.id)
+            try await Self.leavePrepared(s, name)
             let store = BatchStore(database: s.database)
             #expect(try await store.batch(id: first.id)?.status == .validating)
 
             // The next night of the same facility is committed meanwhile: it is not taken.
-            let patients = Extracts.patientsHeader + "P009,孙九,1,1960-06-06,,,,\n"
-            let directory = try s.folder(["patients.csv": Array(patients.utf8)], facility: "H339901001", date: "2026-11-23")
-            let token = try await s.token("H339901001")
-            var next: Int64 = 0
-            try await s.client.execute(uri: "/v1/batches", method: .post, headers: Fixtures.bearer(token),
-                                       body: ByteBuffer(string: try String(contentsOfFile: directory + "/manifest.json", encoding: .utf8))) {
-                next = try #require(try $0.json()["batch"] as? [String: Any])["id"] as! Int64
-            }
-            try await s.client.execute(uri: "/v1/batches/\(next)/files/patients.csv", method: .put, headers: Fixtures.bearer(token),
-                                       body: ByteBuffer(string: patients)) { #expect($0.status == .ok) }
-            try await s.client.execute(uri: "/v1/batches/\(next)/commit", method: .post, headers: Fixtures.bearer(token)) {
-                #expect($0.status == .accepted)
-            }
+            let staged = try await s.stage(["patients.csv": Extracts.patientsHeader + "P009,孙九,1,1960-06-06,,,,\n"], date: "2026-11-23")
+            let next = staged.id
+            try await s.commit(staged)
             try await Task.sleep(for: .seconds(1))
             #expect(try await store.batch(id: next)?.status == .queued, "the worker polls every 0.2 s: it had five chances")
 
             // Once the side transaction is committed, both are loaded.
-            try await s.database.query(PostgresQuery(unsafeSQL: "COMMIT PREPARED 'regio_\(oid)_batch_\(first.id)'"))
+            try await s.database.query(PostgresQuery(unsafeSQL: "COMMIT PREPARED '\(name)'"))
             #expect(try await store.batch(id: first.id)?.status == .loaded)
             #expect(try await waitForDecision(s, next).status == .loaded)
         }
@@ -222,16 +217,11 @@ struct SideTransactionTests {
                 SELECT facility_id, business_date - n, manifest, content_key || n, encoding, 'loaded', now(), now() - interval '1 hour', now()
                 FROM ingest.batches, generate_series(1, 30) AS n WHERE id = \(first.id)
                 """)
-            let oid = try #require(try await s.value("SELECT oid::text FROM pg_database WHERE datname = current_database()"))
             try await s.database.query("CREATE TABLE public.side_rows (tag text)")
             var ids: [Int64] = []
             for try await id in try await s.database.query("SELECT id FROM ingest.batches ORDER BY id").decode(Int64.self) { ids.append(id) }
             for id in ids {
-                try await s.database.withConnection { connection in
-                    try await connection.query("BEGIN", logger: TestDatabase.logger)
-                    try await connection.query("INSERT INTO public.side_rows VALUES (\(String(id)))", logger: TestDatabase.logger)
-                    try await connection.query(PostgresQuery(unsafeSQL: "PREPARE TRANSACTION 'regio_\(oid)_batch_\(id)'"), logger: TestDatabase.logger)
-                }
+                try await Self.leavePrepared(s, try await Self.sideName(s, batch: id), running: "INSERT INTO public.side_rows VALUES (\(String(id)))")
             }
             #expect(try await Self.prepared(s) == "31")
 

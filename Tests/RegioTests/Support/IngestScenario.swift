@@ -6,6 +6,7 @@ import PostgresNIO
 import RegioApp
 import RegioCore
 import RegioDB
+import Testing
 
 /// An ingestion service listening on a real socket, with its worker, on a fresh database seeded
 /// with the demo region; extracts are written to a folder and sent with the real upload client.
@@ -55,6 +56,42 @@ struct IngestScenario {
         var uploader = UploadClient(server: server, token: credential, logger: TestDatabase.logger)
         uploader.pollInterval = .milliseconds(50)
         return try await uploader.upload(directory: directory, dryRun: dryRun)
+    }
+
+    /// A batch created and its files sent over HTTP, not committed yet.
+    struct StagedBatch {
+        var id: Int64
+        var token: String
+        var directory: String
+        /// Each sent file's rejected rows, from its upload receipt.
+        var rejected: [String: Int] = [:]
+    }
+
+    /// Creates a batch for `files` and sends them (unless `send` is false), without committing:
+    /// a test can change what was staged first, then `commit`.
+    func stage(_ files: [String: String], facility: String = "H339901001", date: String = "2026-11-22",
+               send: Bool = true) async throws -> StagedBatch {
+        let directory = try folder(files.mapValues { Array($0.utf8) }, facility: facility, date: date)
+        var batch = StagedBatch(id: 0, token: try await token(facility), directory: directory)
+        try await client.execute(uri: "/v1/batches", method: .post, headers: Fixtures.bearer(batch.token),
+                                 body: ByteBuffer(string: try String(contentsOfFile: directory + "/manifest.json", encoding: .utf8))) {
+            batch.id = try #require(try $0.json()["batch"] as? [String: Any])["id"] as! Int64
+        }
+        for (name, text) in files.sorted(by: { $0.key < $1.key }) where send {
+            try await client.execute(uri: "/v1/batches/\(batch.id)/files/\(name)", method: .put, headers: Fixtures.bearer(batch.token),
+                                     body: ByteBuffer(string: text)) { response in
+                #expect(response.status == .ok)
+                batch.rejected[name] = try response.json()["rejected"] as? Int
+            }
+        }
+        return batch
+    }
+
+    /// Commits a staged batch; `waitForDecision` waits for the outcome.
+    func commit(_ batch: StagedBatch) async throws {
+        try await client.execute(uri: "/v1/batches/\(batch.id)/commit", method: .post, headers: Fixtures.bearer(batch.token)) {
+            #expect($0.status == .accepted)
+        }
     }
 
     func issues(_ batch: Int64) async throws -> [StoredIssue] {
