@@ -7,8 +7,9 @@ import Synchronization
 /// tells real repeats from the rare hash collision.
 ///
 /// Memory is bounded: a file takes room for its keys from `KeyMemory` by the row count its
-/// manifest declares, and a file that finds too little room, holds more rows than it declared, or
-/// repeats more than `candidateLimit` keys is checked whole in the database, as before.
+/// manifest declares, and a file that finds too little room, holds more distinct keys than the
+/// rows it declared, or repeats more than `candidateLimit` keys is checked whole in the database,
+/// as before.
 final class RepeatedKeys {
     static let candidateLimit = 10_000
     /// What one remembered key costs at most: a hash in a set that keeps at most 75 % of its
