@@ -480,11 +480,13 @@ public struct BatchProcessor: Sendable {
     /// to commit when told, but not yet visible); the main transaction commits, then it does; if
     /// the main one fails instead, it is rolled back. A process that dies in between leaves it to
     /// `resolvePrepared`. A dry run rolls it back at once.
-    /// Its connection takes the touched months while the reference checks still run.
+    /// The touched months are taken while the reference checks still run, on a connection given
+    /// back before waiting for them: the checks need connections too, and a connection held while
+    /// waiting for them can leave none (two batches at once on a pool of four hung that way).
     private func mergeSide(_ side: Side, _ batch: Batch, after references: Task<Void, any Error>) async throws -> [ExtractKind: Counts] {
-        try await database.withConnection { connection in
-            let touched = try await touchedMonths(batch, on: connection)
-            try await references.value
+        let touched = try await database.withConnection { try await touchedMonths(batch, on: $0) }
+        try await references.value
+        return try await database.withConnection { connection in
             try await connection.query("BEGIN", logger: database.logger)
             do {
                 let counts = try await mergeActivity(batch, patientsMerged: false, touched: touched, on: connection)
