@@ -381,7 +381,8 @@ public struct BatchProcessor: Sendable {
                     // commits; its counts are recorded with the others.
                     counts.merge(try await side.value) { $1 }
                 } else {
-                    counts.merge(try await mergeActivity(batch, patientsMerged: true, on: connection)) { $1 }
+                    let touched = try await touchedMonths(batch, on: connection)
+                    counts.merge(try await mergeActivity(batch, patientsMerged: true, touched: touched, on: connection)) { $1 }
                 }
                 if batch.dryRun { throw DryRunRollback() }
                 try await Self.recordCounts(batch, counts, status: .loaded, on: connection, logger: database.logger)
@@ -410,11 +411,10 @@ public struct BatchProcessor: Sendable {
     /// The activity's merges (encounters, census, referrals), then the referral status history,
     /// the rollups and the referral findings — in the transaction of `connection`, so reports
     /// never see a half-loaded batch. `patientsMerged`: the batch's patients are merged in this
-    /// transaction already; otherwise the referral matching reads them from staging.
-    /// `touched`: the months, if taken already (see `touchedMonths`).
-    private func mergeActivity(_ batch: Batch, patientsMerged: Bool, touched: TouchedMonths? = nil,
+    /// transaction already; otherwise the referral matching reads them from staging. `touched`:
+    /// the months whose rollups change, taken before the merge (`touchedMonths`).
+    private func mergeActivity(_ batch: Batch, patientsMerged: Bool, touched: TouchedMonths,
                                on connection: PostgresConnection) async throws -> [ExtractKind: Counts] {
-        let touched = if let touched { touched } else { try await touchedMonths(batch, on: connection) }
         let (months, referralMonths) = (touched.facility, touched.referral)
         var counts: [ExtractKind: Counts] = [:]
         for kind in Self.activityKinds where batch.kinds.contains(kind) {
