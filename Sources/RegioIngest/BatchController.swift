@@ -15,9 +15,10 @@ public struct BatchController: Sendable {
     /// itself, and the people who look after data quality.
     static let readers: Set<Role> = [.facility, .steward, .admin]
 
-    public init(database: Database, pseudonymizer: Pseudonymizer) {
+    /// - Parameter stagedKeys: shared with the batch worker that decides the batches.
+    public init(database: Database, pseudonymizer: Pseudonymizer, stagedKeys: StagedKeys) {
         self.store = BatchStore(database: database)
-        self.loader = ExtractFileLoader(database: database)
+        self.loader = ExtractFileLoader(database: database, stagedKeys: stagedKeys)
         self.pseudonymizer = pseudonymizer
     }
 

@@ -14,10 +14,12 @@ public struct BatchWorker: Service {
     let idle: Duration
     let logger: Logger
 
-    /// - Parameter sideTransactions: see `BatchProcessor.sideTransactions`.
+    /// - Parameters:
+    ///   - sideTransactions: see `BatchProcessor.sideTransactions`.
+    ///   - stagedKeys: what the service's uploads keep of the files they stage (see `IngestService.buildRouter`).
     public init(database: Database, workers: Int = 2, idle: Duration = .milliseconds(200), sideTransactions: Bool = true,
-                logger: Logger) {
-        self.processor = BatchProcessor(database: database, sideTransactions: sideTransactions)
+                stagedKeys: StagedKeys, logger: Logger) {
+        self.processor = BatchProcessor(database: database, sideTransactions: sideTransactions, stagedKeys: stagedKeys)
         self.workers = workers
         self.idle = idle
         self.logger = logger

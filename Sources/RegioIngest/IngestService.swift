@@ -7,13 +7,16 @@ import RegioHTTP
 
 /// The ingestion service: hospitals' nightly extracts come in here.
 public enum IngestService {
+    /// - Parameter stagedKeys: what uploads keep of the files they stage for the batch worker
+    ///   (`BatchWorker`) that decides their batches; the two share one.
     public static func buildRouter(
-        database: Database, migrations: MigrationRunner, metrics: PrometheusCollectorRegistry, pseudonymizer: Pseudonymizer
+        database: Database, migrations: MigrationRunner, metrics: PrometheusCollectorRegistry, pseudonymizer: Pseudonymizer,
+        stagedKeys: StagedKeys
     ) throws -> Router<RegioRequestContext> {
         let skeleton = ServiceRouter(
             operations: OperationsController(database: database, migrations: migrations, metrics: metrics),
             credentials: CredentialStore(database: database))
-        BatchController(database: database, pseudonymizer: pseudonymizer).addRoutes(to: skeleton.api)
+        BatchController(database: database, pseudonymizer: pseudonymizer, stagedKeys: stagedKeys).addRoutes(to: skeleton.api)
         let openAPI = try OpenAPIDocument.load()
         skeleton.router.get("openapi.yaml") { _, _ in
             var headers = HTTPFields()

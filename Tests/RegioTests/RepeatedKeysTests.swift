@@ -47,7 +47,7 @@ struct RepeatedKeysTests {
             let manifestData = try Data(contentsOf: URL(fileURLWithPath: staged.directory + "/manifest.json"))
             let manifest = try ExtractManifest.parse(manifestData).get()
             // No memory for keys at all: the file is checked whole in the database.
-            let loader = ExtractFileLoader(database: s.database, keyMemory: KeyMemory(bytes: 0))
+            let loader = ExtractFileLoader(database: s.database, keyMemory: KeyMemory(bytes: 0), stagedKeys: StagedKeys())
             let body = AsyncStream<ByteBuffer> { continuation in
                 for chunk in patients.utf8.chunked(into: 7) { continuation.yield(ByteBuffer(bytes: chunk)) }
                 continuation.finish()

@@ -17,10 +17,13 @@ public struct BatchProcessor: Sendable {
     /// allows prepared transactions (`max_prepared_transactions` > 0); otherwise every kind is
     /// merged in the main transaction, one after the other.
     public let sideTransactions: Bool
+    /// What the ingestion service's uploads kept of the files they staged (its `ExtractFileLoader`'s).
+    let stagedKeys: StagedKeys
 
-    public init(database: Database, sideTransactions: Bool = true) {
+    public init(database: Database, sideTransactions: Bool = true, stagedKeys: StagedKeys = StagedKeys()) {
         self.database = database
         self.sideTransactions = sideTransactions
+        self.stagedKeys = stagedKeys
     }
 
     /// The side transaction, when the batch has activity to merge.
@@ -52,6 +55,8 @@ public struct BatchProcessor: Sendable {
         var retractionsSent: [ExtractKind: Int] = [:]
         /// The side transaction: nil when it is not used.
         var side: Side?
+        /// The files this process staged and remembers, for the reference checks.
+        var remembered = RememberedFiles()
     }
 
     /// Takes the next queued batch, if any, and decides it. Returns the batch id it worked on.
@@ -137,7 +142,7 @@ public struct BatchProcessor: Sendable {
             try await checkReferences(batch, of: [.exams])
             try await activityReferences.value
             try await database.withConnection { connection in
-                try await run("ingest/dangling_optional.sql", batch, kind: nil, on: connection)
+                try await checkOptionalReferences(batch, on: connection)
             }
             try await measure(batch)
         }
@@ -162,14 +167,18 @@ public struct BatchProcessor: Sendable {
             prepared = (row.5, row.6)
         }
         guard var batch else { throw BatchStore.Problem.notFound(id) }
-        for try await (kind, name, error, checked, retractions) in try await database.query(
-            "SELECT kind, name, file_error, duplicates_checked, retractions_sent FROM ingest.batch_files WHERE batch_id = \(id)"
-        ).decode((String, String, String?, Bool, Int?).self) {
+        let remembered = stagedKeys.take(batch: id)
+        for try await (kind, name, error, checked, retractions, table) in try await database.query("""
+            SELECT kind, name, file_error, duplicates_checked, retractions_sent,
+                   to_regclass(format('staging.b%s_%s', batch_id, kind))::oid::int8
+            FROM ingest.batch_files WHERE batch_id = \(id)
+            """).decode((String, String, String?, Bool, Int?, Int64?).self) {
             let kind = ExtractKind(rawValue: kind)!
             batch.kinds.append(kind)
             if let error { batch.fileErrors.append("\(name): \(error)") }
             if !checked { batch.uncheckedKinds.append(kind) }
             batch.retractionsSent[kind] = retractions
+            if let file = remembered[kind], file.table == table { batch.remembered.files[kind] = file }
         }
         batch.kinds.sort()
         if sideTransactions, prepared.allowed, !Set(Self.activityKinds).isDisjoint(with: batch.kinds) {
@@ -275,17 +284,45 @@ public struct BatchProcessor: Sendable {
 
     /// Then the references of `kinds`, which reject rows: each kind's patients must be known (and
     /// a referral's target registered). After them come the warnings for optional references
-    /// (ingest/dangling_optional.sql), then the quarantine and the data-quality measures
+    /// (`checkOptionalReferences`), then the quarantine and the data-quality measures
     /// (`measure`), which only read. None of them writes the patients' staging table, which the
     /// merge is reading and marking meanwhile, and they read the core tables as they were before
-    /// the batch (the merge has not committed).
+    /// the batch (the merge has not committed). A check whose references the upload already
+    /// settled — every one a key the batch sends, or a registered facility — is not run (see
+    /// `StagedKeys`).
     private func checkReferences(_ batch: Batch, of kinds: [ExtractKind]) async throws {
         try await forEach(kinds.filter(batch.kinds.contains)) { kind, connection in
-            try await run("ingest/dangling_patients.sql", batch, kind: kind, on: connection)
-            if kind == .referrals {
+            if !batch.remembered.allSent(kind, "patient_id") {
+                try await run("ingest/dangling_patients.sql", batch, kind: kind, on: connection)
+            }
+            if kind == .referrals,
+               try await !registered(batch.remembered.facilityCodes(.referrals, "to_facility_code"), on: connection) {
                 try await run("ingest/dangling_referral_target.sql", batch, kind: .referrals, on: connection)
             }
         }
+    }
+
+    /// Warnings for optional references; the rows are kept.
+    private func checkOptionalReferences(_ batch: Batch, on connection: PostgresConnection) async throws {
+        if batch.kinds.contains(.encounters),
+           try await !registered(batch.remembered.facilityCodes(.encounters, "referral_from"), on: connection) {
+            try await run("ingest/dangling_referral_from.sql", batch, kind: nil, on: connection)
+        }
+        if batch.kinds.contains(.exams), !batch.remembered.allSent(.exams, "encounter_id") {
+            try await run("ingest/dangling_exam_encounter.sql", batch, kind: nil, on: connection)
+        }
+    }
+
+    /// Whether every one of `codes` is a registered facility's (false when they are not known).
+    private func registered(_ codes: Set<String>?, on connection: PostgresConnection) async throws -> Bool {
+        guard let codes else { return false }
+        if codes.isEmpty { return true }
+        for try await found in try await connection.query(
+            "SELECT count(*)::int8 FROM registry.facilities WHERE code = ANY(\(Array(codes)))", logger: database.logger
+        ).decode(Int64.self) {
+            return found == codes.count
+        }
+        return false
     }
 
     /// The quarantine of rejected rows, each file's counts, and the plausibility measures for the

@@ -31,14 +31,17 @@ public struct ExtractFileLoader: Sendable {
     public let database: Database
     /// Where the keys of files being received are remembered (see `RepeatedKeys`).
     let keyMemory: KeyMemory
+    /// What is kept of each staged file for its batch's decision; the batch worker's.
+    let stagedKeys: StagedKeys
 
-    public init(database: Database) {
-        self.init(database: database, keyMemory: .shared)
+    public init(database: Database, stagedKeys: StagedKeys) {
+        self.init(database: database, keyMemory: .shared, stagedKeys: stagedKeys)
     }
 
-    init(database: Database, keyMemory: KeyMemory) {
+    init(database: Database, keyMemory: KeyMemory, stagedKeys: StagedKeys) {
         self.database = database
         self.keyMemory = keyMemory
+        self.stagedKeys = stagedKeys
     }
 
     public func load<Body: AsyncSequence & Sendable>(
@@ -47,10 +50,16 @@ public struct ExtractFileLoader: Sendable {
     ) async throws -> FileReceipt where Body.Element == ByteBuffer {
         let table = StagingTable(batchID: batchID, kind: file.kind)
         let logger = database.logger
+        stagedKeys.forget(batch: batchID, kind: file.kind)
         let receipt = try await database.withConnection { connection -> FileReceipt in
             // Starting again (a resumed upload) replaces what an earlier attempt staged.
             try await connection.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(table.name)"), logger: logger)
             try await connection.query(PostgresQuery(unsafeSQL: table.createStatement), logger: logger)
+            var tableOID: Int64 = 0
+            for try await oid in try await connection.query(
+                "SELECT to_regclass(\(table.name))::oid::int8", logger: logger).decode(Int64.self) {
+                tableOID = oid
+            }
             try await connection.query(
                 "DELETE FROM ingest.row_errors WHERE batch_id = \(batchID) AND kind = \(file.kind.rawValue)", logger: logger)
 
@@ -101,6 +110,9 @@ public struct ExtractFileLoader: Sendable {
                     """, logger: logger)
             }
             let receipt = state.receipt
+            if receipt.fileError == nil {
+                stagedKeys.remember(state.stagedFile(table: tableOID), batch: batchID, kind: file.kind)
+            }
             try await connection.query("""
                 UPDATE ingest.batch_files SET received_rows = \(receipt.rows), received_sha256 = \(receipt.sha256),
                     received_bytes = \(receipt.bytes), received_at = now(), file_error = \(receipt.fileError),
@@ -172,6 +184,13 @@ struct StreamState {
     let repeatedKeys: RepeatedKeys
     /// The staging position of the file's key column.
     let keyPosition: Int
+    /// For each of the kind's reference columns (`StagedKeys.references`), the hashes of the
+    /// values its accepted upserts hold: nil without memory for them, or past the declared rows.
+    var references: [[Int]]?
+    let referencesMemory: KeyMemory.Reservation?
+    /// The distinct codes of each facility column (`StagedKeys.facilityColumns`) in the accepted
+    /// upserts; nil past `StagedKeys.facilityCodeLimit`.
+    var facilityCodes: [Set<String>]?
     let encodingName: String
     let stagingColumns: [String]
     /// How each staging column is written; only text ones hold a rejected row's raw value.
@@ -182,6 +201,13 @@ struct StreamState {
         self.file = file
         self.repeatedKeys = RepeatedKeys(rows: file.rows, memory: keyMemory)
         self.keyPosition = StagingTable.stagingColumns(file.kind).firstIndex(of: file.kind.spec.key[0])!
+        let referenceColumns = StagedKeys.references(of: file.kind).count
+        self.referencesMemory = keyMemory.reserve(file.rows * MemoryLayout<Int>.stride * referenceColumns)
+        if referencesMemory != nil {
+            self.references = Array(repeating: [], count: referenceColumns)
+            for index in 0..<referenceColumns { references![index].reserveCapacity(file.rows) }
+        }
+        self.facilityCodes = Array(repeating: [], count: StagedKeys.facilityColumns(of: file.kind).count)
         self.encodingName = encoding.rawValue
         self.stagingColumns = StagingTable.stagingColumns(file.kind)
         self.valueTypes = StagingTable.stagedSpecs(file.kind).map { StagingTable.storage($0.type).value }
@@ -287,16 +313,42 @@ struct StreamState {
 
     var encoding: Encoding {
         Encoding(validator: validator!, encodingName: encodingName, stagingColumns: stagingColumns, valueTypes: valueTypes,
-                 keyPosition: keyPosition)
+                 keyPosition: keyPosition,
+                 referencePositions: StagedKeys.references(of: file.kind).map { stagingColumns.firstIndex(of: $0.column)! },
+                 facilityPositions: StagedKeys.facilityColumns(of: file.kind).map { stagingColumns.firstIndex(of: $0)! })
     }
 
-    /// Counts an encoded piece's rejections and warnings and remembers its keys; returns its COPY data.
+    /// Counts an encoded piece's rejections and warnings and remembers its keys and references;
+    /// returns its COPY data.
     mutating func count(_ encoded: Encoding.Encoded) -> ByteBuffer {
         rejected += encoded.rejected
         warnings += encoded.warnings
         retractions += encoded.retractions
-        for key in encoded.keys { repeatedKeys.add(key) }
+        for (key, accepted) in zip(encoded.keys, encoded.acceptedUpserts) { repeatedKeys.add(key, acceptedUpsert: accepted) }
+        if let kept = references {
+            // The memory was taken for one value a row, as many rows as the manifest declares.
+            if zip(kept, encoded.references).contains(where: { $0.count + $1.count > file.rows }) {
+                references = nil
+            } else {
+                for index in kept.indices { references![index] += encoded.references[index] }
+            }
+        }
+        if facilityCodes != nil {
+            for index in encoded.facilityCodes.indices { facilityCodes![index].formUnion(encoded.facilityCodes[index]) }
+            if facilityCodes!.contains(where: { $0.count > StagedKeys.facilityCodeLimit }) { facilityCodes = nil }
+        }
         return encoded.encoder.buffer
+    }
+
+    /// What the batch's decision may use of the staged file (see `StagedKeys`).
+    func stagedFile(table: Int64) -> StagedFile {
+        let columns = StagedKeys.references(of: file.kind).map(\.column)
+        return StagedFile(
+            table: table,
+            keys: StagedKeys.referenced.contains(file.kind) ? repeatedKeys.sentKeys : nil,
+            references: references.map { Dictionary(uniqueKeysWithValues: zip(columns, $0)) } ?? [:],
+            facilityCodes: facilityCodes.map { Dictionary(uniqueKeysWithValues: zip(StagedKeys.facilityColumns(of: file.kind), $0)) } ?? [:],
+            memory: referencesMemory)
     }
 
     /// Row validation and COPY encoding, on values that may go to other tasks.
@@ -306,14 +358,22 @@ struct StreamState {
         let stagingColumns: [String]
         let valueTypes: [CopyRowEncoder.ValueType]
         let keyPosition: Int
+        let referencePositions: [Int]
+        let facilityPositions: [Int]
 
         struct Encoded: Sendable {
             var encoder: CopyRowEncoder
             var rejected = 0
             var warnings = 0
             var retractions = 0
-            /// Each row's key as staged (the raw text of a rejected row's).
+            /// Each row's key as staged (the raw text of a rejected row's), and whether the row is
+            /// an accepted upsert.
             var keys: [String?] = []
+            var acceptedUpserts: [Bool] = []
+            /// The hashes of each reference column's values in the accepted upserts.
+            var references: [[Int]]
+            /// The distinct codes of each facility column in the accepted upserts.
+            var facilityCodes: [Set<String>]
         }
 
         /// The rows, in their order, as COPY data: the first half on a child task, the second here.
@@ -326,13 +386,19 @@ struct StreamState {
             encoded.warnings += second.warnings
             encoded.retractions += second.retractions
             encoded.keys += second.keys
+            encoded.acceptedUpserts += second.acceptedUpserts
+            for index in encoded.references.indices { encoded.references[index] += second.references[index] }
+            for index in encoded.facilityCodes.indices { encoded.facilityCodes[index].formUnion(second.facilityCodes[index]) }
             encoded.encoder.append(second.encoder)
             return encoded
         }
 
         func encode(_ records: ArraySlice<CSVParser.Record>) throws -> Encoded {
-            var out = Encoded(encoder: CopyRowEncoder(capacity: records.count * 200))
+            var out = Encoded(encoder: CopyRowEncoder(capacity: records.count * 200),
+                              references: Array(repeating: [], count: referencePositions.count),
+                              facilityCodes: Array(repeating: [], count: facilityPositions.count))
             out.keys.reserveCapacity(records.count)
+            out.acceptedUpserts.reserveCapacity(records.count)
             let fields = 6 + valueTypes.count  // the internal columns, then the kind's
             let issueEncoder = JSONEncoder()
             for record in records {
@@ -351,6 +417,16 @@ struct StreamState {
                 if row.rejected { out.rejected += 1 } else if !row.issues.isEmpty { out.warnings += 1 }
                 if row.op == "D" { out.retractions += 1 }
                 out.keys.append(row.values[keyPosition])
+                let acceptedUpsert = !row.rejected && row.op == "U"
+                out.acceptedUpserts.append(acceptedUpsert)
+                if acceptedUpsert {
+                    for (index, position) in referencePositions.enumerated() {
+                        if let value = row.values[position] { out.references[index].append(value.hashValue) }
+                    }
+                    for (index, position) in facilityPositions.enumerated() {
+                        if let value = row.values[position] { out.facilityCodes[index].insert(value) }
+                    }
+                }
                 // _line, _op, _rejected, _issues, _raw, _hash (StagingTable.columns), then the kind's.
                 out.encoder.beginRow(fields: fields)
                 out.encoder.integer(record.line)

@@ -10,16 +10,27 @@ import Synchronization
 /// manifest declares, and a file that finds too little room, holds more distinct keys than the
 /// rows it declared, or repeats more than `candidateLimit` keys is checked whole in the database,
 /// as before.
+///
+/// The same hashes tell the batch's decision which keys the file sends (`sentKeys`, kept by
+/// `StagedKeys` for the files other files refer to).
 final class RepeatedKeys {
     static let candidateLimit = 10_000
     /// What one remembered key costs at most: a hash in a set that keeps at most 75 % of its
-    /// power-of-two buckets filled (8 bytes a bucket, so ≤ 21.3 bytes a key), and its metadata.
+    /// power-of-two buckets filled (8 bytes a bucket, so ≤ 21.3 bytes a key), and its metadata —
+    /// with room for the keys of the rows that are not accepted upserts, of which at most one in
+    /// `unavailableShare` is remembered a second time (≤ 1.4 bytes a key).
     static let bytesPerKey = 24
+    static let unavailableShare = 16
 
     private var seen: Set<Int>
+    /// The hashes of the keys of rows that are not accepted upserts (rejected as they streamed, or
+    /// retractions): nil once there are too many to remember, and the keys then cannot be told
+    /// apart for `sentKeys`.
+    private var unavailable: Set<Int>? = []
     private let declared: Int
-    private let memory: KeyMemory
-    private let reserved: Int
+    /// What the keys take from `KeyMemory`, given back when the last holder lets it go (a file's
+    /// `sentKeys` may outlive this).
+    private let memory: KeyMemory.Reservation?
     /// Keys whose hash was seen more than once, as staged.
     private(set) var candidates: Set<String> = []
     /// The database must check the whole file: too little memory, or too many rows or candidates.
@@ -28,50 +39,92 @@ final class RepeatedKeys {
     /// - Parameter rows: the data rows the manifest declares for the file.
     init(rows: Int, memory: KeyMemory) {
         self.declared = rows
-        self.memory = memory
-        let bytes = rows * Self.bytesPerKey
-        if memory.take(bytes) {
-            reserved = bytes
+        self.memory = memory.reserve(rows * Self.bytesPerKey)
+        if self.memory != nil {
             seen = Set(minimumCapacity: rows)
             checkInDatabase = false
         } else {
-            reserved = 0
             seen = []
             checkInDatabase = true
         }
     }
 
-    deinit {
-        memory.give(reserved)
-    }
-
-    /// The key column's staged value of the next row (nil: none, which never repeats).
-    func add(_ key: String?) {
+    /// The key column's staged value of the next row (nil: none, which never repeats), and whether
+    /// the row is an accepted upsert (not rejected as it streamed, not a retraction).
+    func add(_ key: String?, acceptedUpsert: Bool = true) {
         guard !checkInDatabase, let key else { return }
         guard seen.count < declared else { return giveUp() }
-        if !seen.insert(key.hashValue).inserted {
+        let hash = key.hashValue
+        if !seen.insert(hash).inserted {
             candidates.insert(key)
             if candidates.count > Self.candidateLimit { giveUp() }
+        } else if !acceptedUpsert, unavailable != nil {
+            if unavailable!.count < max(16, declared / Self.unavailableShare) {
+                unavailable!.insert(hash)
+            } else {
+                unavailable = nil
+            }
         }
+    }
+
+    /// The keys of the file's accepted upserts, when every row's key is known and none repeats
+    /// (a repeated key's rows are all rejected by the database's check).
+    var sentKeys: SentKeys? {
+        guard !checkInDatabase, candidates.isEmpty, let unavailable, let memory else { return nil }
+        return SentKeys(hashes: seen, unavailable: unavailable, memory: memory)
     }
 
     private func giveUp() {
         checkInDatabase = true
         seen = []
+        unavailable = nil
         candidates = []
     }
 }
 
-/// Memory the service may spend remembering keys (`RepeatedKeys`) for all the files it receives
-/// at once.
+/// The keys a staged file's accepted upserts hold, by hash (`RepeatedKeys.sentKeys`).
+struct SentKeys: Sendable {
+    let hashes: Set<Int>
+    let unavailable: Set<Int>
+    /// Keeps the memory the sets were counted against taken.
+    let memory: KeyMemory.Reservation
+
+    func contains(_ hash: Int) -> Bool {
+        hashes.contains(hash) && !unavailable.contains(hash)
+    }
+}
+
+/// Memory the service may spend remembering keys (`RepeatedKeys`) and references (`StagedKeys`)
+/// for all the files it receives at once and the batches they belong to until those are decided.
 final class KeyMemory: Sendable {
-    /// 64 MB: the benchmark's night (1.9 M rows in five files at once) needs 46 MB.
-    static let shared = KeyMemory(bytes: 64 << 20)
+    /// 96 MB: the benchmark's night (1.9 M rows in five files at once) takes 62 MB — 46 MB for its
+    /// keys while they stream, 16 MB for its references.
+    static let shared = KeyMemory(bytes: 96 << 20)
 
     private let available: Mutex<Int>
 
     init(bytes: Int) {
         available = Mutex(bytes)
+    }
+
+    /// Some of the memory, taken until the reservation is let go.
+    final class Reservation: Sendable {
+        let bytes: Int
+        let memory: KeyMemory
+
+        fileprivate init(bytes: Int, memory: KeyMemory) {
+            self.bytes = bytes
+            self.memory = memory
+        }
+
+        deinit {
+            memory.give(bytes)
+        }
+    }
+
+    /// `bytes`, if that many are left.
+    func reserve(_ bytes: Int) -> Reservation? {
+        take(bytes) ? Reservation(bytes: bytes, memory: self) : nil
     }
 
     /// Takes `bytes` if that many are left.

@@ -26,13 +26,14 @@ enum Fixtures {
     static let pseudonymizer = Pseudonymizer(secret: Data(repeating: 42, count: 32))
 
     /// The ingestion service with its batch worker, as `regio serve ingest` runs it.
-    static func ingestApp(_ database: Database, sideTransactions: Bool = true) throws -> some ApplicationProtocol {
+    static func ingestApp(_ database: Database, sideTransactions: Bool = true,
+                          stagedKeys: StagedKeys = StagedKeys()) throws -> some ApplicationProtocol {
         Application(
             router: try IngestService.buildRouter(
                 database: database, migrations: MigrationRunner(migrations: try Migration.bundled()),
-                metrics: RegioMetrics.registry, pseudonymizer: pseudonymizer),
+                metrics: RegioMetrics.registry, pseudonymizer: pseudonymizer, stagedKeys: stagedKeys),
             services: [BatchWorker(database: database, idle: .milliseconds(50), sideTransactions: sideTransactions,
-                                   logger: TestDatabase.logger)])
+                                   stagedKeys: stagedKeys, logger: TestDatabase.logger)])
     }
 
     static func bearer(_ token: String) -> HTTPFields {

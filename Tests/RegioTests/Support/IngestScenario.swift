@@ -13,14 +13,17 @@ import Testing
 struct IngestScenario {
     let database: Database
     let client: any TestClientProtocol
+    /// What the service's uploads keep for its worker's decisions.
+    let stagedKeys: StagedKeys
 
     /// - Parameter sideTransactions: whether the worker may merge exams and purchases in a side
     ///   transaction (the test cluster allows prepared transactions).
     static func run(sideTransactions: Bool = true, _ body: @Sendable @escaping (IngestScenario) async throws -> Void) async throws {
         try await TestDatabase.with { database throws in
             try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "test")
-            try await Fixtures.ingestApp(database, sideTransactions: sideTransactions).test(.live) { client in
-                try await body(IngestScenario(database: database, client: client))
+            let stagedKeys = StagedKeys()
+            try await Fixtures.ingestApp(database, sideTransactions: sideTransactions, stagedKeys: stagedKeys).test(.live) { client in
+                try await body(IngestScenario(database: database, client: client, stagedKeys: stagedKeys))
             }
         }
     }
