@@ -35,12 +35,12 @@ public struct RegioServer {
             let pseudonymizer = Pseudonymizer(secret: try configuration.loadSecret())
             let database = Database(url: primary, poolSize: configuration.poolSize, name: "ingest",
                                     logger: logger.with(label: "db.ingest"))
-            let stagedKeys = StagedKeys()
+            let (stagedKeys, committed) = (StagedKeys(), BatchDoorbell())
             let router = try IngestService.buildRouter(database: database, migrations: migrations, metrics: RegioMetrics.registry,
-                                                       pseudonymizer: pseudonymizer, stagedKeys: stagedKeys)
+                                                       pseudonymizer: pseudonymizer, stagedKeys: stagedKeys, committed: committed)
             // A batch holds its merge transaction's connection while its checks need others.
             let worker = BatchWorker(database: database, workers: min(2, configuration.poolSize - 1), stagedKeys: stagedKeys,
-                                     logger: logger.with(label: "regio.worker"))
+                                     committed: committed, logger: logger.with(label: "regio.worker"))
             services.append(Self.application(name: "ingest", router: router, listener: configuration.ingestListener,
                                              database: database, background: [worker], logger: logger, onListening: onListening))
         }

@@ -10,15 +10,19 @@ public struct BatchController: Sendable {
     let store: BatchStore
     let loader: ExtractFileLoader
     let pseudonymizer: Pseudonymizer
+    let committed: BatchDoorbell
 
     /// Roles that may read a batch's row-level detail (errors carry sent values): the facility
     /// itself, and the people who look after data quality.
     static let readers: Set<Role> = [.facility, .steward, .admin]
 
-    /// - Parameter stagedKeys: shared with the batch worker that decides the batches.
-    public init(database: Database, pseudonymizer: Pseudonymizer, stagedKeys: StagedKeys) {
+    /// - Parameters:
+    ///   - stagedKeys: shared with the batch worker that decides the batches.
+    ///   - committed: rung when a batch is committed; the batch worker waits on it.
+    public init(database: Database, pseudonymizer: Pseudonymizer, stagedKeys: StagedKeys, committed: BatchDoorbell) {
         self.store = BatchStore(database: database)
         self.loader = ExtractFileLoader(database: database, stagedKeys: stagedKeys)
+        self.committed = committed
         self.pseudonymizer = pseudonymizer
     }
 
@@ -92,6 +96,7 @@ public struct BatchController: Sendable {
     func commit(_ request: Request, _ context: RegioRequestContext, dryRun: Bool) async throws -> EditedResponse<BatchRecord> {
         let id = try await authorisedBatch(context, roles: [.facility])
         let batch = try await mapped { try await store.commit(id: id, dryRun: dryRun) }
+        committed.ring()
         context.logger.info("batch committed", metadata: ["batch": "\(id)", "dry_run": "\(dryRun)"])
         return EditedResponse(status: .accepted, response: batch)
     }

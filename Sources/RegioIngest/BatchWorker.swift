@@ -12,13 +12,17 @@ public struct BatchWorker: Service {
     let processor: BatchProcessor
     let workers: Int
     let idle: Duration
+    let committed: BatchDoorbell
     let logger: Logger
 
     /// - Parameters:
     ///   - sideTransactions: see `BatchProcessor.sideTransactions`.
     ///   - stagedKeys: what the service's uploads keep of the files they stage (see `IngestService.buildRouter`).
+    ///   - committed: rung by the service's uploads when a batch is committed: an idle worker
+    ///     polls the queue every `idle`, and at once when it rings.
     public init(database: Database, workers: Int = 2, idle: Duration = .milliseconds(200), sideTransactions: Bool = true,
-                stagedKeys: StagedKeys, logger: Logger) {
+                stagedKeys: StagedKeys, committed: BatchDoorbell, logger: Logger) {
+        self.committed = committed
         self.processor = BatchProcessor(database: database, sideTransactions: sideTransactions, stagedKeys: stagedKeys)
         self.workers = workers
         self.idle = idle
@@ -46,7 +50,12 @@ public struct BatchWorker: Service {
                         settled = ContinuousClock.now
                         try await processor.resolvePrepared()
                     }
-                    try await Task.sleep(for: idle)
+                    // A graceful shutdown need not wait for the poll.
+                    await withGracefulShutdownHandler {
+                        await committed.wait(upTo: idle)
+                    } onGracefulShutdown: {
+                        committed.ring()
+                    }
                 }
             } catch is CancellationError {
                 return

@@ -7,16 +7,18 @@ import RegioHTTP
 
 /// The ingestion service: hospitals' nightly extracts come in here.
 public enum IngestService {
-    /// - Parameter stagedKeys: what uploads keep of the files they stage for the batch worker
-    ///   (`BatchWorker`) that decides their batches; the two share one.
+    /// - Parameters:
+    ///   - stagedKeys: what uploads keep of the files they stage for the batch worker
+    ///     (`BatchWorker`) that decides their batches; the two share one.
+    ///   - committed: rung when a batch is committed, for the same worker.
     public static func buildRouter(
         database: Database, migrations: MigrationRunner, metrics: PrometheusCollectorRegistry, pseudonymizer: Pseudonymizer,
-        stagedKeys: StagedKeys
+        stagedKeys: StagedKeys, committed: BatchDoorbell
     ) throws -> Router<RegioRequestContext> {
         let skeleton = ServiceRouter(
             operations: OperationsController(database: database, migrations: migrations, metrics: metrics),
             credentials: CredentialStore(database: database))
-        BatchController(database: database, pseudonymizer: pseudonymizer, stagedKeys: stagedKeys).addRoutes(to: skeleton.api)
+        BatchController(database: database, pseudonymizer: pseudonymizer, stagedKeys: stagedKeys, committed: committed).addRoutes(to: skeleton.api)
         let openAPI = try OpenAPIDocument.load()
         skeleton.router.get("openapi.yaml") { _, _ in
             var headers = HTTPFields()

@@ -27,13 +27,14 @@ struct UploadClientTests {
 
             // Nothing listens yet; the service comes up a little later, on the same port.
             try await Task.sleep(for: .milliseconds(700))
-            let stagedKeys = StagedKeys()
+            let (stagedKeys, committed) = (StagedKeys(), BatchDoorbell())
             let app = Application(
                 router: try IngestService.buildRouter(database: database, migrations: MigrationRunner(migrations: try Migration.bundled()),
                                                       metrics: RegioMetrics.registry, pseudonymizer: Fixtures.pseudonymizer,
-                                                      stagedKeys: stagedKeys),
+                                                      stagedKeys: stagedKeys, committed: committed),
                 configuration: .init(address: .hostname("127.0.0.1", port: port)),
-                services: [BatchWorker(database: database, idle: .milliseconds(50), stagedKeys: stagedKeys, logger: TestDatabase.logger)],
+                services: [BatchWorker(database: database, idle: .milliseconds(50), stagedKeys: stagedKeys, committed: committed,
+                                       logger: TestDatabase.logger)],
                 logger: TestDatabase.logger)
             let server = Task { try await app.runService(gracefulShutdownSignals: []) }
             defer { server.cancel() }

@@ -26,14 +26,16 @@ enum Fixtures {
     static let pseudonymizer = Pseudonymizer(secret: Data(repeating: 42, count: 32))
 
     /// The ingestion service with its batch worker, as `regio serve ingest` runs it.
-    static func ingestApp(_ database: Database, sideTransactions: Bool = true,
-                          stagedKeys: StagedKeys = StagedKeys()) throws -> some ApplicationProtocol {
-        Application(
+    /// - Parameter idle: how often the worker polls the queue (it is rung when a batch is committed).
+    static func ingestApp(_ database: Database, sideTransactions: Bool = true, stagedKeys: StagedKeys = StagedKeys(),
+                          idle: Duration = .milliseconds(50)) throws -> some ApplicationProtocol {
+        let committed = BatchDoorbell()
+        return Application(
             router: try IngestService.buildRouter(
                 database: database, migrations: MigrationRunner(migrations: try Migration.bundled()),
-                metrics: RegioMetrics.registry, pseudonymizer: pseudonymizer, stagedKeys: stagedKeys),
-            services: [BatchWorker(database: database, idle: .milliseconds(50), sideTransactions: sideTransactions,
-                                   stagedKeys: stagedKeys, logger: TestDatabase.logger)])
+                metrics: RegioMetrics.registry, pseudonymizer: pseudonymizer, stagedKeys: stagedKeys, committed: committed),
+            services: [BatchWorker(database: database, idle: idle, sideTransactions: sideTransactions,
+                                   stagedKeys: stagedKeys, committed: committed, logger: TestDatabase.logger)])
     }
 
     static func bearer(_ token: String) -> HTTPFields {

@@ -16,13 +16,16 @@ struct IngestScenario {
     /// What the service's uploads keep for its worker's decisions.
     let stagedKeys: StagedKeys
 
-    /// - Parameter sideTransactions: whether the worker may merge exams and purchases in a side
-    ///   transaction (the test cluster allows prepared transactions).
-    static func run(sideTransactions: Bool = true, _ body: @Sendable @escaping (IngestScenario) async throws -> Void) async throws {
+    /// - Parameters:
+    ///   - sideTransactions: whether the worker may merge the activity in a side transaction (the
+    ///     test cluster allows prepared transactions).
+    ///   - idle: how often the worker polls the queue between batches.
+    static func run(sideTransactions: Bool = true, idle: Duration = .milliseconds(50),
+                    _ body: @Sendable @escaping (IngestScenario) async throws -> Void) async throws {
         try await TestDatabase.with { database throws in
             try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "test")
             let stagedKeys = StagedKeys()
-            try await Fixtures.ingestApp(database, sideTransactions: sideTransactions, stagedKeys: stagedKeys).test(.live) { client in
+            try await Fixtures.ingestApp(database, sideTransactions: sideTransactions, stagedKeys: stagedKeys, idle: idle).test(.live) { client in
                 try await body(IngestScenario(database: database, client: client, stagedKeys: stagedKeys))
             }
         }

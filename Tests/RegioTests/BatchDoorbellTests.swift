@@ -1,0 +1,29 @@
+import Foundation
+@testable import RegioDB
+import Testing
+
+@Suite("A committed batch wakes the idle batch worker")
+struct BatchDoorbellTests {
+    @Test("a ring wakes a waiting worker, or the next one to wait; without one, the wait times out")
+    func doorbell() async {
+        let doorbell = BatchDoorbell()
+        let clock = ContinuousClock()
+        #expect(await clock.measure { await doorbell.wait(upTo: .milliseconds(50)) } >= .milliseconds(50))
+        doorbell.ring()
+        #expect(await clock.measure { await doorbell.wait(upTo: .seconds(30)) } < .seconds(5), "rung before the wait")
+        async let woken: Duration = clock.measure { await doorbell.wait(upTo: .seconds(30)) }
+        try? await Task.sleep(for: .milliseconds(100))
+        doorbell.ring()
+        #expect(await woken < .seconds(5), "rung during the wait")
+    }
+
+    @Test("a batch is decided as soon as it is committed, not at the worker's next poll of the queue")
+    func takenAtOnce() async throws {
+        try await IngestScenario.run(idle: .seconds(60)) { s in
+            let started = ContinuousClock.now
+            let batch = try await s.upload(["patients.csv": Extracts.patients])
+            #expect(batch.status == .loaded)
+            #expect(ContinuousClock.now - started < .seconds(20))
+        }
+    }
+}
