@@ -18,6 +18,25 @@ struct ExtractValidationTests {
 
     let encounterHeader = "encounter_id,patient_id,encounter_type,start_time,end_time,primary_dx,total_cost,drug_cost,consumables_cost"
 
+    @Test("a manifest's row counts are between 0 and a billion")
+    func manifestRows() throws {
+        func problems(_ rows: String) -> [String] {
+            let json = """
+                {"format": "regio-extract/1", "facility_code": "H339901001", "business_date": "2026-11-22",
+                 "encoding": "UTF-8", "files": [{"kind": "patients", "name": "patients.csv", "rows": \(rows),
+                 "sha256": "\(String(repeating: "0", count: 64))"}]}
+                """
+            switch ExtractManifest.parse(Data(json.utf8)) {
+            case .success: return []
+            case .failure(let error): return error.problems
+            }
+        }
+        #expect(problems("1000000000").isEmpty)
+        #expect(problems("-1") == ["patients.csv: rows must be ≥ 0"])
+        #expect(problems("9223372036854775807") == ["patients.csv: rows must be at most 1000000000"],
+                "a count the service would overflow sizing its memory by")
+    }
+
     @Test("fields are trimmed of exactly Unicode's White_Space, checked over every code point")
     func whitespace() {
         var differing: [UInt32] = []

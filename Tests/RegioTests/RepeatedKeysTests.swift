@@ -24,6 +24,7 @@ struct RepeatedKeysTests {
     func fallback() {
         let memory = KeyMemory(bytes: 1_000)
         #expect(RepeatedKeys(rows: 100, memory: memory).checkInDatabase, "100 keys do not fit in 1,000 bytes")
+        #expect(RepeatedKeys(rows: .max / 2, memory: memory).checkInDatabase, "nor a count whose size overflows")
 
         let undeclared = RepeatedKeys(rows: 2, memory: memory)
         for key in ["P1", "P2", "P3", "P1"] { undeclared.add(key) }

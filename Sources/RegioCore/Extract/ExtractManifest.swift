@@ -70,6 +70,10 @@ public struct ExtractManifest: Sendable, Codable, Equatable {
         return problems.isEmpty ? .success(manifest) : .failure(ManifestError(problems: problems))
     }
 
+    /// The most rows a file may declare: far beyond any night (the service sizes its memory for
+    /// a file's keys by the declared count, and a count near `Int.max` would overflow).
+    public static let maxRows = 1_000_000_000
+
     func problems() -> [String] {
         var problems: [String] = []
         if format != Self.format1 { problems.append("format must be \(Self.format1), got '\(format)'") }
@@ -85,6 +89,7 @@ public struct ExtractManifest: Sendable, Codable, Equatable {
                 problems.append("file name '\(file.name)' must be letters, digits, '-', '_' and '.', ending in .csv or .csv.gz")
             }
             if file.rows < 0 { problems.append("\(file.name): rows must be ≥ 0") }
+            if file.rows > Self.maxRows { problems.append("\(file.name): rows must be at most \(Self.maxRows)") }
             if file.sha256.count != 64 || !file.sha256.allSatisfy(\.isHexDigit) {
                 problems.append("\(file.name): sha256 must be 64 hexadecimal digits")
             }

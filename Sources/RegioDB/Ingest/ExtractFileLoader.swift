@@ -202,7 +202,7 @@ struct StreamState {
         self.repeatedKeys = RepeatedKeys(rows: file.rows, memory: keyMemory)
         self.keyPosition = StagingTable.stagingColumns(file.kind).firstIndex(of: file.kind.spec.key[0])!
         let referenceColumns = StagedKeys.references(of: file.kind).count
-        self.referencesMemory = keyMemory.reserve(file.rows * MemoryLayout<Int>.stride * referenceColumns)
+        self.referencesMemory = keyMemory.reserve(rows: file.rows, bytesEach: MemoryLayout<Int>.stride * referenceColumns)
         if referencesMemory != nil {
             self.references = Array(repeating: [], count: referenceColumns)
             for index in 0..<referenceColumns { references![index].reserveCapacity(file.rows) }

@@ -39,7 +39,7 @@ final class RepeatedKeys {
     /// - Parameter rows: the data rows the manifest declares for the file.
     init(rows: Int, memory: KeyMemory) {
         self.declared = rows
-        self.memory = memory.reserve(rows * Self.bytesPerKey)
+        self.memory = memory.reserve(rows: rows, bytesEach: Self.bytesPerKey)
         if self.memory != nil {
             seen = Set(minimumCapacity: rows)
             checkInDatabase = false
@@ -125,6 +125,12 @@ final class KeyMemory: Sendable {
     /// `bytes`, if that many are left.
     func reserve(_ bytes: Int) -> Reservation? {
         take(bytes) ? Reservation(bytes: bytes, memory: self) : nil
+    }
+
+    /// `bytesEach` for each of `rows`, if that many are left.
+    func reserve(rows: Int, bytesEach: Int) -> Reservation? {
+        let (bytes, overflow) = rows.multipliedReportingOverflow(by: bytesEach)
+        return overflow ? nil : reserve(bytes)
     }
 
     /// Takes `bytes` if that many are left.
