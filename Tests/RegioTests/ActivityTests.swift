@@ -72,6 +72,26 @@ struct ActivityTests {
         }
     }
 
+    @Test("a row corrected into another month, or retracted, leaves the month it was in refreshed")
+    func movedAndRetracted() async throws {
+        for sideTransactions in [true, false] {
+            try await IngestScenario.run(sideTransactions: sideTransactions) { s in
+                let visits = "SELECT string_agg(month || ':' || outpatient_visits, ',' ORDER BY month) FROM reports.facility_month WHERE outpatient_visits > 0"
+                let encounter = "E1,P001,O,0301,内科,%@ 10:00:00,%@ 10:30:00,I10.x00,100.00,50.00,5.00,\n"
+                try await s.upload(["patients.csv": Extracts.patients,
+                                    "encounters.csv": Extracts.encountersHeader + String(format: encounter, "2026-10-15", "2026-10-15")],
+                                   date: "2026-11-20")
+                #expect(try await s.value(visits) == "2026-10-01:1")
+                // Only the moved row is sent: nothing else of October is in the batch.
+                try await s.upload(["encounters.csv": Extracts.encountersHeader + String(format: encounter, "2026-11-18", "2026-11-18")],
+                                   date: "2026-11-21")
+                #expect(try await s.value(visits) == "2026-11-01:1", "side transactions: \(sideTransactions)")
+                try await s.upload(["encounters.csv": Extracts.encountersHeader + "E1,,,,,,,,,,,D\n"], date: "2026-11-22")
+                #expect(try await s.value(visits) == nil, "side transactions: \(sideTransactions)")
+            }
+        }
+    }
+
     @Test("the incremental refresh equals a full rebuild after corrections and retractions")
     func incrementalEqualsRebuild() async throws {
         try await IngestScenario.run { s in
