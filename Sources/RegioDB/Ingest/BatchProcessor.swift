@@ -521,14 +521,23 @@ public struct BatchProcessor: Sendable {
     /// the main one fails instead, it is rolled back. A process that dies in between leaves it to
     /// `resolvePrepared`. A dry run rolls it back at once.
     /// The touched months are taken beside it, on a connection of their own: until the side
-    /// transaction commits, which is after they are used, nothing else sees its merge. (That
-    /// connection waits for nothing but itself: a connection held while waiting for the checks,
-    /// which need connections too, can leave none — two batches at once on a pool of four hung
-    /// that way.)
+    /// transaction commits, which is after they are used, nothing else sees its merge. The side
+    /// takes its connection only once the months have theirs, so that it never holds one while
+    /// waiting for a query that has none: a connection held while waiting for work that needs
+    /// connections too can leave none (two batches at once on a pool of four hung that way when
+    /// the side waited for the checks).
     private func mergeSide(_ side: Side, _ batch: Batch, after references: Task<Void, any Error>) async throws -> [ExtractKind: Counts] {
-        let touched = Task { try await database.withConnection { try await touchedMonths(batch, on: $0) } }
+        let (connected, connecting) = AsyncStream<Void>.makeStream()
+        let touched = Task {
+            defer { connecting.finish() }
+            return try await database.withConnection { connection in
+                connecting.finish()
+                return try await touchedMonths(batch, on: connection)
+            }
+        }
         defer { touched.cancel() }
         try await references.value
+        for await _ in connected {}  // ends once the months have their connection (or failed)
         return try await database.withConnection { connection in
             try await connection.query("BEGIN", logger: database.logger)
             do {
