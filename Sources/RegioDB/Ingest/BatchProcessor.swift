@@ -419,7 +419,7 @@ public struct BatchProcessor: Sendable {
                     counts.merge(try await side.value) { $1 }
                 } else {
                     let touched = try await touchedMonths(batch, on: connection)
-                    counts.merge(try await mergeActivity(batch, patientsMerged: true, touched: { touched }, on: connection)) { $1 }
+                    counts.merge(try await mergeActivity(batch, patientsMerged: true, touched: touched, on: connection)) { $1 }
                 }
                 if batch.dryRun { throw DryRunRollback() }
                 try await Self.recordCounts(batch, counts, status: .loaded, on: connection, logger: database.logger)
@@ -449,16 +449,14 @@ public struct BatchProcessor: Sendable {
     /// the rollups and the referral findings — in the transaction of `connection`, so reports
     /// never see a half-loaded batch. `patientsMerged`: the batch's patients are merged in this
     /// transaction already; otherwise the referral matching reads them from staging. `touched`:
-    /// the months whose rollups change (`touchedMonths`), asked for once the merges are done —
-    /// taken before them, or meanwhile on another connection, which does not see them.
-    private func mergeActivity(_ batch: Batch, patientsMerged: Bool, touched: () async throws -> TouchedMonths,
+    /// the months whose rollups change, taken before the merge (`touchedMonths`).
+    private func mergeActivity(_ batch: Batch, patientsMerged: Bool, touched: TouchedMonths,
                                on connection: PostgresConnection) async throws -> [ExtractKind: Counts] {
+        let (months, referralMonths) = (touched.facility, touched.referral)
         var counts: [ExtractKind: Counts] = [:]
         for kind in Self.activityKinds where batch.kinds.contains(kind) {
             counts[kind] = try await merge(kind, batch, on: connection)
         }
-        let touched = try await touched()
-        let (months, referralMonths) = (touched.facility, touched.referral)
         if batch.kinds.contains(.referrals) {
             try await run("referral/history.sql", batch, kind: .referrals, on: connection)
         }
@@ -483,11 +481,10 @@ public struct BatchProcessor: Sendable {
         var referral = Set<String>()
     }
 
-    /// The months whose rollups the batch changes, taken where the merge cannot be seen (before
-    /// it, or outside its transaction): those of the rows sent and of the stored rows they
-    /// replace or retract (after it, the stored rows are the sent ones). Taken while the reference
-    /// checks may still mark their rejected rows, the months of a row they reject are refreshed
-    /// too, to the same values.
+    /// The months whose rollups the batch changes, taken before the merge: those of the rows
+    /// sent and of the stored rows they replace or retract (after it, the stored rows are the sent
+    /// ones). Taken before the reference checks have marked their rejected rows, the months of
+    /// a row they reject are refreshed too, to the same values.
     private func touchedMonths(_ batch: Batch, on connection: PostgresConnection) async throws -> TouchedMonths {
         var touched = TouchedMonths()
         try await run("ingest/open_stay_months.sql", batch, kind: nil, on: connection) { touched.facility.insert(try $0.decode(String.self)) }
@@ -520,28 +517,16 @@ public struct BatchProcessor: Sendable {
     /// to commit when told, but not yet visible); the main transaction commits, then it does; if
     /// the main one fails instead, it is rolled back. A process that dies in between leaves it to
     /// `resolvePrepared`. A dry run rolls it back at once.
-    /// The touched months are taken beside it, on a connection of their own: until the side
-    /// transaction commits, which is after they are used, nothing else sees its merge. The side
-    /// takes its connection only once the months have theirs, so that it never holds one while
-    /// waiting for a query that has none: a connection held while waiting for work that needs
-    /// connections too can leave none (two batches at once on a pool of four hung that way when
-    /// the side waited for the checks).
+    /// The touched months are taken while the reference checks still run, on a connection given
+    /// back before waiting for them: the checks need connections too, and a connection held while
+    /// waiting for them can leave none (two batches at once on a pool of four hung that way).
     private func mergeSide(_ side: Side, _ batch: Batch, after references: Task<Void, any Error>) async throws -> [ExtractKind: Counts] {
-        let (connected, connecting) = AsyncStream<Void>.makeStream()
-        let touched = Task {
-            defer { connecting.finish() }
-            return try await database.withConnection { connection in
-                connecting.finish()
-                return try await touchedMonths(batch, on: connection)
-            }
-        }
-        defer { touched.cancel() }
+        let touched = try await database.withConnection { try await touchedMonths(batch, on: $0) }
         try await references.value
-        for await _ in connected {}  // ends once the months have their connection (or failed)
         return try await database.withConnection { connection in
             try await connection.query("BEGIN", logger: database.logger)
             do {
-                let counts = try await mergeActivity(batch, patientsMerged: false, touched: { try await touched.value }, on: connection)
+                let counts = try await mergeActivity(batch, patientsMerged: false, touched: touched, on: connection)
                 let end = batch.dryRun ? "ROLLBACK" : "PREPARE TRANSACTION '\(side.preparedName)'"
                 try await connection.query(PostgresQuery(unsafeSQL: end), logger: database.logger)
                 return counts
