@@ -182,8 +182,11 @@ struct StreamState {
 
     /// The keys the file repeats, found as its rows are encoded.
     let repeatedKeys: RepeatedKeys
-    /// The staging position of the file's key column.
+    /// The staging positions of the file's key column, its reference columns
+    /// (`StagedKeys.references`) and its facility columns (`StagedKeys.facilityColumns`).
     let keyPosition: Int
+    let referencePositions: [Int]
+    let facilityPositions: [Int]
     /// For each of the kind's reference columns (`StagedKeys.references`), the hashes of the
     /// values its accepted upserts hold: nil without memory for them, or past the declared rows.
     var references: [[Int]]?
@@ -200,16 +203,19 @@ struct StreamState {
          keyMemory: KeyMemory = .shared) throws {
         self.file = file
         self.repeatedKeys = RepeatedKeys(rows: file.rows, memory: keyMemory)
-        self.keyPosition = StagingTable.stagingColumns(file.kind).firstIndex(of: file.kind.spec.key[0])!
-        let referenceColumns = StagedKeys.references(of: file.kind).count
+        let stagingColumns = StagingTable.stagingColumns(file.kind)
+        self.stagingColumns = stagingColumns
+        self.keyPosition = stagingColumns.firstIndex(of: file.kind.spec.key[0])!
+        self.referencePositions = StagedKeys.references(of: file.kind).map { stagingColumns.firstIndex(of: $0.column)! }
+        self.facilityPositions = StagedKeys.facilityColumns(of: file.kind).map { stagingColumns.firstIndex(of: $0)! }
+        let referenceColumns = referencePositions.count
         self.referencesMemory = keyMemory.reserve(rows: file.rows, bytesEach: MemoryLayout<Int>.stride * referenceColumns)
         if referencesMemory != nil {
             self.references = Array(repeating: [], count: referenceColumns)
             for index in 0..<referenceColumns { references![index].reserveCapacity(file.rows) }
         }
-        self.facilityCodes = Array(repeating: [], count: StagedKeys.facilityColumns(of: file.kind).count)
+        self.facilityCodes = Array(repeating: [], count: facilityPositions.count)
         self.encodingName = encoding.rawValue
-        self.stagingColumns = StagingTable.stagingColumns(file.kind)
         self.valueTypes = StagingTable.stagedSpecs(file.kind).map { StagingTable.storage($0.type).value }
         self.context = context
         self.transcoder = try Transcoder(encoding)
@@ -313,9 +319,7 @@ struct StreamState {
 
     var encoding: Encoding {
         Encoding(validator: validator!, encodingName: encodingName, stagingColumns: stagingColumns, valueTypes: valueTypes,
-                 keyPosition: keyPosition,
-                 referencePositions: StagedKeys.references(of: file.kind).map { stagingColumns.firstIndex(of: $0.column)! },
-                 facilityPositions: StagedKeys.facilityColumns(of: file.kind).map { stagingColumns.firstIndex(of: $0)! })
+                 keyPosition: keyPosition, referencePositions: referencePositions, facilityPositions: facilityPositions)
     }
 
     /// Counts an encoded piece's rejections and warnings and remembers its keys and references;

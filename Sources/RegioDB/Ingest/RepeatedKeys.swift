@@ -122,15 +122,10 @@ final class KeyMemory: Sendable {
         }
     }
 
-    /// `bytes`, if that many are left.
-    func reserve(_ bytes: Int) -> Reservation? {
-        take(bytes) ? Reservation(bytes: bytes, memory: self) : nil
-    }
-
     /// `bytesEach` for each of `rows`, if that many are left.
     func reserve(rows: Int, bytesEach: Int) -> Reservation? {
         let (bytes, overflow) = rows.multipliedReportingOverflow(by: bytesEach)
-        return overflow ? nil : reserve(bytes)
+        return !overflow && take(bytes) ? Reservation(bytes: bytes, memory: self) : nil
     }
 
     /// Takes `bytes` if that many are left.
