@@ -643,7 +643,10 @@ public struct BatchProcessor: Sendable {
             if command == "DELETE", !retractions { continue }
             let rows = try await execute(statement, batch, on: connection)
             switch command {
-            case "INSERT": counts.inserted += rows
+            case "INSERT":
+                counts.inserted += rows
+                try await GrownTables.analyzeIfGrown(StagingTable(batchID: batch.id, kind: kind).target, inserted: rows,
+                                                     on: connection, logger: database.logger)
             case "UPDATE": counts.updated += rows
             case "DELETE": counts.retracted += rows
             default: preconditionFailure("ingest/merge/\(kind.rawValue).sql: \(command) is not a merge statement")
@@ -653,16 +656,24 @@ public struct BatchProcessor: Sendable {
     }
 
     /// The batch's new persons, by a plain INSERT; should a batch of another facility have added
-    /// one of them meanwhile (a unique violation), again from a savepoint with ON CONFLICT.
+    /// one of them meanwhile (a unique violation), again from a savepoint with ON CONFLICT. The
+    /// patients' merge reads them next (see `GrownTables`).
     private func mergePersons(_ batch: Batch, on connection: PostgresConnection) async throws {
+        var inserted = 0
         try await connection.query("SAVEPOINT persons", logger: database.logger)
         do {
-            try await run("ingest/merge/persons.sql", batch, kind: .patients, on: connection)
+            for statement in try statements("ingest/merge/persons.sql", batch, kind: .patients) {
+                inserted += try await execute(statement, batch, on: connection)
+            }
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             try await connection.query("ROLLBACK TO SAVEPOINT persons", logger: database.logger)
-            try await run("ingest/merge/persons_concurrent.sql", batch, kind: .patients, on: connection)
+            inserted = 0
+            for statement in try statements("ingest/merge/persons_concurrent.sql", batch, kind: .patients) {
+                inserted += try await execute(statement, batch, on: connection)
+            }
         }
         try await connection.query("RELEASE SAVEPOINT persons", logger: database.logger)
+        try await GrownTables.analyzeIfGrown("emr.persons", inserted: inserted, on: connection, logger: database.logger)
     }
 
     /// Runs one statement that returns no rows; the rows it changed.

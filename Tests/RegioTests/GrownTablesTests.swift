@@ -1,0 +1,116 @@
+import Foundation
+import PostgresNIO
+@testable import RegioDB
+import Testing
+
+/// A merge that grows a core table analyzes it in its own transaction, so that its later
+/// statements are not planned from statistics that count none of its rows (see `GrownTables`).
+@Suite("Ingestion: statistics of the tables a merge grows")
+struct GrownTablesTests {
+    /// The planner's row estimate for the whole table, as `connection`'s transaction sees it.
+    static func estimate(_ table: String, on connection: PostgresConnection) async throws -> Int {
+        var rows: Int?
+        for try await line in try await connection.query(PostgresQuery(unsafeSQL: "EXPLAIN SELECT * FROM \(table)"),
+                                                          logger: TestDatabase.logger).decode(String.self) {
+            if rows == nil, let match = line.firstMatch(of: /rows=(\d+)/) { rows = Int(match.1) }
+        }
+        return try #require(rows)
+    }
+
+    static func setting(_ name: String, on connection: PostgresConnection) async throws -> String? {
+        for try await value in try await connection.query("SELECT current_setting(\(name))", logger: TestDatabase.logger)
+            .decode(String.self) {
+            return value
+        }
+        return nil
+    }
+
+    @Test("when to analyze: many rows inserted against what the statistics count")
+    func rule() {
+        #expect(!GrownTables.needsAnalyze(inserted: 9_999, counted: -1))
+        #expect(GrownTables.needsAnalyze(inserted: 10_000, counted: -1))  // never analyzed
+        #expect(GrownTables.needsAnalyze(inserted: 1_000_000, counted: 0))  // analyzed while the rows were in flight
+        #expect(GrownTables.needsAnalyze(inserted: 50_000, counted: 60_000))
+        #expect(!GrownTables.needsAnalyze(inserted: 50_000, counted: 100_000))
+        #expect(!GrownTables.needsAnalyze(inserted: 200_000, counted: 10_000_000))  // a usual night's share
+    }
+
+    @Test("an ANALYZE that missed the transaction's rows is corrected within it, and cannot be repeated before the commit")
+    func analyzedInTransaction() async throws {
+        try await TestDatabase.with(migrated: false) { database in
+            try await database.query("CREATE TABLE public.grown (id int PRIMARY KEY, note text)")
+            try await database.withConnection { merge in
+                try await merge.query("BEGIN", logger: TestDatabase.logger)
+                try await merge.query("INSERT INTO public.grown SELECT g, 'row ' || g FROM generate_series(1, 50000) g",
+                                      logger: TestDatabase.logger)
+                // What autovacuum's ANALYZE records meanwhile: the pages, and none of their rows.
+                try await database.query("ANALYZE public.grown")
+                #expect(try await Self.estimate("public.grown", on: merge) < 100)
+
+                try await GrownTables.analyzeIfGrown("public.grown", inserted: 50_000, on: merge, logger: TestDatabase.logger)
+                let estimate = try await Self.estimate("public.grown", on: merge)
+                #expect(estimate > 40_000 && estimate < 60_000, "estimated \(estimate) rows")
+                // The savepoint's settings are back to the session's.
+                #expect(try await Self.setting("lock_timeout", on: merge) == "0")
+                #expect(try await Self.setting("default_statistics_target", on: merge) == "100")
+
+                // Until the commit, no other ANALYZE (autovacuum's) can record the table without them again.
+                try await database.withConnection { other in
+                    try await other.query("SET lock_timeout = '200ms'", logger: TestDatabase.logger)
+                    let error = await #expect(throws: PSQLError.self) {
+                        try await other.query("ANALYZE public.grown", logger: TestDatabase.logger)
+                    }
+                    #expect(error?.serverInfo?[.sqlState] == "55P03")
+                }
+                try await merge.query("COMMIT", logger: TestDatabase.logger)
+            }
+        }
+    }
+
+    @Test("a table whose ANALYZE lock is taken is left as it is, and the merge goes on")
+    func lockTaken() async throws {
+        try await TestDatabase.with(migrated: false) { database in
+            try await database.query("CREATE TABLE public.grown (id int PRIMARY KEY, note text)")
+            try await database.withConnection { holder in
+                // Another batch's merge that analyzed the table and has not committed.
+                try await holder.query("BEGIN", logger: TestDatabase.logger)
+                try await holder.query("ANALYZE public.grown", logger: TestDatabase.logger)
+                try await database.withConnection { merge in
+                    try await merge.query("BEGIN", logger: TestDatabase.logger)
+                    try await merge.query("INSERT INTO public.grown SELECT g, 'row ' || g FROM generate_series(1, 20000) g",
+                                          logger: TestDatabase.logger)
+                    try await GrownTables.analyzeIfGrown("public.grown", inserted: 20_000, on: merge, logger: TestDatabase.logger)
+                    // The transaction is intact, its rows there, its settings its own.
+                    var rows: Int?
+                    for try await count in try await merge.query("SELECT count(*)::int FROM public.grown", logger: TestDatabase.logger)
+                        .decode(Int.self) {
+                        rows = count
+                    }
+                    #expect(rows == 20_000)
+                    #expect(try await Self.setting("lock_timeout", on: merge) == "0")
+                    try await merge.query("COMMIT", logger: TestDatabase.logger)
+                }
+                try await holder.query("ROLLBACK", logger: TestDatabase.logger)
+            }
+        }
+    }
+
+    @Test("a batch that grows emr.encounters leaves statistics that count its rows", arguments: [true, false])
+    func batchAnalyzes(side: Bool) async throws {
+        try await IngestScenario.run(sideTransactions: side) { s in
+            // Only the merge may analyze the table during the test.
+            try await s.database.query("ALTER TABLE emr.encounters SET (autovacuum_enabled = false)")
+            let rows = GrownTables.minimumRows + 500
+            var encounters = Extracts.encountersHeader
+            for number in 1...rows {
+                encounters += "E\(number),P00\(number % 3 + 1),O,0301,内科,2026-11-22 08:30:00,2026-11-22 09:00:00,I10.x00,120.50,60.00,5.00,\n"
+            }
+            let batch = try await s.upload(["patients.csv": Extracts.patients, "encounters.csv": encounters])
+            #expect(batch.status == .loaded, "\(batch.reason ?? "")")
+            #expect(batch.file(named: "encounters.csv")?.inserted == rows)
+            let text = try await s.value("SELECT reltuples::text FROM pg_class WHERE oid = 'emr.encounters'::regclass")
+            let counted = try #require(text.flatMap(Double.init))
+            #expect(counted > Double(rows) * 0.9, "pg_class counts \(counted) rows")
+        }
+    }
+}
