@@ -645,8 +645,10 @@ public struct BatchProcessor: Sendable {
             switch command {
             case "INSERT":
                 counts.inserted += rows
-                try await GrownTables.analyzeIfGrown(StagingTable(batchID: batch.id, kind: kind).target, inserted: rows,
-                                                     on: connection, logger: database.logger)
+                if GrownTables.readAfterMerge.contains(kind) {
+                    try await GrownTables.analyzeIfGrown(StagingTable(batchID: batch.id, kind: kind).target, inserted: rows,
+                                                         on: connection, logger: database.logger)
+                }
             case "UPDATE": counts.updated += rows
             case "DELETE": counts.retracted += rows
             default: preconditionFailure("ingest/merge/\(kind.rawValue).sql: \(command) is not a merge statement")

@@ -1,5 +1,6 @@
 import Logging
 import PostgresNIO
+import RegioCore
 
 /// Keeps the planner's picture of a core table true inside the transaction that has just grown it.
 ///
@@ -15,6 +16,12 @@ import PostgresNIO
 /// analyzed in the same transaction: ANALYZE counts the transaction's own rows, and holds its
 /// lock until the commit, so no autovacuum ANALYZE can undo it before the merge ends.
 enum GrownTables {
+    /// The kinds whose core table a merge transaction reads after merging them: the patients (the
+    /// referral matching, when one transaction merges everything), the encounters (the facility
+    /// rollup, the matching) and the referrals (the matching) — and `emr.persons`, which the
+    /// patients' merge reads. The others are not analyzed: nothing would use it before the commit.
+    static let readAfterMerge: Set<ExtractKind> = [.patients, .encounters, .referrals]
+
     /// Fewer inserted rows than this never make a plan go wrong by much.
     static let minimumRows = 10_000
 
