@@ -56,6 +56,8 @@ public struct ValidatedRow: Sendable {
     public var values: [String?]
     public var issues: [RowIssue]
     public var rejected: Bool
+    /// An accepted upsert's data-quality checks (`QualityChecks`); 0 for any other row.
+    public var quality: QualityChecks.Outcome = 0
 }
 
 /// The per-batch facts row checks need.
@@ -183,7 +185,9 @@ public struct RowValidator: Sendable {
         if op == "U" { crossChecks(&values, typed: typed, issues: &issues) }
 
         let rejected = issues.contains { $0.severity == .error }
-        return ValidatedRow(op: op, values: rejected ? rawValues(fields) : values, issues: issues, rejected: rejected)
+        if rejected { return ValidatedRow(op: op, values: rawValues(fields), issues: issues, rejected: true) }
+        return ValidatedRow(op: op, values: values, issues: issues, rejected: false,
+                            quality: op == "U" ? quality(values, typed: typed) : 0)
     }
 
     /// The row as sent, one value per staging column, for quarantine — but never an ID number.
@@ -213,7 +217,7 @@ public struct RowValidator: Sendable {
     enum Cross: Int, CaseIterable {
         case birthDate, idType, idHash, sex, totalCost, drugCost, consumablesCost, startTime, endTime,
              performedAt, reportedAt, amount, unitPrice, quantity, purchaseDate, referredAt, statusAt,
-             staffedBeds, occupiedBeds
+             staffedBeds, occupiedBeds, primaryDx, encounterType, codeSystem
 
         var column: String {
             switch self {
@@ -236,6 +240,9 @@ public struct RowValidator: Sendable {
             case .statusAt: "status_at"
             case .staffedBeds: "staffed_beds"
             case .occupiedBeds: "occupied_beds"
+            case .primaryDx: "primary_dx"
+            case .encounterType: "encounter_type"
+            case .codeSystem: "code_system"
             }
         }
     }
@@ -364,6 +371,35 @@ public struct RowValidator: Sendable {
             if let staffed = number(.staffedBeds), let occupied = number(.occupiedBeds), occupied > staffed {
                 implausible(.occupiedBeds, .warning, "occupied_beds exceed staffed_beds")
             }
+        }
+    }
+
+    /// The data-quality checks of an accepted upsert, on its values as staged (after the
+    /// cross-field checks, which may drop some): what `sql/ingest/checks/<kind>.sql` counts.
+    private func quality(_ values: [String?], typed: [Typed]) -> QualityChecks.Outcome {
+        func value(_ column: Cross) -> String? { index(column).flatMap { values[$0] } }
+        func typedValue(_ column: Cross) -> Typed? {
+            guard let i = index(column), values[i] != nil else { return nil }
+            return typed[i]
+        }
+        switch spec.kind {
+        case .patients:
+            return QualityChecks.checked(0, fails: value(.birthDate) == nil)
+                | QualityChecks.checked(1, fails: value(.idType) != "RID" || value(.idHash) == nil)
+        case .encounters:
+            var zeroCost = false
+            if case .number(let total) = typedValue(.totalCost) { zeroCost = total == 0 }
+            var outcome = QualityChecks.checked(0, fails: value(.primaryDx) == nil) | QualityChecks.checked(1, fails: zeroCost)
+            if value(.encounterType) == "I", case .instant(_, let end) = typedValue(.endTime) {
+                var long = false
+                if case .instant(_, let start) = typedValue(.startTime) { long = end - start > QualityChecks.longStaySeconds }
+                outcome |= QualityChecks.checked(2, fails: long)
+            }
+            return outcome
+        case .exams, .purchases:
+            return QualityChecks.checked(0, fails: value(.codeSystem) == "LOCAL")
+        case .referrals, .beds:
+            return 0
         }
     }
 

@@ -328,7 +328,8 @@ public struct BatchProcessor: Sendable {
     /// The quarantine of rejected rows, each file's counts, and the plausibility measures for the
     /// data-quality report, whatever the decision (a resumed batch measures again). A file
     /// without any row error (every rejected or warned row has one) has nothing to quarantine
-    /// or count: its staging table is not scanned for them.
+    /// or count: its staging table is not scanned for them; nor for its quality checks, when the
+    /// upload counted them (`RememberedFiles.quality`).
     private func measure(_ batch: Batch) async throws {
         try await database.query("DELETE FROM ingest.batch_checks WHERE batch_id = \(batch.id)")
         try await forEach(batch.kinds) { kind, connection in
@@ -354,7 +355,14 @@ public struct BatchProcessor: Sendable {
                 WHERE batch_id = $1 AND kind = $2
                 """ : "UPDATE ingest.batch_files SET rejected = 0, warnings = 0 WHERE batch_id = $1 AND kind = $2",
                 binds: binds), logger: database.logger)
-            if [ExtractKind.patients, .encounters, .exams, .purchases].contains(kind) {
+            let checks = QualityChecks.ids(kind)
+            if let tally = batch.remembered.quality(kind) {
+                // Counted as the rows streamed: the staging table need not be read again.
+                try await connection.query("""
+                    INSERT INTO ingest.batch_checks (batch_id, check_id, failing, applicable)
+                    SELECT \(batch.id), * FROM unnest(\(checks)::text[], \(tally.failing)::int8[], \(tally.applicable)::int8[])
+                    """, logger: database.logger)
+            } else if !checks.isEmpty {
                 try await run("ingest/checks/\(kind.rawValue).sql", batch, kind: kind, on: connection)
             }
         }

@@ -96,12 +96,15 @@ public struct ExtractFileLoader: Sendable {
             // Duplicate keys are a check of the file alone: marked now, the receipt counts them
             // and the batch's decision starts with its merge. Only the keys seen twice while
             // streaming are checked, unless the file had to be checked whole.
+            var duplicates = 0
             if state.repeatedKeys.checkInDatabase {
-                state.rejected += try await Self.markDuplicates(table, on: connection, logger: logger)
+                duplicates = try await Self.markDuplicates(table, on: connection, logger: logger)
             } else if !state.repeatedKeys.candidates.isEmpty {
-                state.rejected += try await Self.markDuplicates(table, among: state.repeatedKeys.candidates.sorted(),
-                                                                on: connection, logger: logger)
+                duplicates = try await Self.markDuplicates(table, among: state.repeatedKeys.candidates.sorted(),
+                                                           on: connection, logger: logger)
             }
+            state.rejected += duplicates
+            if duplicates > 0 { state.quality = nil }
             for issue in state.headerIssues + state.fileIssues {
                 try await connection.query("""
                     INSERT INTO ingest.row_errors (batch_id, kind, line, column_name, code, severity, message)
@@ -194,6 +197,9 @@ struct StreamState {
     /// The distinct codes of each facility column (`StagedKeys.facilityColumns`) in the accepted
     /// upserts; nil past `StagedKeys.facilityCodeLimit`.
     var facilityCodes: [Set<String>]?
+    /// The data-quality checks of the accepted upserts (`QualityChecks`), as the rows streamed;
+    /// nil once rows they counted were rejected as duplicates.
+    var quality: QualityChecks.Tally?
     let encodingName: String
     let stagingColumns: [String]
     /// How each staging column is written; only text ones hold a rejected row's raw value.
@@ -215,6 +221,7 @@ struct StreamState {
             for index in 0..<referenceColumns { references![index].reserveCapacity(file.rows) }
         }
         self.facilityCodes = Array(repeating: [], count: facilityPositions.count)
+        self.quality = QualityChecks.Tally(kind: file.kind)
         self.encodingName = encoding.rawValue
         self.valueTypes = StagingTable.stagedSpecs(file.kind).map { StagingTable.storage($0.type).value }
         self.context = context
@@ -328,6 +335,7 @@ struct StreamState {
         rejected += encoded.rejected
         warnings += encoded.warnings
         retractions += encoded.retractions
+        quality?.add(encoded.quality)
         for (key, accepted) in zip(encoded.keys, encoded.acceptedUpserts) { repeatedKeys.add(key, acceptedUpsert: accepted) }
         if let kept = references {
             // The memory was taken for one value a row, as many rows as the manifest declares.
@@ -352,6 +360,7 @@ struct StreamState {
             keys: StagedKeys.referenced.contains(file.kind) ? repeatedKeys.sentKeys : nil,
             references: references.map { Dictionary(uniqueKeysWithValues: zip(columns, $0)) } ?? [:],
             facilityCodes: facilityCodes.map { Dictionary(uniqueKeysWithValues: zip(StagedKeys.facilityColumns(of: file.kind), $0)) } ?? [:],
+            quality: quality,
             memory: referencesMemory)
     }
 
@@ -378,6 +387,7 @@ struct StreamState {
             var references: [[Int]]
             /// The distinct codes of each facility column in the accepted upserts.
             var facilityCodes: [Set<String>]
+            var quality: QualityChecks.Tally
         }
 
         /// The rows, in their order, as COPY data: the first half on a child task, the second here.
@@ -391,6 +401,7 @@ struct StreamState {
             encoded.retractions += second.retractions
             encoded.keys += second.keys
             encoded.acceptedUpserts += second.acceptedUpserts
+            encoded.quality.add(second.quality)
             for index in encoded.references.indices { encoded.references[index] += second.references[index] }
             for index in encoded.facilityCodes.indices { encoded.facilityCodes[index].formUnion(second.facilityCodes[index]) }
             encoded.encoder.append(second.encoder)
@@ -400,7 +411,8 @@ struct StreamState {
         func encode(_ records: ArraySlice<CSVParser.Record>) throws -> Encoded {
             var out = Encoded(encoder: CopyRowEncoder(capacity: records.count * 200),
                               references: Array(repeating: [], count: referencePositions.count),
-                              facilityCodes: Array(repeating: [], count: facilityPositions.count))
+                              facilityCodes: Array(repeating: [], count: facilityPositions.count),
+                              quality: QualityChecks.Tally(kind: validator.spec.kind))
             out.keys.reserveCapacity(records.count)
             out.acceptedUpserts.reserveCapacity(records.count)
             let fields = 6 + valueTypes.count  // the internal columns, then the kind's
@@ -424,6 +436,7 @@ struct StreamState {
                 let acceptedUpsert = !row.rejected && row.op == "U"
                 out.acceptedUpserts.append(acceptedUpsert)
                 if acceptedUpsert {
+                    out.quality.add(row.quality)
                     for (index, position) in referencePositions.enumerated() {
                         if let value = row.values[position] { out.references[index].append(value.hashValue) }
                     }

@@ -55,8 +55,17 @@ public final class StagedKeys: Sendable {
     }
 
     private let files = Mutex<[Key: (file: StagedFile, at: ContinuousClock.Instant)]>([:])
+    /// How long a staged file is remembered for its batch's decision.
+    let lifetime: Duration
 
-    public init() {}
+    /// `lifetime` zero: nothing is remembered, every decision checks in the database.
+    init(lifetime: Duration) {
+        self.lifetime = lifetime
+    }
+
+    public convenience init() {
+        self.init(lifetime: Self.lifetime)
+    }
 
     /// A file of the batch is being staged (again): whatever was remembered of it is stale.
     func forget(batch: Int64, kind: ExtractKind) {
@@ -66,8 +75,8 @@ public final class StagedKeys: Sendable {
     func remember(_ file: StagedFile, batch: Int64, kind: ExtractKind) {
         let now = ContinuousClock.now
         files.withLock { files in
-            files = files.filter { now - $0.value.at < Self.lifetime }
-            files[Key(batch: batch, kind: kind)] = (file, now)
+            files = files.filter { now - $0.value.at < lifetime }
+            if lifetime > .zero { files[Key(batch: batch, kind: kind)] = (file, now) }
         }
     }
 
@@ -96,6 +105,9 @@ struct StagedFile: Sendable {
     /// For each facility column, the distinct codes its accepted upserts hold; a column is
     /// missing when it held too many.
     var facilityCodes: [String: Set<String>]
+    /// The data-quality checks of its accepted upserts, counted as they streamed (nil when rows
+    /// they counted were rejected as duplicates afterwards).
+    var quality: QualityChecks.Tally? = nil
     /// Keeps the memory `references` was counted against taken.
     var memory: KeyMemory.Reservation?
 }
@@ -116,6 +128,17 @@ struct RememberedFiles: Sendable {
               StagedKeys.references(of: reference.target).allSatisfy({ allSent(reference.target, $0.column) })
         else { return false }
         return values.allSatisfy(keys.contains)
+    }
+
+    /// The data-quality checks of `kind`'s accepted upserts as they streamed, when they are its
+    /// accepted upserts still: remembered, and no check of the decision can reject any of its
+    /// rows. Of the checks that reject rows, only `ingest/dangling_patients.sql` reads a kind
+    /// with quality checks (encounters, exams), and it is skipped when every patient the rows
+    /// name was sent (`allSent`).
+    func quality(_ kind: ExtractKind) -> QualityChecks.Tally? {
+        guard let tally = files[kind]?.quality else { return nil }
+        let namesPatients = StagedKeys.references(of: kind).contains { $0.column == "patient_id" }
+        return !namesPatients || allSent(kind, "patient_id") ? tally : nil
     }
 
     /// The distinct facility codes of `column` in `kind`'s accepted upserts, when remembered.

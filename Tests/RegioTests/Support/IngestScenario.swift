@@ -20,11 +20,11 @@ struct IngestScenario {
     ///   - sideTransactions: whether the worker may merge the activity in a side transaction (the
     ///     test cluster allows prepared transactions).
     ///   - idle: how often the worker polls the queue between batches.
-    static func run(sideTransactions: Bool = true, idle: Duration = .milliseconds(50),
+    ///   - stagedKeys: what the service remembers of staged files for their decision.
+    static func run(sideTransactions: Bool = true, idle: Duration = .milliseconds(50), stagedKeys: StagedKeys = StagedKeys(),
                     _ body: @Sendable @escaping (IngestScenario) async throws -> Void) async throws {
         try await TestDatabase.with { database throws in
             try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "test")
-            let stagedKeys = StagedKeys()
             try await Fixtures.ingestApp(database, sideTransactions: sideTransactions, stagedKeys: stagedKeys, idle: idle).test(.live) { client in
                 try await body(IngestScenario(database: database, client: client, stagedKeys: stagedKeys))
             }
