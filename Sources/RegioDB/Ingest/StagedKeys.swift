@@ -114,13 +114,34 @@ struct StagedFile: Sendable {
 
 /// The remembered files of a batch being decided, those still staged as they were remembered.
 struct RememberedFiles: Sendable {
-    var files: [ExtractKind: StagedFile] = [:]
+    var files: [ExtractKind: StagedFile] = [:] {
+        didSet { answers = Answers() }
+    }
+    /// `allSent`'s answers, each found once for the batch: finding one looks up every reference
+    /// the file holds (a million for a night's encounters), and the decision asks several times.
+    private var answers = Answers()
+
+    private final class Answers: Sendable {
+        let known = Mutex<[String: Bool]>([:])
+    }
+
+    init(files: [ExtractKind: StagedFile] = [:]) {
+        self.files = files
+    }
 
     /// Whether every value of `column` in `kind`'s accepted upserts is a key of an accepted
     /// upsert of the batch's file it refers to — so that the database could find none missing.
     /// False whenever something is not remembered, or when the referred file's own references
     /// are not all sent (their check may reject some of its rows).
     func allSent(_ kind: ExtractKind, _ column: String) -> Bool {
+        let question = "\(kind.rawValue).\(column)"
+        if let known = answers.known.withLock({ $0[question] }) { return known }
+        let answer = findAllSent(kind, column)
+        answers.known.withLock { $0[question] = answer }
+        return answer
+    }
+
+    private func findAllSent(_ kind: ExtractKind, _ column: String) -> Bool {
         guard let reference = StagedKeys.references(of: kind).first(where: { $0.column == column }),
               let values = files[kind]?.references[column] else { return false }
         if values.isEmpty { return true }
