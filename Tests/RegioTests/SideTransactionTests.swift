@@ -1,6 +1,6 @@
 import Foundation
 import PostgresNIO
-import RegioDB
+@testable import RegioDB
 import Testing
 
 /// The activity (encounters, census, referrals) and what derives from it are merged in a side
@@ -57,8 +57,9 @@ struct SideTransactionTests {
             #expect(try await s.count("emr.exams") == 2)
             #expect(try await s.count("procurement.purchases") == 1)
             #expect(try await s.value("SELECT count(DISTINCT xact)::text FROM public.merge_xacts") == (side ? "2" : "1"))
+            // The new exams are inserted by either transaction (SharedInsert), so they are not asked.
             #expect(try await s.value("""
-                SELECT count(DISTINCT xact)::text FROM public.merge_xacts WHERE table_name IN ('patients', 'exams', 'purchases')
+                SELECT count(DISTINCT xact)::text FROM public.merge_xacts WHERE table_name IN ('patients', 'purchases')
                 """) == "1")
             #expect(try await s.value("""
                 SELECT count(DISTINCT xact)::text FROM public.merge_xacts WHERE table_name = 'encounters'
@@ -102,6 +103,45 @@ struct SideTransactionTests {
                 "referrals.csv": BureauScenario.referrals + "R2,Z1,H339901001,2026-10-07 09:30:00,I10.x00,SENT,,\n",
             ])
             #expect(try await s.value(finding + "'R2'") == "same_person:TE2:0")
+        }
+    }
+
+    @Test("the new exams are inserted by both transactions, range by range, each once; stored ones corrected and retracted",
+          arguments: [true, false])
+    func sharedExams(side: Bool) async throws {
+        try await IngestScenario.run(sideTransactions: side) { s in
+            try await s.database.query("CREATE TABLE public.exam_xacts (report_id text, xact text)")
+            try await s.database.query("""
+                CREATE FUNCTION public.note_exam() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN INSERT INTO public.exam_xacts VALUES (NEW.report_id, pg_current_xact_id()::text); RETURN NULL; END $$
+                """)
+            try await s.database.query("CREATE TRIGGER note AFTER INSERT ON emr.exams FOR EACH ROW EXECUTE FUNCTION public.note_exam()")
+            let header = "report_id,patient_id,encounter_id,exam_code,code_system,exam_name,category,performed_at,summary,document_ref,op\n"
+            func exam(_ number: Int, _ summary: String = "正常", op: String = "") -> String {
+                "R\(number),P001,E001,LAB0001,REGIONAL,血常规,LAB,2026-11-22 08:40:00,\(summary),his://H339901001/R\(number),\(op)\n"
+            }
+            // 3,000 exams: about a hundred staging pages, so several ranges.
+            let first = try await s.upload(["patients.csv": Extracts.patients, "encounters.csv": Extracts.encounters,
+                                            "exams.csv": header + (1...3_000).map { exam($0) }.joined()])
+            #expect(first.status == .loaded, "\(first.reason ?? "")")
+            #expect(first.file(named: "exams.csv")?.inserted == 3_000)
+            #expect(try await s.value("SELECT count(DISTINCT report_id)::text || '/' || count(*) FROM public.exam_xacts") == "3000/3000")
+            let counted = try await s.value("SELECT count(DISTINCT xact)::text FROM public.exam_xacts")
+            let transactions = try #require(counted.flatMap { Int($0) })
+            #expect(transactions >= 1 && transactions <= (side ? 2 : 1))
+
+            // The next night corrects ten, retracts five and adds a thousand (with activity, so that
+            // the side transaction is used).
+            let next = (1...10).map { exam($0, "复查异常") }.joined() + (11...15).map { exam($0, op: "D") }.joined()
+                + (3_001...4_000).map { exam($0) }.joined()
+            let second = try await s.upload(["encounters.csv": Extracts.encounters, "exams.csv": header + next], date: "2026-11-23")
+            #expect(second.status == .loaded, "\(second.reason ?? "")")
+            let file = try #require(second.file(named: "exams.csv"))
+            #expect([file.inserted, file.updated, file.retracted] == [1_000, 10, 5])
+            #expect(try await s.count("emr.exams") == 3_995)
+            #expect(try await s.value("SELECT count(*)::text FROM emr.exams WHERE summary = '复查异常'") == "10")
+            #expect(try await Self.prepared(s) == "0")
+            #expect(try await s.stagingTables() == "0")
         }
     }
 
@@ -233,5 +273,26 @@ struct SideTransactionTests {
             #expect(try await Self.prepared(s) == "0")
             #expect(try await s.value("SELECT count(*)::text FROM public.side_rows") == "31")
         }
+    }
+}
+
+@Suite("Ingestion: the page ranges two transactions share")
+struct SharedInsertTests {
+    @Test("the ranges cover every page once, the last one open", arguments: [0, 1, 15, 16, 17, 100, 1_000])
+    func ranges(pages: Int) {
+        let shared = SharedInsert(kind: .exams, stored: 0, pages: pages)
+        var taken: [Range<Int>] = []
+        while let range = shared.take() { taken.append(range) }
+        #expect(taken.count <= SharedInsert.pieces)
+        #expect(taken.first?.lowerBound == 0)
+        #expect(taken.last?.upperBound == Int.max)
+        #expect(zip(taken, taken.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+        #expect(shared.take() == nil)
+    }
+
+    @Test("a range as a condition on the staging rows")
+    func condition() {
+        #expect(SharedInsert.condition(7..<14) == "s.ctid >= '(7,0)'::tid AND s.ctid < '(14,0)'::tid")
+        #expect(SharedInsert.condition(14..<Int.max) == "s.ctid >= '(14,0)'::tid")
     }
 }

@@ -138,8 +138,9 @@ public struct BatchProcessor: Sendable {
         // The side transaction's kinds wait only for their own references; the main transaction
         // waits for every check.
         let activityReferences = Task { try await checkReferences(batch, of: [.encounters, .referrals]) }
+        let examReferences = Task { try await checkReferences(batch, of: [.exams]) }
         let checks = Task {
-            try await checkReferences(batch, of: [.exams])
+            try await examReferences.value
             try await activityReferences.value
             try await database.withConnection { connection in
                 try await checkOptionalReferences(batch, on: connection)
@@ -147,7 +148,7 @@ public struct BatchProcessor: Sendable {
             try await measure(batch)
         }
         do {
-            try await merge(batch, activityReferences: activityReferences, checks: checks)
+            try await merge(batch, activityReferences: activityReferences, examReferences: examReferences, checks: checks)
         } catch {
             _ = try? await checks.value
             throw error
@@ -404,11 +405,16 @@ public struct BatchProcessor: Sendable {
     /// staged), so it starts while the checks still run on other connections; the main
     /// transaction waits for all of them (`checks`) before the rejected-row threshold and its
     /// other kinds, and a batch over the threshold is rolled back whole, like any failure.
-    private func merge(_ batch: Batch, activityReferences: Task<Void, any Error>, checks: Task<Void, any Error>) async throws {
+    private func merge(_ batch: Batch, activityReferences: Task<Void, any Error>, examReferences: Task<Void, any Error>,
+                       checks: Task<Void, any Error>) async throws {
+        // With a side transaction, both insert the new exams (`SharedInsert`), once their
+        // references have marked their rejected rows.
+        let sharedExams = batch.side != nil && batch.kinds.contains(.exams)
+            ? Task { try await examReferences.value; return try await shareInsert(.exams, batch) } : nil
         // The side transaction starts as soon as the reference checks of its kinds have marked
         // their rejected rows (the warnings, the quarantine and the measures only read them).
         let side = batch.side.map { side in
-            Task { () -> [ExtractKind: Counts] in try await mergeSide(side, batch, after: activityReferences) }
+            Task { () -> [ExtractKind: Counts] in try await mergeSide(side, batch, after: activityReferences, sharing: sharedExams) }
         }
         var counts: [ExtractKind: Counts] = [:]
         do {
@@ -419,12 +425,15 @@ public struct BatchProcessor: Sendable {
                 try await checks.value
                 if let reason = try await thresholdExceeded(batch) { throw Rejection(reason: reason) }
                 for kind in batch.kinds where kind != .patients && !Self.activityKinds.contains(kind) {
-                    counts[kind] = try await merge(kind, batch, on: connection)
+                    let shared = kind == .exams ? try await sharedExams?.value : nil
+                    counts[kind] = try await merge(kind, batch, on: connection, sharing: shared)
                 }
                 if let side {
                     // The side transaction is prepared (a dry run's rolled back) before this one
-                    // commits; its counts are recorded with the others.
-                    counts.merge(try await side.value) { $1 }
+                    // commits; its counts are recorded with the others (the shared kind's added up).
+                    counts.merge(try await side.value) { main, side in
+                        (main.inserted + side.inserted, main.updated + side.updated, main.retracted + side.retracted)
+                    }
                 } else {
                     let touched = try await touchedMonths(batch, on: connection)
                     counts.merge(try await mergeActivity(batch, patientsMerged: true, touched: touched, on: connection)) { $1 }
@@ -528,13 +537,18 @@ public struct BatchProcessor: Sendable {
     /// The touched months are taken while the reference checks still run, on a connection given
     /// back before waiting for them: the checks need connections too, and a connection held while
     /// waiting for them can leave none (two batches at once on a pool of four hung that way).
-    private func mergeSide(_ side: Side, _ batch: Batch, after references: Task<Void, any Error>) async throws -> [ExtractKind: Counts] {
+    /// `sharing`: a kind whose new rows both transactions insert; the side takes its share last.
+    private func mergeSide(_ side: Side, _ batch: Batch, after references: Task<Void, any Error>,
+                           sharing: Task<SharedInsert, any Error>?) async throws -> [ExtractKind: Counts] {
         let touched = try await database.withConnection { try await touchedMonths(batch, on: $0) }
         try await references.value
         return try await database.withConnection { connection in
             try await connection.query("BEGIN", logger: database.logger)
             do {
-                let counts = try await mergeActivity(batch, patientsMerged: false, touched: touched, on: connection)
+                var counts = try await mergeActivity(batch, patientsMerged: false, touched: touched, on: connection)
+                if let shared = try await sharing?.value {
+                    counts[shared.kind] = (try await insertShared(shared, batch, on: connection), 0, 0)
+                }
                 let end = batch.dryRun ? "ROLLBACK" : "PREPARE TRANSACTION '\(side.preparedName)'"
                 try await connection.query(PostgresQuery(unsafeSQL: end), logger: database.logger)
                 return counts
@@ -622,18 +636,25 @@ public struct BatchProcessor: Sendable {
     /// table's statistics can be far from what the transaction has just written into it (the
     /// benchmark's night, which retracts nothing, once spent over twenty minutes in the exams'
     /// retraction DELETE).
-    private func merge(_ kind: ExtractKind, _ batch: Batch, on connection: PostgresConnection) async throws -> Counts {
+    /// `sharing`: the kind's new rows are inserted by both transactions, range by range, and its
+    /// stored keys were marked already (`shareInsert`).
+    private func merge(_ kind: ExtractKind, _ batch: Batch, on connection: PostgresConnection,
+                       sharing shared: SharedInsert? = nil) async throws -> Counts {
         var stored: Int?  // how many sent keys are stored; nil (the census): unknown, nothing is skipped
         var retractions = true
         if kind == .patients {
             try await mergePersons(batch, on: connection)
         }
         if kind != .beds {  // the census is keyed by department and date, not by a sent key
-            var marked = 0
-            for statement in try statements("ingest/mark_stored.sql", batch, kind: kind) {
-                marked += try await execute(statement, batch, on: connection)
+            if let shared {
+                stored = shared.stored
+            } else {
+                var marked = 0
+                for statement in try statements("ingest/mark_stored.sql", batch, kind: kind) {
+                    marked += try await execute(statement, batch, on: connection)
+                }
+                stored = marked
             }
-            stored = marked
             if let sent = batch.retractionsSent[kind] {
                 retractions = sent > 0
             } else {
@@ -649,7 +670,11 @@ public struct BatchProcessor: Sendable {
             let command = SQLScript.command(of: statement)
             if command == "UPDATE", stored == 0 { continue }
             if command == "DELETE", !retractions { continue }
-            let rows = try await execute(statement, batch, on: connection)
+            if command == "INSERT", let shared {
+                counts.inserted += try await insertShared(shared, batch, on: connection)
+                continue
+            }
+            let rows = try await execute(statement.replacingOccurrences(of: "{pages}", with: "true"), batch, on: connection)
             switch command {
             case "INSERT":
                 counts.inserted += rows
@@ -663,6 +688,39 @@ public struct BatchProcessor: Sendable {
             }
         }
         return counts
+    }
+
+    /// Makes `kind`'s staging table final for the two transactions that share its new rows
+    /// (`SharedInsert`): its stored keys are marked — committed, so both see them — and its pages
+    /// counted. Its rejected rows are marked already (its reference check has run).
+    private func shareInsert(_ kind: ExtractKind, _ batch: Batch) async throws -> SharedInsert {
+        try await database.withConnection { connection in
+            var stored = 0
+            for statement in try statements("ingest/mark_stored.sql", batch, kind: kind) {
+                stored += try await execute(statement, batch, on: connection)
+            }
+            var pages = 0
+            let table = StagingTable(batchID: batch.id, kind: kind).name
+            for try await count in try await connection.query(PostgresQuery(unsafeSQL:
+                "SELECT (pg_relation_size('\(table)') / current_setting('block_size')::int8)::int8"), logger: database.logger).decode(Int.self) {
+                pages = count
+            }
+            return SharedInsert(kind: kind, stored: stored, pages: pages)
+        }
+    }
+
+    /// Inserts the new rows of the page ranges of `shared` this transaction takes, until none is
+    /// left; how many.
+    private func insertShared(_ shared: SharedInsert, _ batch: Batch, on connection: PostgresConnection) async throws -> Int {
+        let file = "ingest/merge/\(shared.kind.rawValue).sql"
+        guard let insert = try statements(file, batch, kind: shared.kind).first(where: { SQLScript.command(of: $0) == "INSERT" }) else {
+            preconditionFailure("\(file) has no INSERT")
+        }
+        var inserted = 0
+        while let pages = shared.take() {
+            inserted += try await execute(insert.replacingOccurrences(of: "{pages}", with: SharedInsert.condition(pages)), batch, on: connection)
+        }
+        return inserted
     }
 
     /// The batch's new persons, by a plain INSERT; should a batch of another facility have added

@@ -26,7 +26,8 @@ SELECT $2, s.report_id, s.patient_id, s.encounter_id, s.exam_code,
        $3::date, s._hash, $1
 FROM {staging} s
 WHERE NOT s._rejected AND s._op = 'U'
-  AND NOT s._stored;  -- _stored: marked by ingest/mark_stored.sql
+  AND NOT s._stored  -- _stored: marked by ingest/mark_stored.sql
+  AND {pages};  -- the staging pages this transaction takes (BatchProcessor, SharedInsert), or true
 
 DELETE FROM emr.exams t USING {staging} s
 WHERE s._op = 'D' AND NOT s._rejected AND t.facility_id = $2 AND t.report_id = s.report_id AND t.as_of <= $3::date
