@@ -10,7 +10,8 @@ import RegioCore
 /// transaction is open. The merge runs as two transactions side by side, which two-phase commit
 /// joins into one outcome (see `mergeSide`): the main one merges persons, patients, exams and
 /// purchases; the side one the activity — encounters, census, referrals — and what derives from
-/// it (the rollups and the referral findings). A dry run does everything and rolls it all back.
+/// it (the rollups and the referral findings); both insert the new exams, range by range
+/// (`SharedInsert`). A dry run does everything and rolls it all back.
 public struct BatchProcessor: Sendable {
     public let database: Database
     /// Whether the side transactions may be used. Even when true, they are only if the server
@@ -37,8 +38,9 @@ public struct BatchProcessor: Sendable {
     /// them, read no core table the main transaction writes — except the patients' person links,
     /// which the referral matching then reads from the batch's staged patients (see
     /// referral/match.sql). Merged in the side transaction once the reference checks are done;
-    /// the main transaction merges the rest (persons, patients, exams, purchases), so the two
-    /// carry about the same work (docs/benchmarks.md, seventh session).
+    /// the main transaction merges the rest (persons, patients, exams, purchases), and both take
+    /// ranges of the new exams once their own work is done, so the two end together
+    /// (docs/benchmarks.md, seventh and ninth sessions).
     static let activityKinds: [ExtractKind] = [.encounters, .beds, .referrals]
 
     struct Batch {
