@@ -290,6 +290,14 @@ struct SharedInsertTests {
         #expect(shared.take() == nil)
     }
 
+    @Test("stopped, no range is left to take")
+    func stopped() {
+        let shared = SharedInsert(kind: .exams, stored: 0, pages: 100)
+        #expect(shared.take() == 0..<7)
+        shared.stop()
+        #expect(shared.take() == nil)
+    }
+
     @Test("a range as a condition on the staging rows")
     func condition() {
         #expect(SharedInsert.condition(7..<14) == "s.ctid >= '(7,0)'::tid AND s.ctid < '(14,0)'::tid")

@@ -444,7 +444,9 @@ public struct BatchProcessor: Sendable {
                 try await Self.recordCounts(batch, counts, status: .loaded, on: connection, logger: database.logger)
             }
         } catch {
-            // The main transaction rolled back; the side one, once it has stopped, goes too.
+            // The main transaction rolled back; the side one, once it has stopped, goes too —
+            // without the new exams' ranges still left.
+            if let shared = try? await sharedExams?.value { shared.stop() }
             if let side, let prepared = batch.side {
                 _ = try? await side.value
                 await settle(prepared, batch, commit: false)

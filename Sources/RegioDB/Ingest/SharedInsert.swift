@@ -37,6 +37,11 @@ final class SharedInsert: Sendable {
         ranges.withLock { $0.isEmpty ? nil : $0.removeFirst() }
     }
 
+    /// No range is taken any more: the batch has failed, and what is left would be rolled back.
+    func stop() {
+        ranges.withLock { $0.removeAll() }
+    }
+
     /// The condition that keeps a statement to the staging rows (alias `s`) of `pages`.
     static func condition(_ pages: Range<Int>) -> String {
         pages.upperBound == Int.max ? "s.ctid >= '(\(pages.lowerBound),0)'::tid"
