@@ -27,11 +27,12 @@ enum GrownTables {
 
     /// How long to wait for the table's ANALYZE lock (autovacuum, or another batch's merge that
     /// analyzed the table and has not committed yet). Past it the merge goes on with the
-    /// statistics there are: never waiting longer means two batches can never wait on each other.
+    /// statistics there are: two batches never wait on each other for longer than this.
     static let lockTimeout = "2s"
 
-    /// Whether `inserted` rows may have made the planner's row count of the table wrong by half
-    /// or more: `counted` is `pg_class.reltuples` (−1 when never analyzed).
+    /// Whether `inserted` rows call for an ANALYZE: they are more than half of what the statistics
+    /// count (`counted`, `pg_class.reltuples`; −1 when never analyzed), so the table holds at least
+    /// one and a half times the rows the planner assumes.
     static func needsAnalyze(inserted: Int, counted: Double) -> Bool {
         inserted >= minimumRows && Double(inserted) * 2 > max(counted, 0)
     }
