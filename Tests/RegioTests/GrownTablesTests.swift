@@ -25,6 +25,13 @@ struct GrownTablesTests {
         return nil
     }
 
+    /// Opens a transaction on `connection` and inserts `rows` rows into `public.grown`, as a merge would.
+    static func grow(_ rows: Int, on connection: PostgresConnection) async throws {
+        try await connection.query("BEGIN", logger: TestDatabase.logger)
+        try await connection.query("INSERT INTO public.grown SELECT g, 'row ' || g FROM generate_series(1, \(rows)) g",
+                                   logger: TestDatabase.logger)
+    }
+
     @Test("when to analyze: many rows inserted against what the statistics count")
     func rule() {
         #expect(!GrownTables.needsAnalyze(inserted: 9_999, counted: -1))
@@ -40,9 +47,7 @@ struct GrownTablesTests {
         try await TestDatabase.with(migrated: false) { database in
             try await database.query("CREATE TABLE public.grown (id int PRIMARY KEY, note text)")
             try await database.withConnection { merge in
-                try await merge.query("BEGIN", logger: TestDatabase.logger)
-                try await merge.query("INSERT INTO public.grown SELECT g, 'row ' || g FROM generate_series(1, 50000) g",
-                                      logger: TestDatabase.logger)
+                try await Self.grow(50_000, on: merge)
                 // What autovacuum's ANALYZE records meanwhile: the pages, and none of their rows.
                 try await database.query("ANALYZE public.grown")
                 #expect(try await Self.estimate("public.grown", on: merge) < 100)
@@ -76,9 +81,7 @@ struct GrownTablesTests {
                 try await holder.query("BEGIN", logger: TestDatabase.logger)
                 try await holder.query("ANALYZE public.grown", logger: TestDatabase.logger)
                 try await database.withConnection { merge in
-                    try await merge.query("BEGIN", logger: TestDatabase.logger)
-                    try await merge.query("INSERT INTO public.grown SELECT g, 'row ' || g FROM generate_series(1, 20000) g",
-                                          logger: TestDatabase.logger)
+                    try await Self.grow(20_000, on: merge)
                     try await GrownTables.analyzeIfGrown("public.grown", inserted: 20_000, on: merge, logger: TestDatabase.logger)
                     // The transaction is intact, its rows there, its settings its own.
                     var rows: Int?

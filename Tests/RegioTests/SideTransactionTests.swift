@@ -21,6 +21,22 @@ struct SideTransactionTests {
         try await s.value("SELECT count(*)::text FROM pg_prepared_xacts WHERE database = current_database()")
     }
 
+    /// Makes every INSERT into `tables` note, in `public.<log>` (noted, xact), `value` (a PL/pgSQL
+    /// expression: `TG_TABLE_NAME`, `NEW.<column>`) and the transaction it ran in, for `each`
+    /// statement or row.
+    static func noteTransactions(_ s: IngestScenario, in log: String, noting value: String, each: String,
+                                 of tables: [String]) async throws {
+        try await s.database.query(PostgresQuery(unsafeSQL: "CREATE TABLE public.\(log) (noted text, xact text)"))
+        try await s.database.query(PostgresQuery(unsafeSQL: """
+            CREATE FUNCTION public.note_\(log)() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN INSERT INTO public.\(log) VALUES (\(value), pg_current_xact_id()::text); RETURN NULL; END $$
+            """))
+        for table in tables {
+            try await s.database.query(PostgresQuery(unsafeSQL:
+                "CREATE TRIGGER note_\(log) AFTER INSERT ON \(table) FOR EACH \(each) EXECUTE FUNCTION public.note_\(log)()"))
+        }
+    }
+
     /// The name a batch's side transaction is prepared under (BatchProcessor.Side).
     static func sideName(_ s: IngestScenario, batch: Int64) async throws -> String {
         "regio_\(try #require(try await s.value("SELECT oid::text FROM pg_database WHERE datname = current_database()")))_batch_\(batch)"
@@ -41,15 +57,8 @@ struct SideTransactionTests {
     func sideTransaction(side: Bool) async throws {
         try await IngestScenario.run(sideTransactions: side) { s in
             // Each merge INSERT notes the transaction it ran in.
-            try await s.database.query("CREATE TABLE public.merge_xacts (table_name text, xact text)")
-            try await s.database.query("""
-                CREATE FUNCTION public.note_xact() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN INSERT INTO public.merge_xacts VALUES (TG_TABLE_NAME, pg_current_xact_id()::text); RETURN NULL; END $$
-                """)
-            for table in ["emr.patients", "emr.encounters", "emr.exams", "procurement.purchases"] {
-                try await s.database.query(PostgresQuery(unsafeSQL:
-                    "CREATE TRIGGER note AFTER INSERT ON \(table) FOR EACH STATEMENT EXECUTE FUNCTION public.note_xact()"))
-            }
+            try await Self.noteTransactions(s, in: "merge_xacts", noting: "TG_TABLE_NAME", each: "STATEMENT",
+                                            of: ["emr.patients", "emr.encounters", "emr.exams", "procurement.purchases"])
             let batch = try await s.upload(Self.night)
             #expect(batch.status == .loaded, "\(batch.reason ?? "")")
             #expect(batch.file(named: "exams.csv")?.inserted == 2)
@@ -59,10 +68,10 @@ struct SideTransactionTests {
             #expect(try await s.value("SELECT count(DISTINCT xact)::text FROM public.merge_xacts") == (side ? "2" : "1"))
             // The new exams are inserted by either transaction (SharedInsert), so they are not asked.
             #expect(try await s.value("""
-                SELECT count(DISTINCT xact)::text FROM public.merge_xacts WHERE table_name IN ('patients', 'purchases')
+                SELECT count(DISTINCT xact)::text FROM public.merge_xacts WHERE noted IN ('patients', 'purchases')
                 """) == "1")
             #expect(try await s.value("""
-                SELECT count(DISTINCT xact)::text FROM public.merge_xacts WHERE table_name = 'encounters'
+                SELECT count(DISTINCT xact)::text FROM public.merge_xacts WHERE noted = 'encounters'
                 """) == "1")
             // Persons were added with the patients and linked to them.
             #expect(try await s.value("SELECT count(*)::text FROM emr.patients p JOIN emr.persons pe ON pe.id = p.person_id") == "2")
@@ -110,12 +119,7 @@ struct SideTransactionTests {
           arguments: [true, false])
     func sharedExams(side: Bool) async throws {
         try await IngestScenario.run(sideTransactions: side) { s in
-            try await s.database.query("CREATE TABLE public.exam_xacts (report_id text, xact text)")
-            try await s.database.query("""
-                CREATE FUNCTION public.note_exam() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN INSERT INTO public.exam_xacts VALUES (NEW.report_id, pg_current_xact_id()::text); RETURN NULL; END $$
-                """)
-            try await s.database.query("CREATE TRIGGER note AFTER INSERT ON emr.exams FOR EACH ROW EXECUTE FUNCTION public.note_exam()")
+            try await Self.noteTransactions(s, in: "exam_xacts", noting: "NEW.report_id", each: "ROW", of: ["emr.exams"])
             let header = "report_id,patient_id,encounter_id,exam_code,code_system,exam_name,category,performed_at,summary,document_ref,op\n"
             func exam(_ number: Int, _ summary: String = "正常", op: String = "") -> String {
                 "R\(number),P001,E001,LAB0001,REGIONAL,血常规,LAB,2026-11-22 08:40:00,\(summary),his://H339901001/R\(number),\(op)\n"
@@ -125,7 +129,7 @@ struct SideTransactionTests {
                                             "exams.csv": header + (1...3_000).map { exam($0) }.joined()])
             #expect(first.status == .loaded, "\(first.reason ?? "")")
             #expect(first.file(named: "exams.csv")?.inserted == 3_000)
-            #expect(try await s.value("SELECT count(DISTINCT report_id)::text || '/' || count(*) FROM public.exam_xacts") == "3000/3000")
+            #expect(try await s.value("SELECT count(DISTINCT noted)::text || '/' || count(*) FROM public.exam_xacts") == "3000/3000")
             let counted = try await s.value("SELECT count(DISTINCT xact)::text FROM public.exam_xacts")
             let transactions = try #require(counted.flatMap { Int($0) })
             #expect(transactions >= 1 && transactions <= (side ? 2 : 1))
