@@ -602,26 +602,29 @@ public struct BatchProcessor: Sendable {
     /// still being decided keeps its own. The staging of a batch that has ended, which the side
     /// transaction held, is dropped with it.
     public func resolvePrepared() async throws {
-        var found: [(name: String, batch: Int64, commit: Bool?, ended: Bool)] = []
+        var found: [(name: String, batch: Int64, commit: Bool?, ended: Bool, recent: Bool)] = []
         for try await row in try await database.query("""
             SELECT x.gid, b.id,
                    CASE WHEN b.started_at IS NULL OR x.prepared < b.started_at THEN false
                         WHEN b.status = 'loaded' THEN true
                         WHEN b.status = 'validating' THEN NULL  -- being decided
                         ELSE false END,
-                   b.status NOT IN ('receiving', 'queued', 'validating')
+                   b.status NOT IN ('receiving', 'queued', 'validating'),
+                   x.prepared > now() - interval '10 seconds'
             FROM pg_prepared_xacts x
             JOIN pg_database d ON d.datname = x.database
             JOIN ingest.batches b ON x.gid = 'regio_' || d.oid || '_batch_' || b.id
             WHERE x.database = current_database()
-            """).decode((String, Int64, Bool?, Bool).self) {
+            """).decode((String, Int64, Bool?, Bool, Bool).self) {
             found.append(row)
         }
         for entry in found {
             guard let commit = entry.commit else { continue }
             // Its own worker may settle it first, between the query above and this.
             guard try await Self.finishPrepared(entry.name, commit: commit, database: database) else { continue }
-            database.logger.warning("settled a side transaction left prepared", metadata: [
+            // One prepared seconds ago is most likely a live worker's, between its main
+            // transaction's commit and its own settling: settled here first, nothing was left.
+            database.logger.log(level: entry.recent ? .info : .warning, "settled a side transaction left prepared", metadata: [
                 "transaction": "\(entry.name)", "outcome": "\(commit ? "commit" : "rollback")",
             ])
             if entry.ended {
