@@ -247,18 +247,28 @@ struct IngestionTests {
         }
     }
 
-    @Test("the same extract twice changes nothing and says so")
+    @Test("the same extract twice changes nothing and says so, with the same row errors")
     func idempotent() async throws {
         try await IngestScenario.run { s in
-            let files = ["patients.csv": Extracts.patients, "encounters.csv": Extracts.encounters]
+            try await s.database.query("UPDATE registry.settings SET value = '100' WHERE key = 'reject_threshold_percent'")
+            // A key twice (found as the file is staged) and a patient nobody sent (found at the decision).
+            let encounters = Extracts.encounters
+                + "E003,P003,E,1001,急诊科,2026-11-22 23:10:00,,J06.900,300.00,100.00,20.00,\n"
+                + "E004,NOBODY,O,0301,内科,2026-11-22 08:30:00,,I10.x00,120.50,60.00,5.00,\n"
+            let files = ["patients.csv": Extracts.patients, "encounters.csv": encounters]
             let first = try await s.upload(files)
             let after = try await s.coreFingerprint()
             let second = try await s.upload(files)
             #expect(first.status == .loaded && second.status == .loaded)
             #expect(second.duplicateOf == first.id)
             #expect(second.reason?.contains("nothing changed") == true)
-            #expect(second.files.allSatisfy { $0.inserted == 0 && $0.updated == 0 && $0.unchanged == $0.receivedRows })
+            #expect(second.files.allSatisfy { $0.inserted == 0 && $0.updated == 0 && $0.unchanged == ($0.receivedRows ?? 0) - ($0.rejected ?? 0) })
             #expect(try await s.coreFingerprint() == after)
+            func errors(_ batch: Int64) async throws -> [String] {
+                try await s.issues(batch).map { "\($0.line ?? 0) \($0.code)" }.sorted()
+            }
+            #expect(try await errors(first.id) == ["4 duplicate_key", "5 duplicate_key", "6 dangling_reference"])
+            #expect(try await errors(second.id) == errors(first.id))
         }
     }
 

@@ -210,11 +210,16 @@ public struct BatchProcessor: Sendable {
                 FROM ingest.batch_files o
                 WHERE f.batch_id = \(batch.id) AND o.batch_id = \(original) AND o.kind = f.kind
                 """, logger: database.logger)
+            // The errors found after staging — references, and duplicate keys of files staged
+            // before migration 0007 — are the original's; those this batch's upload found already
+            // (duplicate keys, since 0007) are not copied twice.
             try await connection.query("""
                 INSERT INTO ingest.row_errors (batch_id, kind, line, column_name, code, severity, message, raw_value)
-                SELECT \(batch.id), kind, line, column_name, code, severity, message, raw_value
-                FROM ingest.row_errors
-                WHERE batch_id = \(original) AND code IN ('duplicate_key', 'dangling_reference')
+                SELECT \(batch.id), e.kind, e.line, e.column_name, e.code, e.severity, e.message, e.raw_value
+                FROM ingest.row_errors e
+                WHERE e.batch_id = \(original) AND e.code IN ('duplicate_key', 'dangling_reference')
+                  AND NOT EXISTS (SELECT 1 FROM ingest.row_errors m
+                                  WHERE m.batch_id = \(batch.id) AND m.kind = e.kind AND m.line = e.line AND m.code = e.code)
                 """, logger: database.logger)
             try await connection.query("""
                 INSERT INTO ingest.rejected_rows (batch_id, kind, line, fields)
