@@ -247,6 +247,17 @@ struct IngestionTests {
         }
     }
 
+    @Test("a staged file's table is scratch: unlogged, analyzed once staged, never autovacuumed")
+    func stagingIsScratch() async throws {
+        try await IngestScenario.run { s in
+            let batch = try await s.stage(["patients.csv": Extracts.patients])
+            #expect(try await s.value("""
+                SELECT relpersistence::text || ' ' || reltuples::text || ' ' || array_to_string(reloptions, ',')
+                FROM pg_class WHERE oid = 'staging.b\(batch.id)_patients'::regclass
+                """) == "u 3 autovacuum_enabled=false")
+        }
+    }
+
     @Test("the same extract twice changes nothing and says so, with the same row errors")
     func idempotent() async throws {
         try await IngestScenario.run { s in

@@ -57,12 +57,17 @@ public struct StagingTable: Sendable {
         }
     }
 
+    /// Scratch: unlogged, and never vacuumed — it is analyzed once staged (ExtractFileLoader) and
+    /// dropped after the decision. Autovacuum would otherwise take a freshly staged million rows
+    /// for work to do and scan them while the merge reads them, until the DROP cancelled it (a
+    /// second later, PostgreSQL's deadlock_timeout).
     var createStatement: String {
         let data = Self.stagedSpecs(kind).map { "\($0.type == .idNumber ? "id_hash" : $0.name) \(Self.storage($0.type).sqlType)" }
             .joined(separator: ", ")
         return """
             CREATE UNLOGGED TABLE \(name) (_line integer NOT NULL, _op text NOT NULL, _rejected boolean NOT NULL,
                 _issues text, _raw jsonb, _hash text, _stored boolean NOT NULL DEFAULT false, \(data))
+            WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false)
             """
     }
 
