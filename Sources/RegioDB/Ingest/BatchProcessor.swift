@@ -244,8 +244,10 @@ public struct BatchProcessor: Sendable {
         return "(SELECT 0 AS _line, 'U'::text AS _op, false AS _rejected, false AS _stored, \(columns) WHERE false)"
     }
 
-    private func render(_ sql: String, _ batch: Batch, kind: ExtractKind?) -> String {
-        var text = sql
+    /// Fills a SQL file's placeholders; `{pages}` (merge/exams.sql) keeps a statement to a range of
+    /// staging pages (`SharedInsert.condition`), or to all of them.
+    private func render(_ sql: String, _ batch: Batch, kind: ExtractKind?, pages: String = "true") -> String {
+        var text = sql.replacingOccurrences(of: "{pages}", with: pages)
         if let kind { text = StagingTable(batchID: batch.id, kind: kind).render(text) }
         for other in ExtractKind.allCases {
             text = text.replacingOccurrences(of: "{\(other.rawValue)}", with: relation(batch, other))
@@ -265,6 +267,15 @@ public struct BatchProcessor: Sendable {
 
     private func statements(_ file: String, _ batch: Batch, kind: ExtractKind?) throws -> [String] {
         SQLScript.statements(in: render(try SQLFile.load(file), batch, kind: kind))
+    }
+
+    /// Runs a SQL file's statements, none of which returns rows, in order; the rows they changed.
+    private func executeAll(_ file: String, _ batch: Batch, kind: ExtractKind, on connection: PostgresConnection) async throws -> Int {
+        var changed = 0
+        for statement in try statements(file, batch, kind: kind) {
+            changed += try await execute(statement, batch, on: connection)
+        }
+        return changed
     }
 
     /// Parameters are positional: binds up to the highest one the statement uses.
@@ -661,11 +672,7 @@ public struct BatchProcessor: Sendable {
             if let shared {
                 stored = shared.stored
             } else {
-                var marked = 0
-                for statement in try statements("ingest/mark_stored.sql", batch, kind: kind) {
-                    marked += try await execute(statement, batch, on: connection)
-                }
-                stored = marked
+                stored = try await executeAll("ingest/mark_stored.sql", batch, kind: kind, on: connection)
             }
             if let sent = batch.retractionsSent[kind] {
                 retractions = sent > 0
@@ -686,7 +693,7 @@ public struct BatchProcessor: Sendable {
                 counts.inserted += try await insertShared(shared, batch, on: connection)
                 continue
             }
-            let rows = try await execute(statement.replacingOccurrences(of: "{pages}", with: "true"), batch, on: connection)
+            let rows = try await execute(statement, batch, on: connection)
             switch command {
             case "INSERT":
                 counts.inserted += rows
@@ -707,10 +714,7 @@ public struct BatchProcessor: Sendable {
     /// counted. Its rejected rows are marked already (its reference check has run).
     private func shareInsert(_ kind: ExtractKind, _ batch: Batch) async throws -> SharedInsert {
         try await database.withConnection { connection in
-            var stored = 0
-            for statement in try statements("ingest/mark_stored.sql", batch, kind: kind) {
-                stored += try await execute(statement, batch, on: connection)
-            }
+            let stored = try await executeAll("ingest/mark_stored.sql", batch, kind: kind, on: connection)
             var pages = 0
             let table = StagingTable(batchID: batch.id, kind: kind).name
             for try await count in try await connection.query(PostgresQuery(unsafeSQL:
@@ -725,12 +729,14 @@ public struct BatchProcessor: Sendable {
     /// left; how many.
     private func insertShared(_ shared: SharedInsert, _ batch: Batch, on connection: PostgresConnection) async throws -> Int {
         let file = "ingest/merge/\(shared.kind.rawValue).sql"
-        guard let insert = try statements(file, batch, kind: shared.kind).first(where: { SQLScript.command(of: $0) == "INSERT" }) else {
-            preconditionFailure("\(file) has no INSERT")
-        }
+        let sql = try SQLFile.load(file)
         var inserted = 0
         while let pages = shared.take() {
-            inserted += try await execute(insert.replacingOccurrences(of: "{pages}", with: SharedInsert.condition(pages)), batch, on: connection)
+            let statements = SQLScript.statements(in: render(sql, batch, kind: shared.kind, pages: SharedInsert.condition(pages)))
+            guard let insert = statements.first(where: { SQLScript.command(of: $0) == "INSERT" }) else {
+                preconditionFailure("\(file) has no INSERT")
+            }
+            inserted += try await execute(insert, batch, on: connection)
         }
         return inserted
     }
@@ -739,18 +745,13 @@ public struct BatchProcessor: Sendable {
     /// one of them meanwhile (a unique violation), again from a savepoint with ON CONFLICT. The
     /// patients' merge reads them next (see `GrownTables`).
     private func mergePersons(_ batch: Batch, on connection: PostgresConnection) async throws {
-        var inserted = 0
+        var inserted: Int
         try await connection.query("SAVEPOINT persons", logger: database.logger)
         do {
-            for statement in try statements("ingest/merge/persons.sql", batch, kind: .patients) {
-                inserted += try await execute(statement, batch, on: connection)
-            }
+            inserted = try await executeAll("ingest/merge/persons.sql", batch, kind: .patients, on: connection)
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             try await connection.query("ROLLBACK TO SAVEPOINT persons", logger: database.logger)
-            inserted = 0
-            for statement in try statements("ingest/merge/persons_concurrent.sql", batch, kind: .patients) {
-                inserted += try await execute(statement, batch, on: connection)
-            }
+            inserted = try await executeAll("ingest/merge/persons_concurrent.sql", batch, kind: .patients, on: connection)
         }
         try await connection.query("RELEASE SAVEPOINT persons", logger: database.logger)
         try await GrownTables.analyzeIfGrown("emr.persons", inserted: inserted, on: connection, logger: database.logger)
