@@ -234,7 +234,7 @@ struct BureauReportTests {
     @Test("data quality: expected, loaded and on-time extracts, rejected rows by code, checks against thresholds")
     func dataQuality() async throws {
         try await IngestScenario.run { s in
-            try await s.database.query("UPDATE registry.settings SET value = '50' WHERE key = 'reject_threshold_percent'")
+            try await s.rejectThreshold(50)
             try await BureauScenario.load(s)
             // One bad start time in H339901003's night: 1 of 3 rows rejected, the batch still loads.
             try await BureauScenario.expectLoaded(s, facility: "H339901003", date: "2026-11-04", [

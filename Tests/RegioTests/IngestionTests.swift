@@ -37,7 +37,7 @@ struct IngestionTests {
     func everyCode() async throws {
         try await IngestScenario.run { s in
             // Enough bad rows to pass the regional threshold: raise it for this test.
-            try await s.database.query("UPDATE registry.settings SET value = '100' WHERE key = 'reject_threshold_percent'")
+            try await s.rejectThreshold(100)
             let long = String(repeating: "长", count: 101)
             var encounters = Array((Extracts.encountersHeader + """
                 E100,P001,O,0301,内科,2026-11-22 08:30:00,,I10.x00,100.00,10.00,1.00,
@@ -103,7 +103,7 @@ struct IngestionTests {
     @Test("a NUL byte in a field is a bad_encoding error on its line, not a failed upload")
     func nulByte() async throws {
         try await IngestScenario.run { s in
-            try await s.database.query("UPDATE registry.settings SET value = '100' WHERE key = 'reject_threshold_percent'")
+            try await s.rejectThreshold(100)
             // Line 5: a NUL inside dept_name, which PostgreSQL cannot store in text.
             let encounters = Array(Extracts.encounters.utf8) + Array("E004,P001,O,0301,内".utf8) + [0x00]
                 + Array("科,2026-11-22 10:00:00,,I10.x00,50.00,10.00,1.00,\n".utf8)
@@ -122,7 +122,7 @@ struct IngestionTests {
     @Test("dates after the business date are implausible")
     func futureDates() async throws {
         try await IngestScenario.run { s in
-            try await s.database.query("UPDATE registry.settings SET value = '100' WHERE key = 'reject_threshold_percent'")
+            try await s.rejectThreshold(100)
             let batch = try await s.upload(["patients.csv": Extracts.patients, "encounters.csv": Extracts.encounters], date: "2026-11-21")
             #expect(batch.status == .loaded)
             let issues = try await s.issues(batch.id)
@@ -203,7 +203,7 @@ struct IngestionTests {
     @Test("a file's duplicate keys are counted in its upload receipt; a file staged unchecked is checked at the decision")
     func duplicatesAtUpload() async throws {
         try await IngestScenario.run { s in
-            try await s.database.query("UPDATE registry.settings SET value = '100' WHERE key = 'reject_threshold_percent'")
+            try await s.rejectThreshold(100)
             let patients = Extracts.patients + "P004,赵六,1,1990-01-01,,,,\nP004,赵六,1,1990-01-01,,,,\n"  // lines 5 and 6
             let encounters = Extracts.encounters + "E001,P001,O,0301,内科,2026-11-22 10:00:00,,I10.x00,50.00,10.00,1.00,\n"  // E001 again, line 5
             let staged = try await s.stage(["patients.csv": patients, "encounters.csv": encounters])
@@ -261,7 +261,7 @@ struct IngestionTests {
     @Test("the same extract twice changes nothing and says so, with the same row errors")
     func idempotent() async throws {
         try await IngestScenario.run { s in
-            try await s.database.query("UPDATE registry.settings SET value = '100' WHERE key = 'reject_threshold_percent'")
+            try await s.rejectThreshold(100)
             // A key twice (found as the file is staged) and a patient nobody sent (found at the decision).
             let encounters = Extracts.encounters
                 + "E003,P003,E,1001,急诊科,2026-11-22 23:10:00,,J06.900,300.00,100.00,20.00,\n"
@@ -500,7 +500,7 @@ struct IngestionTests {
     @Test("rejected rows and row errors can be downloaded to fix and resend, as CSV and paged JSON")
     func downloads() async throws {
         try await IngestScenario.run { s in
-            try await s.database.query("UPDATE registry.settings SET value = '100' WHERE key = 'reject_threshold_percent'")
+            try await s.rejectThreshold(100)
             let patients = Extracts.patientsHeader + "P001,,1,1980-05-06,RID,\(Extracts.rid("339901", "19800506", 101)),139,\"地址,含逗号\"\nP002,李四,X,,,,,\nP003,王五,1,1990-01-01,,,,\n"
             let batch = try await s.upload(["patients.csv": patients])
             #expect(batch.status == .loaded)

@@ -72,7 +72,7 @@ struct QualityChecksTests {
     func sameResults(remembered: Bool) async throws {
         let stagedKeys = remembered ? StagedKeys() : StagedKeys(lifetime: .zero)
         try await IngestScenario.run(stagedKeys: stagedKeys) { s in
-            try await s.database.query("UPDATE registry.settings SET value = '100' WHERE key = 'reject_threshold_percent'")
+            try await s.rejectThreshold(100)
             let batch = try await s.upload(Self.night)
             #expect(batch.status == .loaded, "\(batch.reason ?? "")")
             #expect(try await Self.checks(s, batch.id) == Self.expected)
@@ -82,7 +82,7 @@ struct QualityChecksTests {
     @Test("a decision uses the counts the upload kept, unless a check of its own may reject rows they counted")
     func decisionUsesTheUpload() async throws {
         try await IngestScenario.run { s in
-            try await s.database.query("UPDATE registry.settings SET value = '100' WHERE key = 'reject_threshold_percent'")
+            try await s.rejectThreshold(100)
             for (date, strangerNamed) in [("2026-11-22", false), ("2026-11-23", true)] {
                 var encounters = Self.encounters
                 if strangerNamed {  // a patient the batch does not send: the database checks the references

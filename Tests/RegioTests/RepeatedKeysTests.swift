@@ -41,7 +41,7 @@ struct RepeatedKeysTests {
     @Test("a file checked in the database gets the same duplicate_key errors, and its batch loads without them")
     func databaseCheck() async throws {
         try await IngestScenario.run { s in
-            try await s.database.query("UPDATE registry.settings SET value = '100' WHERE key = 'reject_threshold_percent'")
+            try await s.rejectThreshold(100)
             let patients = Extracts.patients + "P004,赵六,1,1990-01-01,,,,\nP002,钱七,2,1991-02-02,,,,\n"  // lines 5 and 6
             let staged = try await s.stage(["patients.csv": patients], send: false)
             let batchID = staged.id

@@ -95,7 +95,7 @@ struct StagedKeysTests {
     @Test("the decision skips a check the upload settled — only for the staging it was taken from")
     func decisionTrustsTheUpload() async throws {
         try await IngestScenario.run { s in
-            try await s.database.query("UPDATE registry.settings SET value = '100' WHERE key = 'reject_threshold_percent'")
+            try await s.rejectThreshold(100)
             let encounters = Extracts.encounters + "E004,NOBODY,O,0301,内科,2026-11-22 08:30:00,,I10.x00,120.50,60.00,5.00,\n"
             for (date, stale) in [("2026-11-22", true), ("2026-11-23", false)] {
                 let batch = try await s.stage(["patients.csv": Extracts.patients, "encounters.csv": encounters], date: date)
@@ -120,7 +120,7 @@ struct StagedKeysTests {
     @Test("rows the patients file rejects or retracts settle nothing: the database finds them missing")
     func rejectedAndRetractedPatients() async throws {
         try await IngestScenario.run { s in
-            try await s.database.query("UPDATE registry.settings SET value = '100' WHERE key = 'reject_threshold_percent'")
+            try await s.rejectThreshold(100)
             try await s.upload(["patients.csv": Extracts.patients])  // P001–P003 stored
             let patients = "patient_id,name,sex,birth_date,id_type,id_number,phone,address,op\n"
                 + "P002,李四,2,1975-11-30,,,,,D\n"

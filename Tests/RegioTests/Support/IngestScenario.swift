@@ -33,6 +33,11 @@ struct IngestScenario {
 
     var server: String { "http://127.0.0.1:\(client.port!)" }
 
+    /// Sets the region's rejected-row share that rejects a whole batch (`reject_threshold_percent`).
+    func rejectThreshold(_ percent: Int) async throws {
+        try await database.query("UPDATE registry.settings SET value = \(String(percent)) WHERE key = 'reject_threshold_percent'")
+    }
+
     func token(_ facility: String) async throws -> String {
         try await CredentialStore(database: database).issue(role: .facility, scope: facility, label: "test", expiresAt: nil, actor: "test").token
     }
