@@ -35,7 +35,7 @@ struct IngestScenario {
 
     /// Sets the region's rejected-row share that rejects a whole batch (`reject_threshold_percent`).
     func rejectThreshold(_ percent: Int) async throws {
-        try await database.query("UPDATE registry.settings SET value = \(String(percent)) WHERE key = 'reject_threshold_percent'")
+        try await database.query("UPDATE registry.settings SET value = to_jsonb(\(percent)::int) WHERE key = 'reject_threshold_percent'")
     }
 
     func token(_ facility: String) async throws -> String {
