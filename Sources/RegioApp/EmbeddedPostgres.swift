@@ -107,9 +107,11 @@ public final class EmbeddedPostgres: Sendable {
             try run("initdb", ["-D", dataDirectory.path, "-U", Self.superuser, "--auth=trust",
                                "--encoding=UTF8", "--locale=C.UTF-8", "--lc-collate=C", "--no-sync"])
         }
-        // A demo killed without stopping may have left its server running: stop it first.
+        // A demo killed without stopping may have left its server running: stop it first — with
+        // a fast shutdown, which checkpoints and keeps the staged rows of uploads in flight (an
+        // immediate one forces crash recovery, which empties every unlogged staging table).
         if fileManager.fileExists(atPath: dataDirectory.appendingPathComponent("postmaster.pid").path) {
-            try? run("pg_ctl", ["-D", dataDirectory.path, "-m", "immediate", "-w", "stop"])
+            stopLeftover()
         }
         // A scratch cluster: durability off. The load-related settings of deploy/postgresql/regio.conf
         // (not its memory sizes): a night's load between checkpoints, sorts and hashes of a batch's
@@ -124,6 +126,21 @@ public final class EmbeddedPostgres: Sendable {
             try Subprocess.run(createdb, ["-h", "127.0.0.1", "-p", "\(port)", "-U", Self.superuser, Self.databaseName])
         } catch let failure as Subprocess.Failure where failure.output.stderr.contains("already exists") {
             // Kept from an earlier demo.
+        }
+    }
+
+    /// Stops a server an earlier run left: fast, else immediate (saying so), else nothing to stop.
+    func stopLeftover() {
+        do {
+            try run("pg_ctl", ["-D", dataDirectory.path, "-m", "fast", "-w", "-t", "30", "stop"])
+            logger.info("stopped the PostgreSQL an earlier run left running")
+        } catch let failure as Subprocess.Failure
+                    where ["Is server running?", "No such process"].contains(where: failure.output.stderr.contains) {
+            // Only a stale postmaster.pid: nothing runs.
+        } catch {
+            logger.warning("a fast shutdown of the PostgreSQL an earlier run left failed; stopping it immediately (crash recovery follows)",
+                           metadata: ["error": "\(error)"])
+            try? run("pg_ctl", ["-D", dataDirectory.path, "-m", "immediate", "-w", "stop"])
         }
     }
 

@@ -36,11 +36,13 @@ public struct RegioServer {
             let database = Database(url: primary, poolSize: configuration.poolSize, name: "ingest",
                                     logger: logger.with(label: "db.ingest"))
             let (stagedKeys, committed) = (StagedKeys(), BatchDoorbell())
+            let faults = FaultInjection(point: configuration.fault)
             let router = try IngestService.buildRouter(database: database, migrations: migrations, metrics: RegioMetrics.registry,
-                                                       pseudonymizer: pseudonymizer, stagedKeys: stagedKeys, committed: committed)
+                                                       pseudonymizer: pseudonymizer, stagedKeys: stagedKeys, committed: committed,
+                                                       faults: faults)
             // A batch holds its merge transaction's connection while its checks need others.
             let worker = BatchWorker(database: database, workers: min(2, configuration.poolSize - 1), stagedKeys: stagedKeys,
-                                     committed: committed, logger: logger.with(label: "regio.worker"))
+                                     committed: committed, faults: faults, logger: logger.with(label: "regio.worker"))
             services.append(Self.application(name: "ingest", router: router, listener: configuration.ingestListener,
                                              database: database, background: [worker], logger: logger, onListening: onListening))
         }

@@ -15,6 +15,8 @@ public struct RegioConfiguration: Sendable, Equatable {
     public var logFormat: LogFormat
     /// Connections each service keeps to PostgreSQL at most.
     public var poolSize: Int
+    /// Where the ingestion service kills itself (`FaultPoint`): set by the crash tests only.
+    public var fault: FaultPoint?
     /// Not fatal, but worth a log line at start: e.g. a misspelt `REGIO_` variable.
     public var warnings: [String]
 
@@ -56,6 +58,8 @@ public struct RegioConfiguration: Sendable, Equatable {
         Setting(name: "REGIO_LOG_FORMAT", defaultValue: "text", meaning: "text (for people) or json (one object a line)."),
         Setting(name: "REGIO_DB_POOL_SIZE", defaultValue: "10",
                 meaning: "Most connections each service opens to PostgreSQL (2 to 200; a batch being decided uses two at once)."),
+        Setting(name: "REGIO_FAULT", defaultValue: "(none)",
+                meaning: "For the crash tests only: the point of a batch's life where the ingestion service kills itself (SIGKILL)."),
     ]
 
     /// Reads every setting; collects every problem before failing, so one start shows them all.
@@ -105,6 +109,13 @@ public struct RegioConfiguration: Sendable, Equatable {
         self.logLevel = choice("REGIO_LOG_LEVEL", default: .info)
         self.logFormat = choice("REGIO_LOG_FORMAT", default: .text)
         self.poolSize = int("REGIO_DB_POOL_SIZE", default: 10, range: 2...200)
+        self.fault = string("REGIO_FAULT").flatMap { text in
+            guard let point = FaultPoint(rawValue: text) else {
+                problems.append("REGIO_FAULT must be one of \(FaultPoint.allCases.map(\.rawValue).joined(separator: ", ")), got '\(text)'")
+                return nil
+            }
+            return point
+        }
         if environment["REGIO_QUERY_DATABASE_URL"] != nil, databaseURL == nil, queryDatabaseURL != nil {
             problems.append("REGIO_QUERY_DATABASE_URL is set but REGIO_DATABASE_URL is not")
         }

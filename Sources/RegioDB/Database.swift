@@ -79,6 +79,20 @@ public struct Database: Sendable {
     public func query(_ query: PostgresQuery) async throws -> PostgresRowSequence {
         try await client.query(query, logger: logger)
     }
+
+    /// A connection of its own, outside the pool, for a session that must last as long as the
+    /// process (`IngestInstance`'s lease). The caller closes it.
+    public func dedicatedConnection(name: String) async throws -> PostgresConnection {
+        let tls: PostgresConnection.Configuration.TLS = switch url.tlsMode {
+        case .disable: .disable
+        case .prefer: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        case .require: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        }
+        var configuration = PostgresConnection.Configuration(
+            host: url.host, port: url.port, username: url.username, password: url.password, database: url.database, tls: tls)
+        configuration.options.additionalStartupParameters = [("application_name", "regio-\(name)")]
+        return try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+    }
 }
 
 /// Counts leased connections; a lock is enough, the critical section is one addition.

@@ -19,9 +19,11 @@ public struct BatchController: Sendable {
     /// - Parameters:
     ///   - stagedKeys: shared with the batch worker that decides the batches.
     ///   - committed: rung when a batch is committed; the batch worker waits on it.
-    public init(database: Database, pseudonymizer: Pseudonymizer, stagedKeys: StagedKeys, committed: BatchDoorbell) {
+    ///   - faults: where the crash tests kill the process.
+    public init(database: Database, pseudonymizer: Pseudonymizer, stagedKeys: StagedKeys, committed: BatchDoorbell,
+                faults: FaultInjection = .none) {
         self.store = BatchStore(database: database)
-        self.loader = ExtractFileLoader(database: database, stagedKeys: stagedKeys)
+        self.loader = ExtractFileLoader(database: database, stagedKeys: stagedKeys, faults: faults)
         self.committed = committed
         self.pseudonymizer = pseudonymizer
     }

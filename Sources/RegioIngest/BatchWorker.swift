@@ -3,15 +3,20 @@ import RegioDB
 import ServiceLifecycle
 
 /// Decides committed batches in the background: `workers` at once, each taking the next queued
-/// batch (one facility's batches in business-date order). On graceful shutdown a worker finishes
-/// the batch it holds and stops; a batch left `validating` by a crash is requeued at start, and
-/// a side transaction it left prepared is settled.
+/// batch (one facility's batches in business-date order) under this process's lease
+/// (`IngestInstance`). Beside them, `BatchRecovery` settles what stopped processes left — at once
+/// on start, then every `sweep` — so that a batch whose owner died is taken up again within
+/// seconds, and a side transaction left prepared is settled. On graceful shutdown a worker
+/// finishes the batch it holds and stops.
 /// A batch being decided holds one connection for its merge transaction while its checks take
 /// others, so the database's pool must be larger than `workers`.
 public struct BatchWorker: Service {
     let processor: BatchProcessor
+    let recovery: BatchRecovery
+    let instance: IngestInstance
     let workers: Int
     let idle: Duration
+    let sweep: Duration
     let committed: BatchDoorbell
     let logger: Logger
 
@@ -20,36 +25,61 @@ public struct BatchWorker: Service {
     ///   - stagedKeys: what the service's uploads keep of the files they stage (see `IngestService.buildRouter`).
     ///   - committed: rung by the service's uploads when a batch is committed: an idle worker
     ///     polls the queue every `idle`, and at once when it rings.
-    public init(database: Database, workers: Int = 2, idle: Duration = .milliseconds(200), sideTransactions: Bool = true,
-                stagedKeys: StagedKeys, committed: BatchDoorbell, logger: Logger) {
+    ///   - sweep: how often abandoned batches and leftover side transactions are looked for.
+    ///   - faults: where the crash tests kill the process.
+    public init(database: Database, workers: Int = 2, idle: Duration = .milliseconds(200), sweep: Duration = .seconds(5),
+                sideTransactions: Bool = true, stagedKeys: StagedKeys, committed: BatchDoorbell,
+                faults: FaultInjection = .none, logger: Logger) {
         self.committed = committed
-        self.processor = BatchProcessor(database: database, sideTransactions: sideTransactions, stagedKeys: stagedKeys)
+        self.processor = BatchProcessor(database: database, sideTransactions: sideTransactions, stagedKeys: stagedKeys,
+                                        faults: faults)
+        self.recovery = BatchRecovery(database: database)
+        self.instance = IngestInstance(database: database, logger: logger)
         self.workers = workers
         self.idle = idle
+        self.sweep = sweep
         self.logger = logger
     }
 
     public func run() async throws {
-        try await processor.requeueAbandoned(olderThan: 3600)
-        try await processor.resolvePrepared()
-        await withTaskGroup(of: Void.self) { group in
-            for worker in 0..<workers {
-                group.addTask { await loop(worker) }
+        await withTaskGroup(of: Void.self) { background in
+            background.addTask { await instance.run() }
+            background.addTask { await recover() }
+            await withTaskGroup(of: Void.self) { group in
+                for worker in 0..<workers {
+                    group.addTask { await loop(worker) }
+                }
+            }
+            background.cancelAll()
+        }
+    }
+
+    /// Settles what stopped processes left, now and every `sweep`; a batch put back in the
+    /// queue rings the workers.
+    func recover() async {
+        while !Task.isCancelled {
+            do {
+                if try await recovery.settle().contains(where: { $0.actions.contains { $0.hasPrefix("requeued") } }) {
+                    committed.ring()
+                }
+                try await Task.sleep(for: sweep)
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.error("batch recovery failed", metadata: ["error": "\(Database.message(for: error))"])
+                try? await Task.sleep(for: .seconds(1))
             }
         }
     }
 
     func loop(_ worker: Int) async {
-        var settled = ContinuousClock.now
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                if try await processor.processNext() == nil {
-                    // Once a minute when idle, a side transaction that could not be settled at
-                    // the time (see BatchProcessor.resolvePrepared) is.
-                    if worker == 0, ContinuousClock.now - settled > .seconds(60) {
-                        settled = ContinuousClock.now
-                        try await processor.resolvePrepared()
-                    }
+                // No batch is taken without a lease (the database out of reach, or the lease
+                // being taken again).
+                var taken: Int64?
+                if let owner = instance.current { taken = try await processor.processNext(owner: owner) }
+                if taken == nil {
                     // A graceful shutdown need not wait for the poll.
                     await withGracefulShutdownHandler {
                         await committed.wait(upTo: idle)
@@ -60,7 +90,7 @@ public struct BatchWorker: Service {
             } catch is CancellationError {
                 return
             } catch {
-                logger.error("batch worker error", metadata: ["worker": "\(worker)", "error": "\(error)"])
+                logger.error("batch worker error", metadata: ["worker": "\(worker)", "error": "\(Database.message(for: error))"])
                 try? await Task.sleep(for: .seconds(1))
             }
         }

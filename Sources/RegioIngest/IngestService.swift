@@ -11,14 +11,16 @@ public enum IngestService {
     ///   - stagedKeys: what uploads keep of the files they stage for the batch worker
     ///     (`BatchWorker`) that decides their batches; the two share one.
     ///   - committed: rung when a batch is committed, for the same worker.
+    ///   - faults: where the crash tests kill the process.
     public static func buildRouter(
         database: Database, migrations: MigrationRunner, metrics: PrometheusCollectorRegistry, pseudonymizer: Pseudonymizer,
-        stagedKeys: StagedKeys, committed: BatchDoorbell
+        stagedKeys: StagedKeys, committed: BatchDoorbell, faults: FaultInjection = .none
     ) throws -> Router<RegioRequestContext> {
         let skeleton = ServiceRouter(
             operations: OperationsController(database: database, migrations: migrations, metrics: metrics),
             credentials: CredentialStore(database: database))
-        BatchController(database: database, pseudonymizer: pseudonymizer, stagedKeys: stagedKeys, committed: committed).addRoutes(to: skeleton.api)
+        BatchController(database: database, pseudonymizer: pseudonymizer, stagedKeys: stagedKeys, committed: committed, faults: faults)
+            .addRoutes(to: skeleton.api)
         let openAPI = try OpenAPIDocument.load()
         skeleton.router.get("openapi.yaml") { _, _ in
             var headers = HTTPFields()

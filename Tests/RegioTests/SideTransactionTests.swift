@@ -37,9 +37,11 @@ struct SideTransactionTests {
         }
     }
 
-    /// The name a batch's side transaction is prepared under (BatchProcessor.Side).
+    /// The name a batch's side transaction is prepared under by the batch's current attempt (BatchProcessor.Side).
     static func sideName(_ s: IngestScenario, batch: Int64) async throws -> String {
-        "regio_\(try #require(try await s.value("SELECT oid::text FROM pg_database WHERE datname = current_database()")))_batch_\(batch)"
+        let database = try #require(try await s.value("SELECT oid::text FROM pg_database WHERE datname = current_database()"))
+        let attempt = try #require(try await s.value("SELECT attempts::text FROM ingest.batches WHERE id = \(batch)"))
+        return "regio_\(database)_batch_\(batch)_\(attempt)"
     }
 
     /// What a process leaves between preparing a batch's side transaction and settling it: a
@@ -191,12 +193,12 @@ struct SideTransactionTests {
         try await IngestScenario.run { s in
             let batch = try await s.upload(["patients.csv": Extracts.patients])
             #expect(batch.status == .loaded)
-            let name = try await Self.sideName(s, batch: batch.id)
             try await s.database.query("CREATE TABLE public.side_rows (tag text)")
             func leavePrepared(_ tag: String) async throws {
+                let name = try await Self.sideName(s, batch: batch.id)
                 try await Self.leavePrepared(s, name, running: "INSERT INTO public.side_rows VALUES (\(tag))")
             }
-            let processor = BatchProcessor(database: s.database)
+            let processor = BatchRecovery(database: s.database)
             func tags() async throws -> String? { try await s.value("SELECT coalesce(string_agg(tag, ',' ORDER BY tag), '') FROM public.side_rows") }
 
             // Prepared while the batch was being loaded, and the batch loaded: it commits.
@@ -206,8 +208,9 @@ struct SideTransactionTests {
             #expect(try await Self.prepared(s) == "0")
 
             // The batch was taken up again after it was prepared: an earlier attempt's, rolled back.
-            try await leavePrepared("stale")
-            try await s.database.query("UPDATE ingest.batches SET started_at = now() + interval '1 hour' WHERE id = \(batch.id)")
+            let earlier = try await Self.sideName(s, batch: batch.id)
+            try await s.database.query("UPDATE ingest.batches SET attempts = attempts + 1 WHERE id = \(batch.id)")
+            try await Self.leavePrepared(s, earlier, running: "INSERT INTO public.side_rows VALUES ('stale')")
             try await processor.resolvePrepared()
             #expect(try await tags() == "loaded")
             #expect(try await Self.prepared(s) == "0")
@@ -270,10 +273,10 @@ struct SideTransactionTests {
             #expect(try await Self.prepared(s) == "31")
 
             // Both list the same transactions; whichever comes second to one finds it gone.
-            async let one: Void = BatchProcessor(database: s.database).resolvePrepared()
-            async let other: Void = BatchProcessor(database: s.database).resolvePrepared()
-            try await one
-            try await other
+            async let one = BatchRecovery(database: s.database).resolvePrepared()
+            async let other = BatchRecovery(database: s.database).resolvePrepared()
+            _ = try await one
+            _ = try await other
             #expect(try await Self.prepared(s) == "0")
             #expect(try await s.value("SELECT count(*)::text FROM public.side_rows") == "31")
         }

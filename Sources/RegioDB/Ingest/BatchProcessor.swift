@@ -20,17 +20,21 @@ public struct BatchProcessor: Sendable {
     public let sideTransactions: Bool
     /// What the ingestion service's uploads kept of the files they staged (its `ExtractFileLoader`'s).
     let stagedKeys: StagedKeys
+    /// Where the crash tests kill the process (`REGIO_FAULT`); nowhere otherwise.
+    let faults: FaultInjection
 
-    public init(database: Database, sideTransactions: Bool = true, stagedKeys: StagedKeys = StagedKeys()) {
+    public init(database: Database, sideTransactions: Bool = true, stagedKeys: StagedKeys = StagedKeys(),
+                faults: FaultInjection = .none) {
         self.database = database
         self.sideTransactions = sideTransactions
         self.stagedKeys = stagedKeys
+        self.faults = faults
     }
 
     /// The side transaction, when the batch has activity to merge.
     struct Side: Sendable {
-        /// Its name once prepared (`PREPARE TRANSACTION`), unique in the cluster:
-        /// `regio_<database oid>_batch_<batch id>`.
+        /// Its name once prepared (`PREPARE TRANSACTION`), unique in the cluster and to the
+        /// attempt: `regio_<database oid>_batch_<batch id>_<attempt>` (see `BatchRecovery`).
         var preparedName: String
     }
 
@@ -45,6 +49,9 @@ public struct BatchProcessor: Sendable {
 
     struct Batch {
         var id: Int64
+        /// This decision's number among the batch's attempts: its outcome is recorded only while
+        /// it is the batch's current one (`recordOutcome`).
+        var attempt: Int32
         var facilityID: Int
         var businessDate: String
         var contentKey: String
@@ -61,19 +68,20 @@ public struct BatchProcessor: Sendable {
         var remembered = RememberedFiles()
     }
 
-    /// Takes the next queued batch, if any, and decides it. Returns the batch id it worked on.
-    /// Batches of one facility are taken in business-date order, one at a time (a batch whose side
-    /// transaction is not committed yet still counts as being decided); batches of different
-    /// facilities run concurrently on different workers.
-    public func processNext() async throws -> Int64? {
-        guard let id = try await claimNext() else { return nil }
-        try await process(batchID: id)
+    /// Takes the next queued batch, if any, under the lease `owner` (`IngestInstance`), and
+    /// decides it. Returns the batch id it worked on. Batches of one facility are taken in
+    /// business-date order, one at a time (a batch whose side transaction is not committed yet
+    /// still counts as being decided); batches of different facilities run concurrently on
+    /// different workers.
+    public func processNext(owner: Int32) async throws -> Int64? {
+        guard let (id, attempt) = try await claimNext(owner: owner) else { return nil }
+        try await process(batchID: id, attempt: attempt)
         return id
     }
 
-    func claimNext() async throws -> Int64? {
+    func claimNext(owner: Int32) async throws -> (Int64, Int32)? {
         let rows = try await database.query("""
-            UPDATE ingest.batches SET status = 'validating', started_at = now()
+            UPDATE ingest.batches SET status = 'validating', started_at = now(), owner = \(owner), attempts = attempts + 1
             WHERE id = (
                 SELECT b.id FROM ingest.batches b
                 WHERE b.status = 'queued'
@@ -85,47 +93,101 @@ public struct BatchProcessor: Sendable {
                 ORDER BY b.committed_at, b.id
                 LIMIT 1
                 FOR UPDATE SKIP LOCKED)
-            RETURNING id
+            RETURNING id, attempts
             """)
-        for try await id in rows.decode(Int64.self) { return id }
+        for try await row in rows.decode((Int64, Int32).self) { return row }
         return nil
     }
 
-    /// Puts batches left `validating` by a process that died back in the queue. Only batches
-    /// started longer ago than `olderThan` are touched, so a live worker elsewhere is not disturbed.
-    public func requeueAbandoned(olderThan seconds: Int) async throws {
-        try await database.query("""
-            UPDATE ingest.batches SET status = 'queued', started_at = NULL
-            WHERE status = 'validating' AND started_at < now() - make_interval(secs => \(seconds))
-            """)
-    }
+    /// This attempt is no longer the batch's current one: another took the batch up (its owner's
+    /// lease was lost meanwhile), and this one's writes are rolled back.
+    struct Superseded: Error {}
 
-    public func process(batchID: Int64) async throws {
+    /// A staged file's rows were lost while the batch was being decided (see `returnLostFiles`).
+    struct StagingLost: Error {}
+
+    /// Decides a claimed batch. An attempt ends in one of three ways: it records the batch's
+    /// outcome (and drops its staging); it is interrupted — the database went away, or staged
+    /// rows were lost — and the batch goes back to the queue, to be taken up again; or it finds
+    /// another attempt has taken over, and stops.
+    public func process(batchID: Int64, attempt: Int32) async throws {
         let logger = database.logger
         let started = ContinuousClock.now
-        var loaded: Batch?
+        let metadata: Logger.Metadata = ["batch": "\(batchID)", "attempt": "\(attempt)"]
+        var decided = false
         do {
             // A side transaction still prepared for this batch is an earlier attempt's, whose
             // process died before settling it; it would hold rows this attempt writes.
-            try await resolvePrepared()
-            let batch = try await load(batchID)
-            loaded = batch
-            try await decide(batch)
-            logger.info("batch decided", metadata: [
-                "batch": "\(batchID)", "seconds": "\((ContinuousClock.now - started).components.seconds)",
-            ])
+            try await BatchRecovery(database: database).resolvePrepared()
+            if try await returnLostFiles(batchID, attempt: attempt) { return }
+            try await decide(try await load(batchID, attempt: attempt))
+            decided = true
+            logger.info("batch decided", metadata: metadata.merging([
+                "seconds": "\((ContinuousClock.now - started).components.seconds)",
+            ]) { $1 })
+        } catch is Superseded {
+            logger.warning("batch taken up by a later attempt; this one stops", metadata: metadata)
+        } catch where error is StagingLost || BatchRecovery.isLostDatabase(error) {
+            logger.warning("batch decision interrupted; the batch goes back to the queue", metadata: metadata.merging([
+                "error": "\(error is StagingLost ? "staged rows lost" : Database.message(for: error))",
+            ]) { $1 })
+            // Should the database still be away, the lease went with it: BatchRecovery requeues.
+            _ = try? await BatchRecovery.requeue(batchID, attempt: attempt, database: database)
         } catch {
-            logger.error("batch failed", metadata: ["batch": "\(batchID)", "error": "\(String(reflecting: error))"])
+            logger.error("batch failed", metadata: metadata.merging(["error": "\(String(reflecting: error))"]) { $1 })
             let reason = (error as? PSQLError)?.serverInfo?[.message] ?? "\(error)"
-            try await finish(batchID, status: .failed, reason: "the platform could not load this batch: \(reason)")
+            do {
+                try await finish(batchID, attempt: attempt, status: .failed, reason: "the platform could not load this batch: \(reason)")
+                decided = true
+            } catch is Superseded {
+                logger.warning("batch taken up by a later attempt; this one stops", metadata: metadata)
+            }
         }
-        // Staging is scratch space: whatever the outcome, it goes.
-        if let loaded { try? await Self.dropStaging(loaded, database: database) }
+        // Staging is scratch space: once the batch is decided, whatever the outcome, it goes.
+        if decided { try? await StagingTable.drop(batchID: batchID, database: database) }
+    }
+
+    /// Staged rows the decision cannot do without are gone when PostgreSQL's crash recovery has
+    /// emptied the unlogged staging tables (or a table was dropped): the batch cannot be decided
+    /// on what is left. Those files go back to "to be sent" (`ingest.forget_lost_files`) and the
+    /// batch back to `receiving`, so that the upload client's resume sends them again. Whether
+    /// it did.
+    private func returnLostFiles(_ id: Int64, attempt: Int32) async throws -> Bool {
+        let lost = try await database.withTransaction { connection -> [String] in
+            var names: [String] = []
+            for try await name in try await connection.query(
+                "SELECT ingest.forget_lost_files(\(id))", logger: database.logger).decode(String.self) {
+                names.append(name)
+            }
+            guard !names.isEmpty else { return [] }
+            let reason = "staged files were lost in a database restart and must be sent again: \(names.joined(separator: ", "))"
+            try await recordOutcome("""
+                UPDATE ingest.batches SET status = 'receiving', committed_at = NULL, started_at = NULL, owner = NULL,
+                    reason = \(reason)
+                WHERE id = \(id) AND attempts = \(attempt) AND status = 'validating'
+                """, on: connection)
+            try await AuditLog.record(actor: "ingest", action: "batch.reopened", subject: "\(id)", detail: ["reason": reason],
+                                      on: connection, logger: database.logger)
+            return names
+        }
+        guard !lost.isEmpty else { return false }
+        _ = stagedKeys.take(batch: id)
+        database.logger.warning("staged files lost; the batch waits for them to be sent again", metadata: [
+            "batch": "\(id)", "files": "\(lost.joined(separator: ","))",
+        ])
+        return true
+    }
+
+    /// Runs a statement that records this attempt's outcome on the batch's row: it changes it
+    /// only while the attempt is current (its `WHERE` asks for `attempts` and `validating`);
+    /// otherwise a later attempt has taken the batch up, and this one's transaction rolls back.
+    private func recordOutcome(_ statement: PostgresQuery, on connection: PostgresConnection) async throws {
+        guard try await connection.changedRows(statement, logger: database.logger) == 1 else { throw Superseded() }
     }
 
     private func decide(_ batch: Batch) async throws {
         if !batch.fileErrors.isEmpty {
-            try await finish(batch.id, status: .rejected, reason: batch.fileErrors.joined(separator: "; "))
+            try await finish(batch.id, attempt: batch.attempt, status: .rejected, reason: batch.fileErrors.joined(separator: "; "))
             return
         }
         if let original = try await loadedDuplicate(of: batch) {
@@ -157,7 +219,7 @@ public struct BatchProcessor: Sendable {
         }
     }
 
-    private func load(_ id: Int64) async throws -> Batch {
+    private func load(_ id: Int64, attempt: Int32) async throws -> Batch {
         var batch: Batch?
         var prepared: (allowed: Bool, database: Int64) = (false, 0)
         for try await row in try await database.query("""
@@ -166,7 +228,7 @@ public struct BatchProcessor: Sendable {
                    (SELECT oid::int8 FROM pg_database WHERE datname = current_database())
             FROM ingest.batches WHERE id = \(id)
             """).decode((Int64, Int, String, String, Bool, Bool, Int64).self) {
-            batch = Batch(id: row.0, facilityID: row.1, businessDate: row.2, contentKey: row.3, dryRun: row.4, kinds: [], fileErrors: [])
+            batch = Batch(id: row.0, attempt: attempt, facilityID: row.1, businessDate: row.2, contentKey: row.3, dryRun: row.4, kinds: [], fileErrors: [])
             prepared = (row.5, row.6)
         }
         guard var batch else { throw BatchStore.Problem.notFound(id) }
@@ -185,7 +247,7 @@ public struct BatchProcessor: Sendable {
         }
         batch.kinds.sort()
         if sideTransactions, prepared.allowed, !Set(Self.activityKinds).isDisjoint(with: batch.kinds) {
-            batch.side = Side(preparedName: "regio_\(prepared.database)_batch_\(id)")
+            batch.side = Side(preparedName: "regio_\(prepared.database)_batch_\(id)_\(attempt)")
         }
         return batch
     }
@@ -225,11 +287,11 @@ public struct BatchProcessor: Sendable {
                 INSERT INTO ingest.rejected_rows (batch_id, kind, line, fields)
                 SELECT \(batch.id), kind, line, fields FROM ingest.rejected_rows WHERE batch_id = \(original)
                 """, logger: database.logger)
-            try await connection.query("""
+            try await recordOutcome("""
                 UPDATE ingest.batches SET status = \(batch.dryRun ? "validated" : "loaded"), duplicate_of = \(original),
                     reason = \("identical to batch \(original), already loaded; nothing changed"), finished_at = now()
-                WHERE id = \(batch.id)
-                """, logger: database.logger)
+                WHERE id = \(batch.id) AND attempts = \(batch.attempt) AND status = 'validating'
+                """, on: connection)
         }
     }
 
@@ -437,10 +499,14 @@ public struct BatchProcessor: Sendable {
         var counts: [ExtractKind: Counts] = [:]
         do {
             try await database.withTransaction { connection in
+                // Checked inside this transaction: staged rows lost before it began are found
+                // here, and a crash that empties staging after it kills this transaction too.
+                try await requireStagedRows(batch, on: connection)
                 if batch.kinds.contains(.patients) {
                     counts[.patients] = try await merge(.patients, batch, on: connection)
                 }
                 try await checks.value
+                faults.reach(.afterChecks, logger: database.logger)
                 if let reason = try await thresholdExceeded(batch) { throw Rejection(reason: reason) }
                 for kind in batch.kinds where kind != .patients && !Self.activityKinds.contains(kind) {
                     let shared = kind == .exams ? try await sharedExams?.value : nil
@@ -457,7 +523,7 @@ public struct BatchProcessor: Sendable {
                     counts.merge(try await mergeActivity(batch, patientsMerged: true, touched: touched, on: connection)) { $1 }
                 }
                 if batch.dryRun { throw DryRunRollback() }
-                try await Self.recordCounts(batch, counts, status: .loaded, on: connection, logger: database.logger)
+                try await recordCounts(batch, counts, status: .loaded, on: connection)
             }
         } catch {
             // The main transaction rolled back; the side one, once it has stopped, goes too —
@@ -470,16 +536,25 @@ public struct BatchProcessor: Sendable {
             switch error {
             case is DryRunRollback:
                 try await database.withTransaction { connection in
-                    try await Self.recordCounts(batch, counts, status: .validated, on: connection, logger: database.logger)
+                    try await recordCounts(batch, counts, status: .validated, on: connection)
                 }
             case let rejection as Rejection:
-                try await finish(batch.id, status: .rejected, reason: rejection.reason)
+                try await finish(batch.id, attempt: batch.attempt, status: .rejected, reason: rejection.reason)
             default:
                 throw error
             }
             return
         }
+        faults.reach(.afterMainCommit, logger: database.logger)
         if let side = batch.side { await settle(side, batch, commit: true) }
+    }
+
+    /// Throws `StagingLost` when a received file's staged rows are gone (`ingest.lost_files`).
+    private func requireStagedRows(_ batch: Batch, on connection: PostgresConnection) async throws {
+        for try await lost in try await connection.query(
+            "SELECT count(*)::int8 FROM ingest.lost_files(\(batch.id))", logger: database.logger).decode(Int.self) where lost > 0 {
+            throw StagingLost()
+        }
     }
 
     /// The activity's merges (encounters, census, referrals), then the referral status history,
@@ -553,7 +628,7 @@ public struct BatchProcessor: Sendable {
     /// main transaction merges the rest. It ends prepared (`PREPARE TRANSACTION`: on disk and sure
     /// to commit when told, but not yet visible); the main transaction commits, then it does; if
     /// the main one fails instead, it is rolled back. A process that dies in between leaves it to
-    /// `resolvePrepared`. A dry run rolls it back at once.
+    /// `BatchRecovery`. A dry run rolls it back at once.
     /// The touched months are taken while the reference checks still run, on a connection given
     /// back before waiting for them: the checks need connections too, and a connection held while
     /// waiting for them can leave none (two batches at once on a pool of four hung that way).
@@ -569,8 +644,14 @@ public struct BatchProcessor: Sendable {
                 if let shared = try await sharing?.value {
                     counts[shared.kind] = (try await insertShared(shared, batch, on: connection), 0, 0)
                 }
-                let end = batch.dryRun ? "ROLLBACK" : "PREPARE TRANSACTION '\(side.preparedName)'"
-                try await connection.query(PostgresQuery(unsafeSQL: end), logger: database.logger)
+                if batch.dryRun {
+                    try await connection.query("ROLLBACK", logger: database.logger)
+                } else {
+                    faults.reach(.beforePrepare, logger: database.logger)
+                    try await connection.query(PostgresQuery(unsafeSQL: "PREPARE TRANSACTION '\(side.preparedName)'"),
+                                               logger: database.logger)
+                    faults.reach(.afterPrepare, logger: database.logger)
+                }
                 return counts
             } catch {
                 _ = try? await connection.query("ROLLBACK", logger: database.logger)
@@ -580,13 +661,13 @@ public struct BatchProcessor: Sendable {
     }
 
     /// Commits or rolls back a prepared side transaction, if it is there (one that failed before
-    /// it was prepared, a dry run's, or one `resolvePrepared` settled meanwhile is not: PostgreSQL
+    /// it was prepared, a dry run's, or one `BatchRecovery` settled meanwhile is not: PostgreSQL
     /// answers 42704). It is tried three times; should it still fail (the database gone, say), the
-    /// batch's outcome stands and `resolvePrepared` settles the side transaction the same way later.
+    /// batch's outcome stands and `BatchRecovery` settles the side transaction the same way later.
     private func settle(_ side: Side, _ batch: Batch, commit: Bool) async {
         for attempt in 1...3 {
             do {
-                try await Self.finishPrepared(side.preparedName, commit: commit, database: database)
+                try await BatchRecovery.finishPrepared(side.preparedName, commit: commit, database: database)
                 return
             } catch {
                 database.logger.error("settling a side transaction failed", metadata: [
@@ -594,57 +675,6 @@ public struct BatchProcessor: Sendable {
                     "attempt": "\(attempt)", "error": "\(String(reflecting: error))",
                 ])
                 try? await Task.sleep(for: .seconds(1))
-            }
-        }
-    }
-
-    /// `COMMIT PREPARED` or `ROLLBACK PREPARED`; false when the transaction is not there any more.
-    /// Its batch's worker (`settle`) and any worker's `resolvePrepared` may both reach for the same
-    /// one — the first to come settles it, alike either way (resolvePrepared only settles one whose
-    /// batch is decided, as its worker does) — so the second finding it gone is no error.
-    @discardableResult
-    static func finishPrepared(_ name: String, commit: Bool, database: Database) async throws -> Bool {
-        do {
-            try await database.query(PostgresQuery(unsafeSQL: "\(commit ? "COMMIT" : "ROLLBACK") PREPARED '\(name)'"))
-            return true
-        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42704" {  // undefined_object
-            return false
-        }
-    }
-
-    /// Settles the side transactions that a process stopped between preparing and settling
-    /// (killed, or its database connection lost): one whose batch that same attempt loaded
-    /// commits; one whose batch ended otherwise, or was taken up again since, rolls back. A batch
-    /// still being decided keeps its own. The staging of a batch that has ended, which the side
-    /// transaction held, is dropped with it.
-    public func resolvePrepared() async throws {
-        var found: [(name: String, batch: Int64, commit: Bool?, ended: Bool, recent: Bool)] = []
-        for try await row in try await database.query("""
-            SELECT x.gid, b.id,
-                   CASE WHEN b.started_at IS NULL OR x.prepared < b.started_at THEN false
-                        WHEN b.status = 'loaded' THEN true
-                        WHEN b.status = 'validating' THEN NULL  -- being decided
-                        ELSE false END,
-                   b.status NOT IN ('receiving', 'queued', 'validating'),
-                   x.prepared > now() - interval '10 seconds'
-            FROM pg_prepared_xacts x
-            JOIN pg_database d ON d.datname = x.database
-            JOIN ingest.batches b ON x.gid = 'regio_' || d.oid || '_batch_' || b.id
-            WHERE x.database = current_database()
-            """).decode((String, Int64, Bool?, Bool, Bool).self) {
-            found.append(row)
-        }
-        for entry in found {
-            guard let commit = entry.commit else { continue }
-            // Its own worker may settle it first, between the query above and this.
-            guard try await Self.finishPrepared(entry.name, commit: commit, database: database) else { continue }
-            // One prepared seconds ago is most likely a live worker's, between its main
-            // transaction's commit and its own settling: settled here first, nothing was left.
-            database.logger.log(level: entry.recent ? .info : .warning, "settled a side transaction left prepared", metadata: [
-                "transaction": "\(entry.name)", "outcome": "\(commit ? "commit" : "rollback")",
-            ])
-            if entry.ended {
-                try await Self.dropStaging(batchID: entry.batch, kinds: ExtractKind.allCases, database: database)
             }
         }
     }
@@ -762,10 +792,9 @@ public struct BatchProcessor: Sendable {
         try await connection.changedRows(query(statement, batch), logger: database.logger)
     }
 
-    private static func recordCounts(
-        _ batch: Batch, _ counts: [ExtractKind: Counts], status: BatchRecord.Status,
-        on connection: PostgresConnection, logger: Logger
-    ) async throws {
+    private func recordCounts(_ batch: Batch, _ counts: [ExtractKind: Counts], status: BatchRecord.Status,
+                              on connection: PostgresConnection) async throws {
+        let logger = database.logger
         for (kind, count) in counts {
             try await connection.query("""
                 UPDATE ingest.batch_files SET inserted = \(count.inserted), updated = \(count.updated),
@@ -774,36 +803,22 @@ public struct BatchProcessor: Sendable {
                 WHERE batch_id = \(batch.id) AND kind = \(kind.rawValue)
                 """, logger: logger)
         }
-        try await connection.query("""
-            UPDATE ingest.batches SET status = \(status.rawValue), finished_at = clock_timestamp(), reason = NULL WHERE id = \(batch.id)
-            """, logger: logger)
+        try await recordOutcome("""
+            UPDATE ingest.batches SET status = \(status.rawValue), finished_at = clock_timestamp(), reason = NULL
+            WHERE id = \(batch.id) AND attempts = \(batch.attempt) AND status = 'validating'
+            """, on: connection)
         try await AuditLog.record(actor: "ingest", action: "batch.\(status.rawValue)", subject: "\(batch.id)",
                                   detail: ["business_date": batch.businessDate], on: connection, logger: logger)
     }
 
-    private func finish(_ id: Int64, status: BatchRecord.Status, reason: String) async throws {
+    private func finish(_ id: Int64, attempt: Int32, status: BatchRecord.Status, reason: String) async throws {
         try await database.withTransaction { connection in
-            try await connection.query("""
-                UPDATE ingest.batches SET status = \(status.rawValue), reason = \(reason), finished_at = now() WHERE id = \(id)
-                """, logger: database.logger)
+            try await recordOutcome("""
+                UPDATE ingest.batches SET status = \(status.rawValue), reason = \(reason), finished_at = now()
+                WHERE id = \(id) AND attempts = \(attempt) AND status = 'validating'
+                """, on: connection)
             try await AuditLog.record(actor: "ingest", action: "batch.\(status.rawValue)", subject: "\(id)",
                                       detail: ["reason": reason], on: connection, logger: database.logger)
-        }
-    }
-
-    static func dropStaging(_ batch: Batch, database: Database) async throws {
-        try await dropStaging(batchID: batch.id, kinds: batch.kinds, database: database)
-    }
-
-    static func dropStaging(batchID: Int64, kinds: [ExtractKind], database: Database) async throws {
-        try await database.withTransaction { connection in
-            // A side transaction left prepared holds its staging table until it is settled:
-            // the table then stays until `resolvePrepared` drops it.
-            try await connection.query("SET LOCAL lock_timeout = '5s'", logger: database.logger)
-            for kind in kinds {
-                try await connection.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(StagingTable(batchID: batchID, kind: kind).name)"),
-                                           logger: database.logger)
-            }
         }
     }
 }

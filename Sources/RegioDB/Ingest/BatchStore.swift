@@ -40,12 +40,28 @@ public struct BatchStore: Sendable {
             guard let facilityID else { throw Problem.unknownFacility(manifest.facilityCode) }
             // Serialise creation per facility so two uploads of one extract cannot both create.
             try await connection.query("SELECT pg_advisory_xact_lock(7, \(facilityID)::int)", logger: database.logger)
+            var receiving: Int64?
             for try await id in try await connection.query("""
                 SELECT id FROM ingest.batches
                 WHERE facility_id = \(facilityID) AND content_key = \(manifest.contentKey) AND status = 'receiving'
                 ORDER BY id DESC LIMIT 1
                 """, logger: database.logger).decode(Int64.self) {
-                return (id, true)
+                receiving = id
+            }
+            if let receiving {
+                // A file received before a database crash may have lost its staged rows (they
+                // are UNLOGGED): it is to be sent again, and the resume shows it as not received.
+                var lost: [String] = []
+                for try await name in try await connection.query(
+                    "SELECT ingest.forget_lost_files(\(receiving))", logger: database.logger).decode(String.self) {
+                    lost.append(name)
+                }
+                if !lost.isEmpty {
+                    database.logger.warning("staged files lost; they are to be sent again", metadata: [
+                        "batch": "\(receiving)", "files": "\(lost.joined(separator: ","))",
+                    ])
+                }
+                return (receiving, true)
             }
             var newID: Int64 = 0
             for try await id in try await connection.query("""

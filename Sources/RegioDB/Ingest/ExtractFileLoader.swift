@@ -33,15 +33,18 @@ public struct ExtractFileLoader: Sendable {
     let keyMemory: KeyMemory
     /// What is kept of each staged file for its batch's decision; the batch worker's.
     let stagedKeys: StagedKeys
+    /// Where the crash tests kill the process (`REGIO_FAULT`); nowhere otherwise.
+    let faults: FaultInjection
 
-    public init(database: Database, stagedKeys: StagedKeys) {
-        self.init(database: database, keyMemory: .shared, stagedKeys: stagedKeys)
+    public init(database: Database, stagedKeys: StagedKeys, faults: FaultInjection = .none) {
+        self.init(database: database, keyMemory: .shared, stagedKeys: stagedKeys, faults: faults)
     }
 
-    init(database: Database, keyMemory: KeyMemory, stagedKeys: StagedKeys) {
+    init(database: Database, keyMemory: KeyMemory, stagedKeys: StagedKeys, faults: FaultInjection = .none) {
         self.database = database
         self.keyMemory = keyMemory
         self.stagedKeys = stagedKeys
+        self.faults = faults
     }
 
     public func load<Body: AsyncSequence & Sendable>(
@@ -128,6 +131,7 @@ public struct ExtractFileLoader: Sendable {
         logger.info("file staged", metadata: [
             "batch": "\(batchID)", "kind": "\(file.kind.rawValue)", "rows": "\(receipt.rows)", "rejected": "\(receipt.rejected)",
         ])
+        faults.reach(.afterStage, logger: logger)
         return receipt
     }
 

@@ -1,3 +1,4 @@
+import PostgresNIO
 import RegioCore
 
 /// The per-batch, per-kind UNLOGGED table a file streams into. Its name is built from the batch
@@ -89,5 +90,18 @@ public struct StagingTable: Sendable {
             .replacingOccurrences(of: "{kind}", with: kind.rawValue)
             .replacingOccurrences(of: "{key}", with: kind.spec.key[0])
             .replacingOccurrences(of: "{target}", with: target)
+    }
+
+    /// Drops a batch's staging tables, those of `kinds` (all by default). A side transaction left
+    /// prepared holds its staging table until it is settled: the table then stays, for
+    /// `BatchRecovery` to drop once it is.
+    static func drop(batchID: Int64, kinds: [ExtractKind] = ExtractKind.allCases, database: Database) async throws {
+        try await database.withTransaction { connection in
+            try await connection.query("SET LOCAL lock_timeout = '5s'", logger: database.logger)
+            for kind in kinds {
+                try await connection.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(StagingTable(batchID: batchID, kind: kind).name)"),
+                                           logger: database.logger)
+            }
+        }
     }
 }

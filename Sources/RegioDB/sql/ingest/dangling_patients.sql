@@ -10,7 +10,7 @@ WITH missing AS (
                         AND NOT EXISTS (SELECT 1 FROM {patients} d
                                         WHERE d.patient_id = p.patient_id AND NOT d._rejected AND d._op = 'D'))
 ), marked AS (
-    UPDATE {staging} s SET _rejected = true FROM missing m WHERE s._line = m._line
+    UPDATE {staging} s SET _rejected = true FROM missing m WHERE s._line = m._line AND NOT s._rejected
     RETURNING s._line, s.patient_id
 )
 INSERT INTO ingest.row_errors (batch_id, kind, line, column_name, code, severity, message, raw_value)

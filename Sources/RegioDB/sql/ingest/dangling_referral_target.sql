@@ -4,7 +4,7 @@ WITH missing AS (
     WHERE NOT s._rejected AND s._op = 'U'
       AND NOT EXISTS (SELECT 1 FROM registry.facilities f WHERE f.code = s.to_facility_code)
 ), marked AS (
-    UPDATE {staging} s SET _rejected = true FROM missing m WHERE s._line = m._line
+    UPDATE {staging} s SET _rejected = true FROM missing m WHERE s._line = m._line AND NOT s._rejected
     RETURNING s._line, s.to_facility_code
 )
 INSERT INTO ingest.row_errors (batch_id, kind, line, column_name, code, severity, message, raw_value)
