@@ -77,9 +77,11 @@ public struct BatchWorker: Service {
             do {
                 // No batch is taken without a lease (the database out of reach, or the lease
                 // being taken again).
-                var taken: Int64?
-                if let owner = instance.current { taken = try await processor.processNext(owner: owner) }
-                if taken == nil {
+                guard let owner = instance.current else {
+                    try await Task.sleep(for: .milliseconds(100))
+                    continue
+                }
+                if try await processor.processNext(owner: owner) == nil {
                     // A graceful shutdown need not wait for the poll.
                     await withGracefulShutdownHandler {
                         await committed.wait(upTo: idle)

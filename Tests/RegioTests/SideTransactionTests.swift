@@ -258,10 +258,13 @@ struct SideTransactionTests {
         try await IngestScenario.run { s in
             let first = try await s.upload(["patients.csv": Extracts.patients])
             #expect(first.status == .loaded)
-            // Thirty more loaded batches, each with a side transaction left prepared.
+            // Thirty more loaded batches, each with a side transaction left prepared (by the
+            // scenario's live worker, whose periodic sweep leaves them to it for a minute).
             try await s.database.query("""
-                INSERT INTO ingest.batches (facility_id, business_date, manifest, content_key, encoding, status, committed_at, started_at, finished_at)
-                SELECT facility_id, business_date - n, manifest, content_key || n, encoding, 'loaded', now(), now() - interval '1 hour', now()
+                INSERT INTO ingest.batches (facility_id, business_date, manifest, content_key, encoding, status, committed_at, started_at, finished_at,
+                                            owner, attempts)
+                SELECT facility_id, business_date - n, manifest, content_key || n, encoding, 'loaded', now(), now() - interval '1 hour', now(),
+                       owner, attempts
                 FROM ingest.batches, generate_series(1, 30) AS n WHERE id = \(first.id)
                 """)
             try await s.database.query("CREATE TABLE public.side_rows (tag text)")

@@ -39,7 +39,9 @@ public struct UploadClient: Sendable {
     }
 
     /// Uploads an extract whose files were already checked against `manifest`.
-    public func upload(directory: String, manifest: ExtractManifest, dryRun: Bool = false,
+    /// `resends`: how many times a batch the service puts back to receiving (its staged files
+    /// lost) is resumed.
+    public func upload(directory: String, manifest: ExtractManifest, dryRun: Bool = false, resends: Int = 3,
                        progress: @Sendable (String) -> Void = { _ in }) async throws -> BatchRecord {
         let created: CreatedBatch = try await send(.POST, "/v1/batches", body: .bytes(ByteBuffer(data: try manifest.encoded())),
                                                    expect: [.created, .ok])
@@ -71,6 +73,12 @@ public struct UploadClient: Sendable {
             guard ContinuousClock.now < deadline else { throw Failure("batch \(batch.id) still \(batch.status.rawValue) after the wait limit") }
             try await Task.sleep(for: pollInterval)
             batch = try await send(.GET, "/v1/batches/\(batch.id)", expect: [.ok])
+            if batch.status == .receiving {
+                // The service lost staged files (a database crash) and asks for them again.
+                guard resends > 0 else { throw Failure("batch \(batch.id) asked for its files again too often: \(batch.reason ?? "")") }
+                progress("the service asks for files again: \(batch.reason ?? "")")
+                return try await upload(directory: directory, manifest: manifest, dryRun: dryRun, resends: resends - 1, progress: progress)
+            }
         }
         return batch
     }

@@ -69,7 +69,7 @@ public struct BatchRecovery: Sendable {
                 WHERE status = 'validating' AND (owner IS NULL OR NOT ingest.instance_alive(owner))
                 FOR UPDATE SKIP LOCKED
             )
-            SELECT id, ingest.requeue_batch(id, attempts, \(Self.maxAttempts)), owner FROM abandoned
+            SELECT id, ingest.requeue_batch(id, attempts, \(Self.maxAttempts)::int), owner FROM abandoned
             """)
         for try await (batch, status, owner) in rows.decode((Int64, String?, Int32?).self) {
             if let status { found.append((batch, status, owner)) }
@@ -86,7 +86,7 @@ public struct BatchRecovery: Sendable {
     public static func requeue(_ batch: Int64, attempt: Int32, database: Database) async throws -> String? {
         var status: String?
         for try await value in try await database.query(
-            "SELECT ingest.requeue_batch(\(batch), \(attempt), \(maxAttempts))").decode(String?.self) {
+            "SELECT ingest.requeue_batch(\(batch), \(attempt), \(maxAttempts)::int)").decode(String?.self) {
             status = value
         }
         if status == "failed" { try await auditFailure(batch, database: database) }
