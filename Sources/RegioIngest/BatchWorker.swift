@@ -5,7 +5,7 @@ import ServiceLifecycle
 /// Decides committed batches in the background: `workers` at once, each taking the next queued
 /// batch (one facility's batches in business-date order) under this process's lease
 /// (`IngestInstance`). Beside them, `BatchRecovery` settles what stopped processes left — at once
-/// on start, then every `sweep` — so that a batch whose owner died is taken up again within
+/// on start, then every `sweep` (10 s) — so that a batch whose owner died is taken up again within
 /// seconds, and a side transaction left prepared is settled. On graceful shutdown a worker
 /// finishes the batch it holds and stops.
 /// A batch being decided holds one connection for its merge transaction while its checks take
@@ -27,7 +27,7 @@ public struct BatchWorker: Service {
     ///     polls the queue every `idle`, and at once when it rings.
     ///   - sweep: how often abandoned batches and leftover side transactions are looked for.
     ///   - faults: where the crash tests kill the process.
-    public init(database: Database, workers: Int = 2, idle: Duration = .milliseconds(200), sweep: Duration = .seconds(5),
+    public init(database: Database, workers: Int = 2, idle: Duration = .milliseconds(200), sweep: Duration = .seconds(10),
                 sideTransactions: Bool = true, stagedKeys: StagedKeys, committed: BatchDoorbell,
                 faults: FaultInjection = .none, logger: Logger) {
         self.committed = committed

@@ -8,7 +8,7 @@ import Synchronization
 /// batch the process takes (`ingest.batches.owner`): PostgreSQL releases it the moment the process
 /// dies or the connection is lost — a killed service, a crashed database — so another worker (or
 /// this process's next start) requeues those batches at once, and never while their owner lives
-/// (`BatchRecovery`). The heartbeat (every two seconds) renews the lease: one older than 30
+/// (`BatchRecovery`). The heartbeat (every five seconds) renews the lease: one older than 30
 /// seconds has lapsed, whatever the lock says (`ingest.instance_alive`). A heartbeat that fails
 /// means the connection is lost; the process then takes a new lease under a new id, because
 /// whatever it was doing under the old one died with that connection's sessions or is fenced
@@ -20,7 +20,7 @@ public final class IngestInstance: Sendable {
     /// The lease's id while its lock is held.
     private let lease = Mutex<Int32?>(nil)
 
-    public init(database: Database, heartbeat: Duration = .seconds(2), logger: Logger) {
+    public init(database: Database, heartbeat: Duration = .seconds(5), logger: Logger) {
         self.database = database
         self.heartbeat = heartbeat
         self.logger = logger

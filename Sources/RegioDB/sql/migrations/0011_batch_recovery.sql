@@ -3,7 +3,7 @@
 
 -- Each ingestion process registers itself as an instance, holds the advisory lock
 -- (8, instance id) on a connection of its own for as long as it runs, and renews heartbeat_at
--- every two seconds (IngestInstance). That is its lease on the batches it decides: PostgreSQL
+-- every five seconds (IngestInstance). That is its lease on the batches it decides: PostgreSQL
 -- releases the lock the moment the process dies or its connection is lost (a database crash
 -- included), and a heartbeat older than 30 seconds means it hangs or cannot be reached; either
 -- way its batches are abandoned, to be taken up again — at once, and never while the owner lives.
