@@ -9,8 +9,8 @@ import RegioCore
 /// - a side transaction left prepared is committed when the attempt that prepared it loaded its
 ///   batch, and rolled back otherwise; one whose batch that attempt is still deciding is kept;
 /// - the staging tables of decided batches are dropped.
-/// It runs when the batch worker starts and every few seconds while it is idle, and logs one
-/// line per batch it settled.
+/// It runs when the batch worker starts and every `BatchWorker.sweep` after, and logs one line
+/// (a warning) per batch it settled.
 public struct BatchRecovery: Sendable {
     public let database: Database
     /// Interrupted decisions after which a batch fails instead of being taken again: a batch
@@ -25,9 +25,6 @@ public struct BatchRecovery: Sendable {
     public struct Settled: Sendable, Equatable {
         public var batch: Int64
         public var actions: [String]
-        /// Only a side transaction prepared moments ago was settled: most likely a live worker's
-        /// own, between its main commit and its settling — nothing was left behind.
-        var routine = false
     }
 
     /// Requeues abandoned batches, settles prepared side transactions, drops decided batches'
@@ -35,9 +32,8 @@ public struct BatchRecovery: Sendable {
     @discardableResult
     public func settle() async throws -> [Settled] {
         var settled: [Int64: Settled] = [:]
-        func note(_ batch: Int64, _ action: String, routine: Bool = false) {
-            settled[batch, default: Settled(batch: batch, actions: [], routine: true)].actions.append(action)
-            if !routine { settled[batch]?.routine = false }
+        func note(_ batch: Int64, _ action: String) {
+            settled[batch, default: Settled(batch: batch, actions: [])].actions.append(action)
         }
         for (batch, status, owner) in try await requeueAbandoned() {
             note(batch, status == "failed"
@@ -45,14 +41,15 @@ public struct BatchRecovery: Sendable {
                  : "requeued (its owner\(owner.map { ", instance \($0)," } ?? "") is gone)")
         }
         for side in try await resolvePrepared(sparingLiveOwners: true, logging: false) {
-            note(side.batch, "side transaction \(side.commit ? "committed" : "rolled back")", routine: side.recent)
+            note(side.batch, "side transaction \(side.commit ? "committed" : "rolled back")")
         }
         for batch in try await dropDecidedStaging() {
             note(batch, "staging dropped")
         }
         let result = settled.values.sorted { $0.batch < $1.batch }
         for entry in result {
-            database.logger.log(level: entry.routine ? .info : .warning, "batch settled after an interruption", metadata: [
+            // A live owner's side transactions are spared above: whatever is settled here was left.
+            database.logger.warning("batch settled after an interruption", metadata: [
                 "batch": "\(entry.batch)", "actions": "\(entry.actions.joined(separator: "; "))",
             ])
         }
