@@ -144,6 +144,13 @@ public final class EmbeddedPostgres: Sendable {
         }
     }
 
+    /// Stops the server the way a power cut would (`pg_ctl -m immediate`): the next `start` runs
+    /// crash recovery, which empties every unlogged table. For crash drills and their tests.
+    public func crash() throws {
+        try run("pg_ctl", ["-D", dataDirectory.path, "-m", "immediate", "-w", "stop"])
+        logger.info("PostgreSQL stopped immediately")
+    }
+
     public func stop() {
         do {
             try run("pg_ctl", ["-D", dataDirectory.path, "-m", "fast", "-w", "stop"])
