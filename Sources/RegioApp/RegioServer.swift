@@ -40,29 +40,36 @@ public struct RegioServer {
             let router = try IngestService.buildRouter(database: database, migrations: migrations, metrics: RegioMetrics.registry,
                                                        pseudonymizer: pseudonymizer, stagedKeys: stagedKeys, committed: committed,
                                                        faults: faults)
-            // A batch holds its merge transaction's connection while its checks need others.
-            let worker = BatchWorker(database: database, workers: min(2, configuration.poolSize - 1), stagedKeys: stagedKeys,
-                                     committed: committed, faults: faults, logger: logger.with(label: "regio.worker"))
+            // The decisions have a pool of their own: uploads hold a connection each for as long
+            // as a file streams, and a night of many facilities at once would otherwise leave a
+            // batch's checks waiting for them. A batch holds its merge transaction's connection
+            // while its checks need others.
+            let deciding = Database(url: primary, poolSize: configuration.poolSize, name: "ingest-worker",
+                                    logger: logger.with(label: "db.worker"))
+            let worker = BatchWorker(database: deciding, workers: min(2, configuration.poolSize - 1), stagedKeys: stagedKeys,
+                                     committed: committed, faults: faults, slowBatch: .seconds(configuration.slowBatchSeconds),
+                                     logger: logger.with(label: "regio.worker"))
             services.append(Self.application(name: "ingest", router: router, listener: configuration.ingestListener,
-                                             database: database, background: [worker], logger: logger, onListening: onListening))
+                                             databases: [database, deciding], background: [worker], logger: logger,
+                                             onListening: onListening))
         }
         if selection.runsQuery {
             let database = Database(url: configuration.queryDatabaseURL ?? primary, poolSize: configuration.poolSize,
                                     name: "query", logger: logger.with(label: "db.query"))
             let router = try QueryService.buildRouter(database: database, migrations: migrations, metrics: RegioMetrics.registry)
             services.append(Self.application(name: "query", router: router, listener: configuration.queryListener,
-                                             database: database, background: [], logger: logger, onListening: onListening))
+                                             databases: [database], background: [], logger: logger, onListening: onListening))
         }
     }
 
     static func application(
         name: String, router: Router<RegioRequestContext>, listener: RegioConfiguration.Listener,
-        database: Database, background: [any Service], logger: Logger, onListening: @escaping Listening
+        databases: [Database], background: [any Service], logger: Logger, onListening: @escaping Listening
     ) -> any Service {
         Application(
             router: router,
             configuration: .init(address: .hostname(listener.host, port: listener.port), serverName: "regio-\(name)"),
-            services: [database.client] + background,
+            services: databases.map(\.client) + background,
             onServerRunning: { channel in
                 await onListening(name, listener.host, channel.localAddress?.port ?? listener.port)
             },

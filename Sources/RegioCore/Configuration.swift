@@ -17,6 +17,8 @@ public struct RegioConfiguration: Sendable, Equatable {
     public var poolSize: Int
     /// Where the ingestion service kills itself (`FaultPoint`): set by the crash tests only.
     public var fault: FaultPoint?
+    /// How long a batch may be decided before the ingestion service warns, with what it waits on.
+    public var slowBatchSeconds: Int
     /// Not fatal, but worth a log line at start: e.g. a misspelt `REGIO_` variable.
     public var warnings: [String]
 
@@ -58,6 +60,8 @@ public struct RegioConfiguration: Sendable, Equatable {
         Setting(name: "REGIO_LOG_FORMAT", defaultValue: "text", meaning: "text (for people) or json (one object a line)."),
         Setting(name: "REGIO_DB_POOL_SIZE", defaultValue: "10",
                 meaning: "Most connections each service opens to PostgreSQL (2 to 200; a batch being decided uses two at once)."),
+        Setting(name: "REGIO_SLOW_BATCH_SECONDS", defaultValue: "120",
+                meaning: "A batch decided for longer than this is logged as a warning, with its stages running and what they wait on, and again each time as long."),
         Setting(name: "REGIO_FAULT", defaultValue: "(none)",
                 meaning: "For the crash tests only: the point of a batch's life where the ingestion service kills itself (SIGKILL)."),
     ]
@@ -109,6 +113,7 @@ public struct RegioConfiguration: Sendable, Equatable {
         self.logLevel = choice("REGIO_LOG_LEVEL", default: .info)
         self.logFormat = choice("REGIO_LOG_FORMAT", default: .text)
         self.poolSize = int("REGIO_DB_POOL_SIZE", default: 10, range: 2...200)
+        self.slowBatchSeconds = int("REGIO_SLOW_BATCH_SECONDS", default: 120, range: 1...86_400)
         self.fault = string("REGIO_FAULT").flatMap { text in
             guard let point = FaultPoint(rawValue: text) else {
                 problems.append("REGIO_FAULT must be one of \(FaultPoint.allCases.map(\.rawValue).joined(separator: ", ")), got '\(text)'")

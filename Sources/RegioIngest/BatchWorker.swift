@@ -27,12 +27,13 @@ public struct BatchWorker: Service {
     ///     polls the queue every `idle`, and at once when it rings.
     ///   - sweep: how often abandoned batches and leftover side transactions are looked for.
     ///   - faults: where the crash tests kill the process.
+    ///   - slowBatch: how long a decision runs before it is logged as slow (`BatchWatchdog`).
     public init(database: Database, workers: Int = 2, idle: Duration = .milliseconds(200), sweep: Duration = .seconds(10),
                 sideTransactions: Bool = true, stagedKeys: StagedKeys, committed: BatchDoorbell,
-                faults: FaultInjection = .none, logger: Logger) {
+                faults: FaultInjection = .none, slowBatch: Duration = .seconds(120), logger: Logger) {
         self.committed = committed
         self.processor = BatchProcessor(database: database, sideTransactions: sideTransactions, stagedKeys: stagedKeys,
-                                        faults: faults)
+                                        faults: faults, slowBatch: slowBatch)
         self.recovery = BatchRecovery(database: database)
         self.instance = IngestInstance(database: database, logger: logger)
         self.workers = workers

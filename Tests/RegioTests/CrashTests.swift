@@ -74,7 +74,6 @@ struct CrashDrill {
         try await doomed.waitUntilReady(server)
         let upload = try ChildProcess(["upload", "--server", server, "--token-file", tokenFile.path, extract.path],
                                       environment: ["REGIO_LOG_LEVEL": "info"], output: work.appendingPathComponent("upload.log"))
-        defer { if upload.process.isRunning { kill(upload.process.processIdentifier, SIGKILL) } }
         let killed = try await doomed.exitStatus(within: .seconds(120))
         #expect(killed == 128 + SIGKILL, "the service should have killed itself at \(point.rawValue):\n\(doomed.text)")
         #expect(doomed.text.contains("REGIO_FAULT"))

@@ -22,13 +22,16 @@ public struct BatchProcessor: Sendable {
     let stagedKeys: StagedKeys
     /// Where the crash tests kill the process (`REGIO_FAULT`); nowhere otherwise.
     let faults: FaultInjection
+    /// How long a decision runs before `BatchWatchdog` warns (`REGIO_SLOW_BATCH_SECONDS`).
+    let slowBatch: Duration
 
     public init(database: Database, sideTransactions: Bool = true, stagedKeys: StagedKeys = StagedKeys(),
-                faults: FaultInjection = .none) {
+                faults: FaultInjection = .none, slowBatch: Duration = .seconds(120)) {
         self.database = database
         self.sideTransactions = sideTransactions
         self.stagedKeys = stagedKeys
         self.faults = faults
+        self.slowBatch = slowBatch
     }
 
     /// The side transaction, when the batch has activity to merge.
@@ -66,6 +69,8 @@ public struct BatchProcessor: Sendable {
         var side: Side?
         /// The files this process staged and remembers, for the reference checks.
         var remembered = RememberedFiles()
+        /// What the decision is doing, and how long each stage took.
+        var stages: BatchStages
     }
 
     /// Takes the next queued batch, if any, under the lease `owner` (`IngestInstance`), and
@@ -114,16 +119,19 @@ public struct BatchProcessor: Sendable {
         let logger = database.logger
         let started = ContinuousClock.now
         let metadata: Logger.Metadata = ["batch": "\(batchID)", "attempt": "\(attempt)"]
+        let stages = BatchStages(batchID: batchID, logger: logger)
+        let watchdog = Task { await BatchWatchdog(database: database, after: slowBatch).watch(stages, attempt: attempt) }
+        defer { watchdog.cancel() }
         var decided = false
         do {
             // A side transaction still prepared for this batch is an earlier attempt's, whose
             // process died before settling it; it would hold rows this attempt writes.
             try await BatchRecovery(database: database).resolvePrepared()
             if try await returnLostFiles(batchID, attempt: attempt) { return }
-            try await decide(try await load(batchID, attempt: attempt))
+            try await decide(try await load(batchID, attempt: attempt, stages: stages))
             decided = true
             logger.info("batch decided", metadata: metadata.merging([
-                "seconds": "\((ContinuousClock.now - started).components.seconds)",
+                "seconds": "\(BatchStages.seconds(ContinuousClock.now - started))", "stages": "\(stages.summary)",
             ]) { $1 })
         } catch is Superseded {
             logger.warning("batch taken up by a later attempt; this one stops", metadata: metadata)
@@ -206,8 +214,10 @@ public struct BatchProcessor: Sendable {
         let checks = Task {
             try await examReferences.value
             try await activityReferences.value
-            try await database.withConnection { connection in
-                try await checkOptionalReferences(batch, on: connection)
+            try await batch.stages.measure("checks: optional references") {
+                try await database.withConnection { connection in
+                    try await checkOptionalReferences(batch, on: connection)
+                }
             }
             try await measure(batch)
         }
@@ -219,7 +229,7 @@ public struct BatchProcessor: Sendable {
         }
     }
 
-    private func load(_ id: Int64, attempt: Int32) async throws -> Batch {
+    private func load(_ id: Int64, attempt: Int32, stages: BatchStages) async throws -> Batch {
         var batch: Batch?
         var prepared: (allowed: Bool, database: Int64) = (false, 0)
         for try await row in try await database.query("""
@@ -228,7 +238,8 @@ public struct BatchProcessor: Sendable {
                    (SELECT oid::int8 FROM pg_database WHERE datname = current_database())
             FROM ingest.batches WHERE id = \(id)
             """).decode((Int64, Int, String, String, Bool, Bool, Int64).self) {
-            batch = Batch(id: row.0, attempt: attempt, facilityID: row.1, businessDate: row.2, contentKey: row.3, dryRun: row.4, kinds: [], fileErrors: [])
+            batch = Batch(id: row.0, attempt: attempt, facilityID: row.1, businessDate: row.2, contentKey: row.3, dryRun: row.4,
+                          kinds: [], fileErrors: [], stages: stages)
             prepared = (row.5, row.6)
         }
         guard var batch else { throw BatchStore.Problem.notFound(id) }
@@ -358,8 +369,10 @@ public struct BatchProcessor: Sendable {
     /// files staged before that.
     private func markDuplicates(_ batch: Batch, kinds: [ExtractKind]) async throws {
         try await forEach(kinds) { kind, connection in
-            _ = try await ExtractFileLoader.markDuplicates(StagingTable(batchID: batch.id, kind: kind), on: connection,
-                                                           logger: database.logger)
+            try await batch.stages.measure("checks: duplicates \(kind.rawValue)") {
+                _ = try await ExtractFileLoader.markDuplicates(StagingTable(batchID: batch.id, kind: kind), on: connection,
+                                                               logger: database.logger)
+            }
         }
     }
 
@@ -373,12 +386,14 @@ public struct BatchProcessor: Sendable {
     /// `StagedKeys`).
     private func checkReferences(_ batch: Batch, of kinds: [ExtractKind]) async throws {
         try await forEach(kinds.filter(batch.kinds.contains)) { kind, connection in
-            if !batch.remembered.allSent(kind, "patient_id") {
-                try await run("ingest/dangling_patients.sql", batch, kind: kind, on: connection)
-            }
-            if kind == .referrals,
-               try await !registered(batch.remembered.facilityCodes(.referrals, "to_facility_code"), on: connection) {
-                try await run("ingest/dangling_referral_target.sql", batch, kind: .referrals, on: connection)
+            try await batch.stages.measure("checks: references \(kind.rawValue)") {
+                if !batch.remembered.allSent(kind, "patient_id") {
+                    try await run("ingest/dangling_patients.sql", batch, kind: kind, on: connection)
+                }
+                if kind == .referrals,
+                   try await !registered(batch.remembered.facilityCodes(.referrals, "to_facility_code"), on: connection) {
+                    try await run("ingest/dangling_referral_target.sql", batch, kind: .referrals, on: connection)
+                }
             }
         }
     }
@@ -414,38 +429,45 @@ public struct BatchProcessor: Sendable {
     private func measure(_ batch: Batch) async throws {
         try await database.query("DELETE FROM ingest.batch_checks WHERE batch_id = \(batch.id)")
         try await forEach(batch.kinds) { kind, connection in
-            let table = StagingTable(batchID: batch.id, kind: kind)
-            let binds = ExtractFileLoader.binds(batch.id, kind.rawValue)
-            var issues = true
-            for try await found in try await connection.query(PostgresQuery(unsafeSQL: """
-                SELECT EXISTS (SELECT 1 FROM ingest.row_errors WHERE batch_id = $1 AND kind = $2)
-                """, binds: binds), logger: database.logger).decode(Bool.self) {
-                issues = found
+            try await batch.stages.measure("checks: measures \(kind.rawValue)") {
+                try await measure(kind, batch, on: connection)
             }
-            if issues {
-                try await connection.query(PostgresQuery(unsafeSQL: table.render(try SQLFile.load("ingest/quarantine.sql")), binds: binds),
-                                           logger: database.logger)
-            }
-            try await connection.query(PostgresQuery(unsafeSQL: issues ? """
-                UPDATE ingest.batch_files SET
-                    rejected = (SELECT count(*) FROM \(table.name) WHERE _rejected),
-                    warnings = (SELECT count(*) FROM \(table.name) s
-                                WHERE NOT s._rejected AND EXISTS (
-                                    SELECT 1 FROM ingest.row_errors e
-                                    WHERE e.batch_id = $1 AND e.kind = $2 AND e.line = s._line AND e.severity = 'warning'))
-                WHERE batch_id = $1 AND kind = $2
-                """ : "UPDATE ingest.batch_files SET rejected = 0, warnings = 0 WHERE batch_id = $1 AND kind = $2",
-                binds: binds), logger: database.logger)
-            let checks = QualityChecks.ids(kind)
-            if let tally = batch.remembered.quality(kind) {
-                // Counted as the rows streamed: the staging table need not be read again.
-                try await connection.query("""
-                    INSERT INTO ingest.batch_checks (batch_id, check_id, failing, applicable)
-                    SELECT \(batch.id), * FROM unnest(\(checks)::text[], \(tally.failing)::int8[], \(tally.applicable)::int8[])
-                    """, logger: database.logger)
-            } else if !checks.isEmpty {
-                try await run("ingest/checks/\(kind.rawValue).sql", batch, kind: kind, on: connection)
-            }
+        }
+    }
+
+    /// One kind's part of `measure`.
+    private func measure(_ kind: ExtractKind, _ batch: Batch, on connection: PostgresConnection) async throws {
+        let table = StagingTable(batchID: batch.id, kind: kind)
+        let binds = ExtractFileLoader.binds(batch.id, kind.rawValue)
+        var issues = true
+        for try await found in try await connection.query(PostgresQuery(unsafeSQL: """
+            SELECT EXISTS (SELECT 1 FROM ingest.row_errors WHERE batch_id = $1 AND kind = $2)
+            """, binds: binds), logger: database.logger).decode(Bool.self) {
+            issues = found
+        }
+        if issues {
+            try await connection.query(PostgresQuery(unsafeSQL: table.render(try SQLFile.load("ingest/quarantine.sql")), binds: binds),
+                                       logger: database.logger)
+        }
+        try await connection.query(PostgresQuery(unsafeSQL: issues ? """
+            UPDATE ingest.batch_files SET
+                rejected = (SELECT count(*) FROM \(table.name) WHERE _rejected),
+                warnings = (SELECT count(*) FROM \(table.name) s
+                            WHERE NOT s._rejected AND EXISTS (
+                                SELECT 1 FROM ingest.row_errors e
+                                WHERE e.batch_id = $1 AND e.kind = $2 AND e.line = s._line AND e.severity = 'warning'))
+            WHERE batch_id = $1 AND kind = $2
+            """ : "UPDATE ingest.batch_files SET rejected = 0, warnings = 0 WHERE batch_id = $1 AND kind = $2",
+            binds: binds), logger: database.logger)
+        let checks = QualityChecks.ids(kind)
+        if let tally = batch.remembered.quality(kind) {
+            // Counted as the rows streamed: the staging table need not be read again.
+            try await connection.query("""
+                INSERT INTO ingest.batch_checks (batch_id, check_id, failing, applicable)
+                SELECT \(batch.id), * FROM unnest(\(checks)::text[], \(tally.failing)::int8[], \(tally.applicable)::int8[])
+                """, logger: database.logger)
+        } else if !checks.isEmpty {
+            try await run("ingest/checks/\(kind.rawValue).sql", batch, kind: kind, on: connection)
         }
     }
 
@@ -502,25 +524,31 @@ public struct BatchProcessor: Sendable {
                 // Checked inside this transaction: staged rows lost before it began are found
                 // here, and a crash that empties staging after it kills this transaction too.
                 try await requireStagedRows(batch, on: connection)
+                try await nameSession(batch, on: connection)
                 if batch.kinds.contains(.patients) {
-                    counts[.patients] = try await merge(.patients, batch, on: connection)
+                    counts[.patients] = try await batch.stages.measure("main: merge patients") {
+                        try await merge(.patients, batch, lane: "main", on: connection)
+                    }
                 }
-                try await checks.value
+                try await batch.stages.measure("main: waiting for the checks") { try await checks.value }
                 faults.reach(.afterChecks, logger: database.logger)
                 if let reason = try await thresholdExceeded(batch) { throw Rejection(reason: reason) }
                 for kind in batch.kinds where kind != .patients && !Self.activityKinds.contains(kind) {
                     let shared = kind == .exams ? try await sharedExams?.value : nil
-                    counts[kind] = try await merge(kind, batch, on: connection, sharing: shared)
+                    counts[kind] = try await batch.stages.measure("main: merge \(kind.rawValue)") {
+                        try await merge(kind, batch, lane: "main", on: connection, sharing: shared)
+                    }
                 }
                 if let side {
                     // The side transaction is prepared (a dry run's rolled back) before this one
                     // commits; its counts are recorded with the others (the shared kind's added up).
-                    counts.merge(try await side.value) { main, side in
+                    let sideCounts = try await batch.stages.measure("main: waiting for the side transaction") { try await side.value }
+                    counts.merge(sideCounts) { main, side in
                         (main.inserted + side.inserted, main.updated + side.updated, main.retracted + side.retracted)
                     }
                 } else {
                     let touched = try await touchedMonths(batch, on: connection)
-                    counts.merge(try await mergeActivity(batch, patientsMerged: true, touched: touched, on: connection)) { $1 }
+                    counts.merge(try await mergeActivity(batch, lane: "main", patientsMerged: true, touched: touched, on: connection)) { $1 }
                 }
                 if batch.dryRun { throw DryRunRollback() }
                 try await recordCounts(batch, counts, status: .loaded, on: connection)
@@ -546,7 +574,16 @@ public struct BatchProcessor: Sendable {
             return
         }
         faults.reach(.afterMainCommit, logger: database.logger)
-        if let side = batch.side { await settle(side, batch, commit: true) }
+        if let side = batch.side {
+            await batch.stages.measure("side: commit prepared") { await settle(side, batch, commit: true) }
+        }
+    }
+
+    /// Names the session of a batch's transaction after the batch, for `BatchWatchdog`; the name
+    /// goes back to the pool's at the transaction's end.
+    private func nameSession(_ batch: Batch, on connection: PostgresConnection) async throws {
+        try await connection.query("SELECT set_config('application_name', \(BatchWatchdog.applicationName(batch.id)), true)",
+                                   logger: database.logger)
     }
 
     /// Throws `StagingLost` when a received file's staged rows are gone (`ingest.lost_files`).
@@ -562,27 +599,39 @@ public struct BatchProcessor: Sendable {
     /// never see a half-loaded batch. `patientsMerged`: the batch's patients are merged in this
     /// transaction already; otherwise the referral matching reads them from staging. `touched`:
     /// the months whose rollups change, taken before the merge (`touchedMonths`).
-    private func mergeActivity(_ batch: Batch, patientsMerged: Bool, touched: TouchedMonths,
+    /// `lane`: which transaction it is, for the stages' names.
+    private func mergeActivity(_ batch: Batch, lane: String, patientsMerged: Bool, touched: TouchedMonths,
                                on connection: PostgresConnection) async throws -> [ExtractKind: Counts] {
         let (months, referralMonths) = (touched.facility, touched.referral)
+        let stages = batch.stages
         var counts: [ExtractKind: Counts] = [:]
         for kind in Self.activityKinds where batch.kinds.contains(kind) {
-            counts[kind] = try await merge(kind, batch, on: connection)
+            counts[kind] = try await stages.measure("\(lane): merge \(kind.rawValue)") {
+                try await merge(kind, batch, lane: lane, on: connection)
+            }
         }
         if batch.kinds.contains(.referrals) {
-            try await run("referral/history.sql", batch, kind: .referrals, on: connection)
+            try await stages.measure("\(lane): referral history") {
+                try await run("referral/history.sql", batch, kind: .referrals, on: connection)
+            }
         }
-        try await Rollups.refreshFacilityMonths(months.sorted().map { (batch.facilityID, $0) }, on: connection,
-                                                logger: database.logger)
+        try await stages.measure("\(lane): facility rollups") {
+            try await Rollups.refreshFacilityMonths(months.sorted().map { (batch.facilityID, $0) }, on: connection,
+                                                    logger: database.logger)
+        }
         var referralKeys = referralMonths.sorted().map { (facility: batch.facilityID, month: $0) }
         // Encounters, referrals and patient links (a person's records) decide completions.
         let matching = !Set(batch.kinds).isDisjoint(with: [.patients, .encounters, .referrals])
         if matching, let earliest = months.union(referralMonths).min() {
             let batchPatients = patientsMerged || !batch.kinds.contains(.patients) ? nil : Self.batchPatients(batch)
-            referralKeys += try await Rollups.matchReferrals(facility: batch.facilityID, touchedFrom: earliest,
-                                                             batchPatients: batchPatients, on: connection, logger: database.logger)
+            referralKeys += try await stages.measure("\(lane): referral matching") {
+                try await Rollups.matchReferrals(facility: batch.facilityID, touchedFrom: earliest,
+                                                 batchPatients: batchPatients, on: connection, logger: database.logger)
+            }
         }
-        try await Rollups.refreshReferralMonths(referralKeys, on: connection, logger: database.logger)
+        try await stages.measure("\(lane): referral rollups") {
+            try await Rollups.refreshReferralMonths(referralKeys, on: connection, logger: database.logger)
+        }
         return counts
     }
 
@@ -635,21 +684,28 @@ public struct BatchProcessor: Sendable {
     /// `sharing`: a kind whose new rows both transactions insert; the side takes its share last.
     private func mergeSide(_ side: Side, _ batch: Batch, after references: Task<Void, any Error>,
                            sharing: Task<SharedInsert, any Error>?) async throws -> [ExtractKind: Counts] {
-        let touched = try await database.withConnection { try await touchedMonths(batch, on: $0) }
-        try await references.value
+        let touched = try await batch.stages.measure("side: touched months") {
+            try await database.withConnection { try await touchedMonths(batch, on: $0) }
+        }
+        try await batch.stages.measure("side: waiting for its references") { try await references.value }
         return try await database.withConnection { connection in
             try await connection.query("BEGIN", logger: database.logger)
             do {
-                var counts = try await mergeActivity(batch, patientsMerged: false, touched: touched, on: connection)
+                try await nameSession(batch, on: connection)
+                var counts = try await mergeActivity(batch, lane: "side", patientsMerged: false, touched: touched, on: connection)
                 if let shared = try await sharing?.value {
-                    counts[shared.kind] = (try await insertShared(shared, batch, on: connection), 0, 0)
+                    counts[shared.kind] = try await batch.stages.measure("side: insert \(shared.kind.rawValue)") {
+                        (try await insertShared(shared, batch, lane: "side", on: connection), 0, 0)
+                    }
                 }
                 if batch.dryRun {
                     try await connection.query("ROLLBACK", logger: database.logger)
                 } else {
                     faults.reach(.beforePrepare, logger: database.logger)
-                    try await connection.query(PostgresQuery(unsafeSQL: "PREPARE TRANSACTION '\(side.preparedName)'"),
-                                               logger: database.logger)
+                    try await batch.stages.measure("side: prepare") {
+                        try await connection.query(PostgresQuery(unsafeSQL: "PREPARE TRANSACTION '\(side.preparedName)'"),
+                                                   logger: database.logger)
+                    }
                     faults.reach(.afterPrepare, logger: database.logger)
                 }
                 return counts
@@ -691,18 +747,22 @@ public struct BatchProcessor: Sendable {
     /// retraction DELETE).
     /// `sharing`: the kind's new rows are inserted by both transactions, range by range, and its
     /// stored keys were marked already (`shareInsert`).
-    private func merge(_ kind: ExtractKind, _ batch: Batch, on connection: PostgresConnection,
+    /// `lane`: which transaction it is, for the stages' names.
+    private func merge(_ kind: ExtractKind, _ batch: Batch, lane: String, on connection: PostgresConnection,
                        sharing shared: SharedInsert? = nil) async throws -> Counts {
         var stored: Int?  // how many sent keys are stored; nil (the census): unknown, nothing is skipped
         var retractions = true
+        let step = "\(lane): merge \(kind.rawValue):"
         if kind == .patients {
-            try await mergePersons(batch, on: connection)
+            try await batch.stages.measure("\(step) persons", step: true) { try await mergePersons(batch, on: connection) }
         }
         if kind != .beds {  // the census is keyed by department and date, not by a sent key
             if let shared {
                 stored = shared.stored
             } else {
-                stored = try await executeAll("ingest/mark_stored.sql", batch, kind: kind, on: connection)
+                stored = try await batch.stages.measure("\(step) mark stored", step: true) {
+                    try await executeAll("ingest/mark_stored.sql", batch, kind: kind, on: connection)
+                }
             }
             if let sent = batch.retractionsSent[kind] {
                 retractions = sent > 0
@@ -720,10 +780,12 @@ public struct BatchProcessor: Sendable {
             if command == "UPDATE", stored == 0 { continue }
             if command == "DELETE", !retractions { continue }
             if command == "INSERT", let shared {
-                counts.inserted += try await insertShared(shared, batch, on: connection)
+                counts.inserted += try await insertShared(shared, batch, lane: lane, on: connection)
                 continue
             }
-            let rows = try await execute(statement, batch, on: connection)
+            let rows = try await batch.stages.measure("\(step) \(command)", step: true) {
+                try await execute(statement, batch, on: connection)
+            }
             switch command {
             case "INSERT":
                 counts.inserted += rows
@@ -744,7 +806,9 @@ public struct BatchProcessor: Sendable {
     /// counted. Its rejected rows are marked already (its reference check has run).
     private func shareInsert(_ kind: ExtractKind, _ batch: Batch) async throws -> SharedInsert {
         try await database.withConnection { connection in
-            let stored = try await executeAll("ingest/mark_stored.sql", batch, kind: kind, on: connection)
+            let stored = try await batch.stages.measure("\(kind.rawValue): mark stored for the shared insert") {
+                try await executeAll("ingest/mark_stored.sql", batch, kind: kind, on: connection)
+            }
             var pages = 0
             let table = StagingTable(batchID: batch.id, kind: kind).name
             for try await count in try await connection.query(PostgresQuery(unsafeSQL:
@@ -757,7 +821,7 @@ public struct BatchProcessor: Sendable {
 
     /// Inserts the new rows of the page ranges of `shared` this transaction takes, until none is
     /// left; how many.
-    private func insertShared(_ shared: SharedInsert, _ batch: Batch, on connection: PostgresConnection) async throws -> Int {
+    private func insertShared(_ shared: SharedInsert, _ batch: Batch, lane: String, on connection: PostgresConnection) async throws -> Int {
         let file = "ingest/merge/\(shared.kind.rawValue).sql"
         let sql = try SQLFile.load(file)
         var inserted = 0
@@ -766,7 +830,9 @@ public struct BatchProcessor: Sendable {
             guard let insert = statements.first(where: { SQLScript.command(of: $0) == "INSERT" }) else {
                 preconditionFailure("\(file) has no INSERT")
             }
-            inserted += try await execute(insert, batch, on: connection)
+            inserted += try await batch.stages.measure("\(lane): insert \(shared.kind.rawValue): pages \(pages)", step: true) {
+                try await execute(insert, batch, on: connection)
+            }
         }
         return inserted
     }

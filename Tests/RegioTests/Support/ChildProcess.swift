@@ -24,6 +24,11 @@ final class ChildProcess: @unchecked Sendable {
         try process.run()
     }
 
+    /// A test that fails half-way leaves nothing running.
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
     /// What it printed so far.
     var text: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
 
