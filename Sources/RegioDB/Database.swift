@@ -14,6 +14,8 @@ public struct Database: Sendable {
     public let client: PostgresClient
     public let url: DatabaseURL
     public let logger: Logger
+    /// The most connections the pool opens.
+    public let poolSize: Int
     private let inUse: Gauge
     private let leases: LeaseCounter
 
@@ -36,6 +38,7 @@ public struct Database: Sendable {
         self.inUse = Gauge(label: "regio_db_connections_in_use", dimensions: [("pool", name)])
         Gauge(label: "regio_db_connections_max", dimensions: [("pool", name)]).record(poolSize)
         self.leases = LeaseCounter()
+        self.poolSize = poolSize
     }
 
     private static func tls(_ mode: DatabaseURL.TLSMode) -> PostgresClient.Configuration.TLS {
@@ -80,6 +83,9 @@ public struct Database: Sendable {
         try await client.query(query, logger: logger)
     }
 
+    /// Connections leased by `withConnection` and `withTransaction` now.
+    public var connectionsInUse: Int { leases.value }
+
     /// A connection of its own, outside the pool, for a session that must last as long as the
     /// process (`IngestInstance`'s lease). The caller closes it.
     public func dedicatedConnection(name: String) async throws -> PostgresConnection {
@@ -98,6 +104,7 @@ public struct Database: Sendable {
 /// Counts leased connections; a lock is enough, the critical section is one addition.
 final class LeaseCounter: Sendable {
     private let count = Mutex(0)
+    var value: Int { count.withLock { $0 } }
     func change(by delta: Int) -> Int {
         count.withLock { value in
             value += delta

@@ -1,4 +1,8 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
 import PostgresNIO
 import RegioApp
 import RegioCore
@@ -14,20 +18,10 @@ struct SlowBatchTests {
     func blockedByPreparedTransaction() async throws {
         try await TestDatabase.with { database in
             try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "test")
-            let work = FileManager.default.temporaryDirectory.appendingPathComponent("slow-\(UUID())")
-            try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(at: work) }
-            let secret = work.appendingPathComponent("region.key")
-            try Data(String(repeating: "s", count: 40).utf8).write(to: secret)
-            let token = try await CredentialStore(database: database).issue(
-                role: .facility, scope: "H339901001", label: "test", expiresAt: nil, actor: "test").token
-            let tokenFile = work.appendingPathComponent("token")
-            try Data(token.utf8).write(to: tokenFile)
-            let extract = work.appendingPathComponent("extract")
-            try FileManager.default.createDirectory(at: extract, withIntermediateDirectories: true)
-            try Data(Extracts.patients.utf8).write(to: extract.appendingPathComponent("patients.csv"))
-            try Data(Extracts.encounters.utf8).write(to: extract.appendingPathComponent("encounters.csv"))
-            try LocalExtract.writeManifest(directory: extract.path, facility: "H339901001", businessDate: "2026-11-22", encoding: .utf8)
+            let work = try Work()
+            defer { work.remove() }
+            let tokenFile = try await work.tokenFile(for: "H339901001", database)
+            let extract = try work.extract(for: "H339901001")
 
             // What a process killed long ago (or an operator's session) can leave: a prepared
             // transaction, not Regio's, holding a lock on the rollups every batch refreshes.
@@ -38,12 +32,12 @@ struct SlowBatchTests {
                 try await connection.query(PostgresQuery(unsafeSQL: "PREPARE TRANSACTION '\(gid)'"), logger: database.logger)
             }
             let (service, server) = try ChildProcess.ingestService(
-                database: database.url, secret: secret, environment: ["REGIO_SLOW_BATCH_SECONDS": "1", "REGIO_LOG_LEVEL": "info"],
-                output: work.appendingPathComponent("service.log"))
+                database: database.url, secret: work.secret, environment: ["REGIO_SLOW_BATCH_SECONDS": "1", "REGIO_LOG_LEVEL": "info"],
+                output: work.url.appendingPathComponent("service.log"))
             do {
                 try await service.waitUntilReady(server)
                 let upload = try ChildProcess(["upload", "--server", server, "--token-file", tokenFile.path, extract.path],
-                                              environment: [:], output: work.appendingPathComponent("upload.log"))
+                                              environment: [:], output: work.url.appendingPathComponent("upload.log"))
                 let deadline = ContinuousClock.now + .seconds(30)
                 while !service.text.contains("batch slow"), ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(100))
@@ -67,6 +61,140 @@ struct SlowBatchTests {
                 throw error
             }
             await service.stop()
+        }
+    }
+
+    @Test("uploads streaming slowly do not hold up the decision of a committed batch")
+    func uploadsDoNotStarveDecisions() async throws {
+        try await TestDatabase.with { database in
+            try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "test")
+            let work = try Work()
+            defer { work.remove() }
+            let (first, second) = ("H339901001", "H339901002")
+            let (service, server) = try ChildProcess.ingestService(
+                database: database.url, secret: work.secret,
+                environment: ["REGIO_DB_POOL_SIZE": "3", "REGIO_SLOW_BATCH_SECONDS": "2", "REGIO_LOG_LEVEL": "info"],
+                output: work.url.appendingPathComponent("service.log"))
+            try await service.waitUntilReady(server)
+            let http = HTTPSession(server: server)
+
+            // One facility's night, sent whole but not committed yet.
+            let token = try await work.token(for: first, database)
+            let extract = try work.extract(for: first)
+            let batch = try await http.create(extract, token: token)
+            for file in ["patients.csv", "encounters.csv"] {
+                let bytes = try Data(contentsOf: extract.appendingPathComponent(file))
+                #expect(try await http.send(.PUT, "/v1/batches/\(batch)/files/\(file)", token: token, body: .bytes(ByteBuffer(data: bytes))).status == .ok)
+            }
+
+            // Another facility's files trickle in on a slow line: each holds one of the service's
+            // three upload connections for as long as it streams.
+            let slowToken = try await work.token(for: second, database)
+            let slowBatch = try await http.create(try work.extract(for: second), token: slowToken)
+            var lines: [AsyncStream<ByteBuffer>.Continuation] = []
+            var trickles: [Task<Void, Never>] = []
+            for (file, header) in [("patients.csv", Extracts.patientsHeader), ("encounters.csv", Extracts.encountersHeader)] {
+                let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream()
+                continuation.yield(ByteBuffer(string: header))
+                lines.append(continuation)
+                trickles.append(Task {
+                    _ = try? await http.send(.PUT, "/v1/batches/\(slowBatch)/files/\(file)", token: slowToken,
+                                             body: .stream(stream, length: .unknown))
+                })
+            }
+            defer { lines.forEach { $0.finish() } }
+            let streaming = try await wait(within: .seconds(20)) {
+                try await Self.value(database, """
+                    SELECT count(*)::text FROM pg_stat_activity
+                    WHERE datname = current_database() AND application_name = 'regio-ingest' AND query LIKE 'COPY%' AND state = 'active'
+                    """) == "2"
+            }
+            #expect(streaming, "both slow uploads are streaming")
+
+            // The first facility commits: its batch is decided while the others still stream.
+            #expect(try await http.send(.POST, "/v1/batches/\(batch)/commit", token: token).status == .accepted)
+            let committed = ContinuousClock.now
+            let decided = try await wait(within: .seconds(15)) {
+                try await Self.value(database, "SELECT status FROM ingest.batches WHERE id = \(batch)") == "loaded"
+            }
+            #expect(decided, "decided within 15 s while uploads streamed (\(ContinuousClock.now - committed)):\n\(service.text)")
+            #expect(try await Self.value(database, "SELECT status FROM ingest.batches WHERE id = \(slowBatch)") == "receiving")
+
+            lines.forEach { $0.finish() }
+            for trickle in trickles { await trickle.value }
+            await service.stop()
+        }
+    }
+
+    static func value(_ database: Database, _ sql: String) async throws -> String? {
+        for try await value in try await database.query(PostgresQuery(unsafeSQL: sql)).decode(String?.self) { return value }
+        return nil
+    }
+
+    /// Whether `condition` held within `limit`.
+    func wait(within limit: Duration, _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while try await !condition() {
+            guard ContinuousClock.now < deadline else { return false }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return true
+    }
+
+    /// A scratch folder: the region secret, tokens, extracts.
+    struct Work {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("slow-\(UUID())")
+        var secret: URL { url.appendingPathComponent("region.key") }
+
+        init() throws {
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+            try Data(String(repeating: "s", count: 40).utf8).write(to: secret)
+        }
+
+        func remove() { try? FileManager.default.removeItem(at: url) }
+
+        func token(for facility: String, _ database: Database) async throws -> String {
+            try await CredentialStore(database: database).issue(role: .facility, scope: facility, label: "test", expiresAt: nil, actor: "test").token
+        }
+
+        func tokenFile(for facility: String, _ database: Database) async throws -> URL {
+            let file = url.appendingPathComponent("token-\(facility)")
+            try Data(try await token(for: facility, database).utf8).write(to: file)
+            return file
+        }
+
+        /// A small night of `facility`: three patients and their encounters.
+        func extract(for facility: String) throws -> URL {
+            let extract = url.appendingPathComponent("extract-\(facility)")
+            try FileManager.default.createDirectory(at: extract, withIntermediateDirectories: true)
+            try Data(Extracts.patients.utf8).write(to: extract.appendingPathComponent("patients.csv"))
+            try Data(Extracts.encounters.utf8).write(to: extract.appendingPathComponent("encounters.csv"))
+            try LocalExtract.writeManifest(directory: extract.path, facility: facility, businessDate: "2026-11-22", encoding: .utf8)
+            return extract
+        }
+    }
+
+    /// Requests to the ingestion service as the upload client makes them, one at a time.
+    struct HTTPSession {
+        let server: String
+
+        func send(_ method: HTTPMethod, _ path: String, token: String,
+                  body: HTTPClientRequest.Body? = nil) async throws -> (status: HTTPResponseStatus, json: [String: Any]) {
+            var request = HTTPClientRequest(url: server + path)
+            request.method = method
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+            request.body = body
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
+            let bytes = try await response.body.collect(upTo: 1 << 20)
+            return (response.status, (try? JSONSerialization.jsonObject(with: Data(buffer: bytes)) as? [String: Any]) ?? [:])
+        }
+
+        /// Creates a batch from the folder's manifest; its id.
+        func create(_ extract: URL, token: String) async throws -> Int64 {
+            let manifest = try Data(contentsOf: extract.appendingPathComponent("manifest.json"))
+            let created = try await send(.POST, "/v1/batches", token: token, body: .bytes(ByteBuffer(data: manifest)))
+            #expect(created.status == .created)
+            return try #require((created.json["batch"] as? [String: Any])?["id"] as? Int64)
         }
     }
 }

@@ -68,6 +68,8 @@ final class BatchStages: Sendable {
 /// whom it waits for (a prepared transaction shows as such), or nothing, when the stage waits for
 /// a connection from the pool. The batch's sessions are those whose query names its staging
 /// tables or whose `application_name` is the batch's (set in its main and side transactions).
+/// PostgreSQL is asked on a connection of the watchdog's own: the pool may be what the batch
+/// waits for.
 struct BatchWatchdog: Sendable {
     let database: Database
     let after: Duration
@@ -76,12 +78,20 @@ struct BatchWatchdog: Sendable {
     func watch(_ stages: BatchStages, attempt: Int32) async {
         let started = ContinuousClock.now
         while (try? await Task.sleep(for: after)) != nil {
-            let waits = (try? await self.waits(stages.batchID)) ?? ["(could not ask PostgreSQL)"]
+            let sessions = try? await self.sessions(stages.batchID)
+            let waits = switch sessions {
+            case nil: "(PostgreSQL could not be asked)"
+            case let sessions? where !sessions.contains(where: \.active):
+                "no statement of the batch runs in PostgreSQL: its stages wait for a connection from the pool, or for the service"
+                    + sessions.map { "; " + $0.description }.joined()
+            case let sessions?: sessions.map(\.description).joined(separator: "; ")
+            }
             database.logger.warning("batch slow", metadata: [
                 "batch": "\(stages.batchID)", "attempt": "\(attempt)",
                 "seconds": "\((ContinuousClock.now - started).components.seconds)",
                 "stages": "\(stages.running.map { "\($0.name) (\($0.running.components.seconds) s)" }.joined(separator: ", "))",
-                "waits": "\(waits.isEmpty ? "no statement of the batch is running in PostgreSQL: it waits for a connection from the pool, or for the service" : waits.joined(separator: "; "))",
+                "pool": "\(database.connectionsInUse) of \(database.poolSize) connections in use",
+                "waits": "\(waits)",
             ])
         }
     }
@@ -89,25 +99,47 @@ struct BatchWatchdog: Sendable {
     /// The application name a batch's transactions set.
     static func applicationName(_ batchID: Int64) -> String { "regio batch \(batchID)" }
 
-    /// One entry per session of the batch that is busy: its wait, and who blocks it.
-    func waits(_ batchID: Int64) async throws -> [String] {
-        var waits: [String] = []
-        let rows = try await database.query("""
-            SELECT a.pid, a.state || coalesce(', waiting for ' || a.wait_event_type || ' ' || a.wait_event, ''),
-                   regexp_replace(left(a.query, 120), '\\s+', ' ', 'g'),
+    /// A session of the batch in PostgreSQL: what it is doing or waits for, and who blocks it.
+    struct Session: CustomStringConvertible {
+        var active: Bool
+        var description: String
+    }
+
+    /// The batch's sessions that are not idle.
+    func sessions(_ batchID: Int64) async throws -> [Session] {
+        let connection = try await database.dedicatedConnection(name: "ingest-watchdog")
+        do {
+            let waits = try await sessions(batchID, on: connection)
+            try? await connection.close()
+            return waits
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    private func sessions(_ batchID: Int64, on connection: PostgresConnection) async throws -> [Session] {
+        var sessions: [Session] = []
+        let rows = try await connection.query("""
+            WITH activity AS (
+                SELECT pid, datname, state, wait_event_type, wait_event, application_name, query,
+                       btrim(regexp_replace(regexp_replace(coalesce(query, ''), '--[^' || chr(10) || ']*', '', 'g'), '\\s+', ' ', 'g')) AS statement
+                FROM pg_stat_activity)
+            SELECT a.pid, a.state = 'active', a.state || coalesce(', waiting for ' || a.wait_event_type || ' ' || a.wait_event, ''),
+                   left(a.statement, 120),
                    (SELECT string_agg(CASE WHEN b = 0 THEN 'a prepared transaction ('
                                                || coalesce((SELECT string_agg(gid, ', ') FROM pg_prepared_xacts), '?') || ')'
                                            ELSE 'session ' || b || coalesce(' (' || nullif(s.application_name, '') || ')', '')
-                                                || ': ' || regexp_replace(left(coalesce(s.query, ''), 80), '\\s+', ' ', 'g') END, '; ')
-                    FROM unnest(pg_blocking_pids(a.pid)) b LEFT JOIN pg_stat_activity s ON s.pid = b)
-            FROM pg_stat_activity a
+                                                || ': ' || left(coalesce(s.statement, ''), 80) END, '; ')
+                    FROM unnest(pg_blocking_pids(a.pid)) b LEFT JOIN activity s ON s.pid = b)
+            FROM activity a
             WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.state NOT IN ('idle')
               AND (a.application_name = \(Self.applicationName(batchID)) OR a.query LIKE \("%staging.b\(batchID)\\_%"))
             ORDER BY a.pid
-            """)
-        for try await (pid, wait, query, blockers) in rows.decode((Int32, String, String, String?).self) {
-            waits.append("session \(pid) \(wait): \(query)" + (blockers.map { ", blocked by \($0)" } ?? ""))
+            """, logger: database.logger)
+        for try await (pid, active, wait, query, blockers) in rows.decode((Int32, Bool, String, String, String?).self) {
+            sessions.append(Session(active: active, description: "session \(pid) \(wait): \(query)" + (blockers.map { ", blocked by \($0)" } ?? "")))
         }
-        return waits
+        return sessions
     }
 }
