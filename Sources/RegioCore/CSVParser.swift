@@ -21,6 +21,8 @@ public struct CSVParser: Sendable {
         public var fields: [String]
         /// Line the record starts on, counting from 1 (the header is line 1).
         public var line: Int
+        /// Line the record ends on: later than `line` when a quoted field holds line breaks.
+        public var lastLine: Int
         public var problem: String?
         /// Some field's bytes were not valid UTF-8 (after transcoding): `bad_encoding` on this line.
         public var badEncoding: Bool = false
@@ -213,7 +215,7 @@ public struct CSVParser: Sendable {
 
     /// The record read so far, its last field appended.
     private var record: Record {
-        Record(fields: fields, line: recordLine, problem: problem, badEncoding: badEncoding, byteCount: recordBytes)
+        Record(fields: fields, line: recordLine, lastLine: line, problem: problem, badEncoding: badEncoding, byteCount: recordBytes)
     }
 
     private mutating func endRecord(_ terminator: UInt8, _ emit: (Record) throws -> Void) rethrows {

@@ -31,15 +31,22 @@ public struct RowIssue: Sendable, Codable, Equatable {
     public var code: IssueCode
     public var severity: Severity
     public var message: String
-    /// The offending text, kept for the hospital to see — never for an ID number.
+    /// The offending text, kept for the hospital to see — never for an ID number — and at most
+    /// `maxRawCharacters` of it.
     public var raw: String?
+
+    /// How much of an offending value an error keeps; a longer one is cut, and ends in "…".
+    public static let maxRawCharacters = 200
 
     public init(column: String?, code: IssueCode, severity: Severity, message: String, raw: String? = nil) {
         self.column = column
         self.code = code
         self.severity = severity
         self.message = message
-        self.raw = raw
+        self.raw = raw.map { raw in
+            raw.utf8.count > Self.maxRawCharacters && raw.count > Self.maxRawCharacters
+                ? String(raw.prefix(Self.maxRawCharacters)) + "…" : raw
+        }
     }
 
     enum CodingKeys: String, CodingKey {
@@ -190,10 +197,11 @@ public struct RowValidator: Sendable {
                             quality: op == "U" ? quality(values, typed: typed) : 0)
     }
 
-    /// The row as sent, one value per staging column, for quarantine — but never an ID number.
-    public func rawValues(_ fields: [String]) -> [String?] {
+    /// The row as sent, one value per staging column, for quarantine — but never an ID number, nor
+    /// the fields from position `limit` on.
+    public func rawValues(_ fields: [String], before limit: Int = .max) -> [String?] {
         zip(staged, positions).map { column, position in
-            guard column.type != .idNumber, let position, position < fields.count else { return nil }
+            guard column.type != .idNumber, let position, position < min(fields.count, limit) else { return nil }
             return fields[position]
         }
     }

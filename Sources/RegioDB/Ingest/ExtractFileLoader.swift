@@ -434,6 +434,13 @@ struct StreamState {
                     row.rejected = true
                     row.values = validator.rawValues(record.fields)
                 }
+                if let runaway = record.runawayQuote(headerWidth: validator.headerWidth) {
+                    // What the field read after its line is the following rows, ID numbers and
+                    // all: none of it is kept, only the fields before it and one error.
+                    row.issues = [runaway.issue]
+                    row.rejected = true
+                    row.values = validator.rawValues(record.fields, before: runaway.field)
+                }
                 if row.rejected { out.rejected += 1 } else if !row.issues.isEmpty { out.warnings += 1 }
                 if row.op == "D" { out.retractions += 1 }
                 out.keys.append(row.values[keyPosition])

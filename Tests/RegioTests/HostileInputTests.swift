@@ -1,0 +1,62 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import RegioCore
+import RegioDB
+import Testing
+
+/// Extracts written carelessly or with intent: what comes back must not carry personal data.
+@Suite("Hostile input")
+struct HostileInputTests {
+    @Test("a quote left open does not carry the following rows' ID numbers into errors, rejected rows or responses",
+          arguments: [true, false])
+    func runawayQuote(closedLater: Bool) async throws {
+        try await IngestScenario.run { s in
+            let ids = (1...4).map { Extracts.rid("339901", "1980050\($0)", 100 + $0) }
+            // Line 2's address opens a quote that only the address of line 5 closes (or nothing
+            // does): lines 2–5 read as one record whose address holds the following rows.
+            let patients = Extracts.patientsHeader + """
+                P001,张三,1,1980-05-01,RID,\(ids[0]),13800000001,"清河区解放路1号
+                P002,李四,2,1980-05-02,RID,\(ids[1]),13800000002,清河区延安路2号
+                P003,王五,1,1980-05-03,RID,\(ids[2]),13800000003,清河区中山路3号
+                P004,赵六,2,1980-05-04,RID,\(ids[3]),13800000004,\(closedLater ? "\"清河区人民路4号\"" : "清河区人民路4号")
+
+                """
+            let batch = try await s.upload(["patients.csv": patients])
+            let token = try await s.token("H339901001")
+
+            let issues = try await s.issues(batch.id)
+            let runaway = try #require(issues.first { $0.code == "bad_csv" }, "\(issues)")
+            #expect(runaway.line == 2, "reported at the line the quote opened")
+            #expect(runaway.message.contains("opened on line 2 runs to line"), "\(runaway.message)")
+            #expect(runaway.message.contains("清河区解放路1号"), "the start of the runaway field: \(runaway.message)")
+            #expect(batch.status == .rejected, "the file has fewer rows than its manifest says: \(batch.reason ?? "")")
+
+            var seen: [String] = []
+            seen.append(try await s.value("""
+                SELECT string_agg(t::text, '|') FROM (
+                    SELECT e::text AS t FROM ingest.row_errors e UNION ALL SELECT r::text FROM ingest.rejected_rows r) x
+                """) ?? "")
+            for uri in ["/v1/batches/\(batch.id)/errors", "/v1/batches/\(batch.id)/errors?format=csv",
+                        "/v1/batches/\(batch.id)/files/patients.csv/rejected"] {
+                try await s.client.execute(uri: uri, method: .get, headers: Fixtures.bearer(token)) { response in
+                    #expect(response.status == .ok, "\(uri)")
+                    seen.append(String(buffer: response.body))
+                }
+            }
+            for text in seen {
+                for id in ids { #expect(!text.contains(id), "an ID number in \(text.prefix(300))") }
+                #expect(!text.contains("13800000003"), "a following row's phone in \(text.prefix(300))")
+            }
+        }
+    }
+
+    @Test("an error's value is capped in length")
+    func longValueCapped() {
+        let issue = RowIssue(column: "name", code: .tooLong, severity: .error, message: "too long",
+                             raw: String(repeating: "长", count: 5_000))
+        #expect(issue.raw!.count <= RowIssue.maxRawCharacters + 1)
+        #expect(issue.raw!.hasSuffix("…"))
+    }
+}
