@@ -186,6 +186,7 @@ public struct BatchController: Sendable {
             switch problem {
             case .notFound: throw Problem.notFound(problem.description)
             case .unknownFacility: throw Problem(status: .unprocessableContent, type: "unknown-facility", detail: problem.description)
+            case .businessDateOutOfRange: throw Problem(status: .unprocessableContent, type: "business-date-out-of-range", detail: problem.description)
             case .wrongState, .filesMissing: throw Problem(status: .conflict, type: "wrong-state", detail: problem.description)
             }
         }

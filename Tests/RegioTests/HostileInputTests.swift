@@ -52,6 +52,29 @@ struct HostileInputTests {
         }
     }
 
+    @Test("a business date after tomorrow or before the region's earliest is refused when the batch is created")
+    func businessDateBounds() async throws {
+        try await IngestScenario.run { s in
+            let token = try await s.token("H339901001")
+            for (date, status, detail) in [("2999-12-31", HTTPResponse.Status.unprocessableContent, "after tomorrow"),
+                                           ("1900-01-01", .unprocessableContent, "before the region's earliest business date 2010-01-01"),
+                                           ("2026-11-22", .created, "")] {
+                let directory = try s.folder(["patients.csv": Array(Extracts.patients.utf8)], facility: "H339901001", date: date)
+                let manifest = try String(contentsOfFile: directory + "/manifest.json", encoding: .utf8)
+                try await s.client.execute(uri: "/v1/batches", method: .post, headers: Fixtures.bearer(token),
+                                           body: ByteBuffer(string: manifest)) { response in
+                    #expect(response.status == status, "\(date)")
+                    let json = try response.json()
+                    if status != .created {
+                        #expect((json["type"] as? String)?.hasSuffix("/business-date-out-of-range") == true)
+                        #expect((json["detail"] as? String ?? "").contains(detail), "\(String(buffer: response.body))")
+                    }
+                }
+            }
+            #expect(try await s.count("ingest.batches") == 1, "only the plausible date made a batch")
+        }
+    }
+
     @Test("an error's value is capped in length")
     func longValueCapped() {
         let issue = RowIssue(column: "name", code: .tooLong, severity: .error, message: "too long",

@@ -17,6 +17,8 @@ public struct BatchStore: Sendable {
         case notFound(Int64)
         case wrongState(Int64, BatchRecord.Status, expected: String)
         case filesMissing([String])
+        /// The manifest's business date is after tomorrow or before the region's earliest.
+        case businessDateOutOfRange(String)
 
         public var description: String {
             switch self {
@@ -24,8 +26,28 @@ public struct BatchStore: Sendable {
             case .notFound(let id): "no batch \(id)"
             case .wrongState(let id, let status, let expected): "batch \(id) is \(status.rawValue); it must be \(expected)"
             case .filesMissing(let names): "files not uploaded yet: \(names.joined(separator: ", "))"
+            case .businessDateOutOfRange(let reason): reason
             }
         }
+    }
+
+    /// Why a business date cannot be loaded, if it cannot: a night after tomorrow in the region's
+    /// time (China time, as the reports count days) has not happened, and one before the region's
+    /// `earliest_business_date` is out of the platform's range. Either would be loaded as the
+    /// newest (or an ancient) version of the facility's rows, and a mistyped year in the future
+    /// would make every later correction lose to it.
+    private func businessDateOutOfRange(_ date: String, on connection: PostgresConnection) async throws -> String? {
+        for try await reason in try await connection.query("""
+            SELECT CASE
+                WHEN d > today + 1 THEN format('business date %s is after tomorrow (%s, China time): no extract can cover a night that far ahead', d, today + 1)
+                WHEN d < earliest THEN format('business date %s is before the region''s earliest business date %s (registry setting earliest_business_date)', d, earliest)
+            END
+            FROM (SELECT \(date)::date AS d, (now() AT TIME ZONE 'Asia/Shanghai')::date AS today,
+                         coalesce((SELECT (value #>> '{}')::date FROM registry.settings WHERE key = 'earliest_business_date'), '-infinity') AS earliest) v
+            """, logger: database.logger).decode(String?.self) {
+            return reason
+        }
+        return nil
     }
 
     /// Creates a batch for a manifest — or, when the same facility already has a batch of the same
@@ -33,6 +55,9 @@ public struct BatchStore: Sendable {
     public func create(manifest: ExtractManifest, credentialID: Int64?) async throws -> (batch: BatchRecord, resumed: Bool) {
         let manifestJSON = String(decoding: try manifest.encoded(), as: UTF8.self)
         let (id, resumed) = try await database.withTransaction { connection -> (Int64, Bool) in
+            if let reason = try await businessDateOutOfRange(manifest.businessDate, on: connection) {
+                throw Problem.businessDateOutOfRange(reason)
+            }
             var facilityID: Int?
             for try await id in try await connection.query(
                 "SELECT id FROM registry.facilities WHERE code = \(manifest.facilityCode) AND active", logger: database.logger
