@@ -118,9 +118,9 @@ public struct BatchController: Sendable {
         switch request.uri.queryParameters.get("format") ?? "json" {
         case "csv":
             headers[.contentType] = "text/csv; charset=utf-8"
-            var text = CSVWriter.line(["file", "line", "column", "code", "severity", "message", "value"])
+            var text = CSVWriter.exportLine(["file", "line", "column", "code", "severity", "message", "value"])
             for issue in issues {
-                text += CSVWriter.line([fileNames[issue.kind] ?? issue.kind, issue.line.map(String.init) ?? "", issue.column ?? "",
+                text += CSVWriter.exportLine([fileNames[issue.kind] ?? issue.kind, issue.line.map(String.init) ?? "", issue.column ?? "",
                                         issue.code, issue.severity, issue.message, issue.raw ?? ""])
             }
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
@@ -144,12 +144,12 @@ public struct BatchController: Sendable {
             throw Problem.notFound("batch \(id) has no file named \(name)")
         }
         let columns = ["line"] + file.kind.spec.columns.filter { $0.type != .idNumber }.map(\.name) + ["errors"]
-        var text = CSVWriter.line(columns)
+        var text = CSVWriter.exportLine(columns)
         for row in try await store.rejectedRows(batch: id, kind: file.kind) {
             var fields = [String(row.line)]
             for column in columns.dropFirst().dropLast() { fields.append((row.fields[column] ?? nil) ?? "") }
             fields.append(row.errors)
-            text += CSVWriter.line(fields)
+            text += CSVWriter.exportLine(fields)
         }
         var headers = HTTPFields()
         headers[.contentType] = "text/csv; charset=utf-8"

@@ -88,8 +88,8 @@ enum OutputFormat {
             headers[.contentType] = "text/csv; charset=utf-8"
             headers[.contentDisposition] = "attachment; filename=\"\(report.id).csv\""
             if let disclosure { headers[.init("X-Regio-Suppressed-Below")!] = String(disclosure.threshold) }
-            var text = CSVWriter.line(result.columns.map(\.name))
-            for row in result.rows { text += CSVWriter.line(row.map(\.csvText)) }
+            var text = CSVWriter.exportLine(result.columns.map(\.name))
+            for row in result.rows { text += CSVWriter.exportLine(row.map(\.csvText)) }
             body = ByteBuffer(string: text)
         }
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))

@@ -96,9 +96,9 @@ struct FacilityCommand: AsyncParsableCommand {
                     try await RegistryStore(database: $0).facilities()
                 }
                 if csv {
-                    print(CSVWriter.line(FacilityImport.required + FacilityImport.optional), terminator: "")
+                    print(CSVWriter.exportLine(FacilityImport.required + FacilityImport.optional), terminator: "")
                     for f in facilities {
-                        print(CSVWriter.line([f.code, f.name, "\(f.tier.rawValue)", f.type.rawValue, f.regionCode,
+                        print(CSVWriter.exportLine([f.code, f.name, "\(f.tier.rawValue)", f.type.rawValue, f.regionCode,
                                               f.grade.rawValue, "\(f.staffedBeds)", f.consortium ?? ""]), terminator: "")
                     }
                 } else {

@@ -75,6 +75,51 @@ struct HostileInputTests {
         }
     }
 
+    @Test("formula cells are escaped in exports unless plain numbers, bidi controls shown by code; the escape reads back off")
+    func safeCells() {
+        for (value, safe) in [("=CMD('calc')!A1", "'=CMD('calc')!A1"), ("@SUM(1+1)", "'@SUM(1+1)"), ("+1-2", "'+1-2"), ("-2+3", "'-2+3"),
+                              ("\tx", "'\tx"), ("-12.5", "-12.5"), ("+3", "+3"), ("-", "'-"), ("清河区", "清河区"), ("", ""),
+                              ("a\u{202E}b", "a<U+202E>b")] {
+            #expect(CSVWriter.safeCell(value) == safe, "\(value)")
+            if !value.contains("\u{202E}") { #expect(CSVWriter.safeCell(value).removingExportEscape() == value, "\(value)") }
+        }
+        #expect("'abc".removingExportEscape() == "'abc", "an apostrophe before anything else is the value's own")
+    }
+
+    @Test("the errors and rejected-rows downloads escape formula cells, and a fixed rejected-rows file loads back as sent")
+    func formulaCellsRoundTrip() async throws {
+        try await IngestScenario.run { s in
+            try await s.rejectThreshold(100)
+            let patients = Extracts.patientsHeader + """
+                P001,=CMD('calc')!A1,1,1980-05-06,,,@SUM(1+1),-2+3
+                P002,+1-2,=9,1975-11-30,,,13800000002,\u{202E}清河区
+
+                """
+            let batch = try await s.upload(["patients.csv": patients])
+            #expect(batch.status == .loaded)
+            let token = try await s.token("H339901001")
+            #expect(try await s.value("SELECT name || '|' || phone || '|' || address FROM emr.patients WHERE patient_id = 'P001'")
+                    == "=CMD('calc')!A1|@SUM(1+1)|-2+3", "stored as sent")
+
+            var errors = "", rejected = ""
+            try await s.client.execute(uri: "/v1/batches/\(batch.id)/errors?format=csv", method: .get, headers: Fixtures.bearer(token)) {
+                errors = String(buffer: $0.body)
+            }
+            try await s.client.execute(uri: "/v1/batches/\(batch.id)/files/patients.csv/rejected", method: .get, headers: Fixtures.bearer(token)) {
+                rejected = String(buffer: $0.body)
+            }
+            #expect(errors.contains(",'=9\r\n") && !errors.contains(",=9"), "\(errors)")
+            #expect(rejected.contains(",'+1-2,'=9,") && rejected.contains("<U+202E>清河区") && !rejected.contains("\u{202E}"), "\(rejected)")
+
+            // The hospital fixes the sex in the downloaded file and sends it again.
+            let fixed = rejected.replacingOccurrences(of: ",'=9,", with: ",2,")
+            let again = try await s.upload(bytes: ["patients.csv": Array(fixed.utf8)], date: "2026-11-23")
+            #expect(again.status == .loaded, "\(again.reason ?? "")")
+            #expect(try await s.value("SELECT name || '|' || sex FROM emr.patients WHERE patient_id = 'P002'") == "+1-2|2",
+                    "the escape read back off")
+        }
+    }
+
     @Test("an error's value is capped in length")
     func longValueCapped() {
         let issue = RowIssue(column: "name", code: .tooLong, severity: .error, message: "too long",

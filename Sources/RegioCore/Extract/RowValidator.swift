@@ -161,7 +161,8 @@ public struct RowValidator: Sendable {
         values.reserveCapacity(staged.count)
         var typed = [Typed](repeating: .none, count: staged.count)
         for (column, position) in zip(staged, positions) {
-            let text = raw(position).trimmingWhitespace()
+            // A value from a downloaded rejected-rows file may carry the exports' formula escape.
+            let text = raw(position).trimmingWhitespace().removingExportEscape()
             // A retraction needs only its key.
             let required = column.required && (op == "U" || spec.key.contains(column.name))
             if text.isEmpty {
