@@ -98,7 +98,7 @@ struct CrashDrill {
             if point != .afterStage {
                 // A committed batch is taken up again at once: decided, or (its staged rows lost
                 // in crash recovery) back to receiving for the upload to send them again.
-                let settled = try await check.wait(within: .seconds(10)) {
+                let settled = try await eventually(within: .seconds(10)) {
                     try await check.value("SELECT count(*)::text FROM ingest.batches WHERE status IN ('queued', 'validating')") == "0"
                 }
                 #expect(settled, "the batch still in the queue or being decided 10 s after /ready; \(context())")
@@ -112,7 +112,7 @@ struct CrashDrill {
                     "every batch loaded; \(context())")
             #expect(try await check.value("SELECT string_agg(gid, ', ') FROM pg_prepared_xacts WHERE database = current_database()") == nil,
                     "no prepared transaction left; \(context())")
-            let stagingLeft = try await check.wait(within: .seconds(5)) {
+            let stagingLeft = try await eventually(within: .seconds(5)) {
                 try await check.value("""
                     SELECT string_agg(t.tablename, ', ') FROM pg_tables t JOIN ingest.batches b ON t.tablename LIKE 'b' || b.id || '\\_%'
                     WHERE t.schemaname = 'staging' AND b.status IN ('loaded', 'validated', 'rejected', 'failed')
@@ -171,20 +171,7 @@ struct CrashDrill {
     struct Check {
         let database: Database
 
-        func value(_ sql: String) async throws -> String? {
-            for try await value in try await database.query(PostgresQuery(unsafeSQL: sql)).decode(String?.self) { return value }
-            return nil
-        }
-
-        /// Whether `condition` held within `limit`.
-        func wait(within limit: Duration, _ condition: () async throws -> Bool) async throws -> Bool {
-            let deadline = ContinuousClock.now + limit
-            while try await !condition() {
-                guard ContinuousClock.now < deadline else { return false }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            return true
-        }
+        func value(_ sql: String) async throws -> String? { try await database.text(sql) }
 
         /// A fingerprint of every table of the `reports` schema (without the times rows were written).
         func rollups() async throws -> [String: String] {

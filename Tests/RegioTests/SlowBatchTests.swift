@@ -103,8 +103,8 @@ struct SlowBatchTests {
                 })
             }
             defer { lines.forEach { $0.finish() } }
-            let streaming = try await wait(within: .seconds(20)) {
-                try await Self.value(database, """
+            let streaming = try await eventually(within: .seconds(20)) {
+                try await database.text("""
                     SELECT count(*)::text FROM pg_stat_activity
                     WHERE datname = current_database() AND application_name = 'regio-ingest' AND query LIKE 'COPY%' AND state = 'active'
                     """) == "2"
@@ -114,31 +114,16 @@ struct SlowBatchTests {
             // The first facility commits: its batch is decided while the others still stream.
             #expect(try await http.send(.POST, "/v1/batches/\(batch)/commit", token: token).status == .accepted)
             let committed = ContinuousClock.now
-            let decided = try await wait(within: .seconds(15)) {
-                try await Self.value(database, "SELECT status FROM ingest.batches WHERE id = \(batch)") == "loaded"
+            let decided = try await eventually(within: .seconds(15)) {
+                try await database.text("SELECT status FROM ingest.batches WHERE id = \(batch)") == "loaded"
             }
             #expect(decided, "decided within 15 s while uploads streamed (\(ContinuousClock.now - committed)):\n\(service.text)")
-            #expect(try await Self.value(database, "SELECT status FROM ingest.batches WHERE id = \(slowBatch)") == "receiving")
+            #expect(try await database.text("SELECT status FROM ingest.batches WHERE id = \(slowBatch)") == "receiving")
 
             lines.forEach { $0.finish() }
             for trickle in trickles { await trickle.value }
             await service.stop()
         }
-    }
-
-    static func value(_ database: Database, _ sql: String) async throws -> String? {
-        for try await value in try await database.query(PostgresQuery(unsafeSQL: sql)).decode(String?.self) { return value }
-        return nil
-    }
-
-    /// Whether `condition` held within `limit`.
-    func wait(within limit: Duration, _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + limit
-        while try await !condition() {
-            guard ContinuousClock.now < deadline else { return false }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        return true
     }
 
     /// A scratch folder: the region secret, tokens, extracts.

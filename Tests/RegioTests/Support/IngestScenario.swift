@@ -116,10 +116,7 @@ struct IngestScenario {
         return 0
     }
 
-    func value(_ sql: String) async throws -> String? {
-        for try await value in try await database.query(PostgresQuery(unsafeSQL: sql)).decode(String?.self) { return value }
-        return nil
-    }
+    func value(_ sql: String) async throws -> String? { try await database.text(sql) }
 
     /// Makes PostgreSQL refuse a row change inside the merge, as a full disk or a constraint added
     /// later would: a trigger `timing` (e.g. `BEFORE INSERT`) on `table`, for the rows where

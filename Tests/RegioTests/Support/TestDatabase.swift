@@ -93,3 +93,21 @@ struct TestSetupError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
 }
+
+extension Database {
+    /// The first column of the first row of `sql`, as text.
+    func text(_ sql: String) async throws -> String? {
+        for try await value in try await query(PostgresQuery(unsafeSQL: sql)).decode(String?.self) { return value }
+        return nil
+    }
+}
+
+/// Whether `condition` came to hold within `limit` (checked every 100 ms).
+func eventually(within limit: Duration, _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while try await !condition() {
+        guard ContinuousClock.now < deadline else { return false }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    return true
+}
