@@ -39,7 +39,8 @@ public struct RegioServer {
             let faults = FaultInjection(point: configuration.fault)
             let router = try IngestService.buildRouter(database: database, migrations: migrations, metrics: RegioMetrics.registry,
                                                        pseudonymizer: pseudonymizer, stagedKeys: stagedKeys, committed: committed,
-                                                       faults: faults)
+                                                       faults: faults, limits: StreamLimits(maxInflatedBytes: configuration.maxInflatedMB << 20,
+                                                                                            maxInflationRatio: configuration.maxInflationRatio))
             // The decisions have a pool of their own: uploads hold a connection each for as long
             // as a file streams, and a night of many facilities at once would otherwise leave a
             // batch's checks waiting for them. A batch holds its merge transaction's connection

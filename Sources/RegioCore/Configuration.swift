@@ -19,6 +19,9 @@ public struct RegioConfiguration: Sendable, Equatable {
     public var fault: FaultPoint?
     /// How long a batch may be decided before the ingestion service warns, with what it waits on.
     public var slowBatchSeconds: Int
+    /// How far a compressed upload may inflate: in all, and times its compressed size.
+    public var maxInflatedMB: Int
+    public var maxInflationRatio: Int
     /// Not fatal, but worth a log line at start: e.g. a misspelt `REGIO_` variable.
     public var warnings: [String]
 
@@ -62,6 +65,10 @@ public struct RegioConfiguration: Sendable, Equatable {
                 meaning: "Most connections each service opens to PostgreSQL (2 to 200; a batch being decided uses two at once)."),
         Setting(name: "REGIO_SLOW_BATCH_SECONDS", defaultValue: "120",
                 meaning: "A batch decided for longer than this is logged as a warning, with its stages running and what they wait on, and again each time as long."),
+        Setting(name: "REGIO_MAX_INFLATED_MB", defaultValue: "8192",
+                meaning: "Most MiB a compressed file (.csv.gz, or gzip transport) may inflate to; past it the upload is refused at once."),
+        Setting(name: "REGIO_MAX_INFLATION_RATIO", defaultValue: "100",
+                meaning: "Most times a compressed file may inflate its compressed size (judged past its first MiB); past it the upload is refused at once."),
         Setting(name: "REGIO_FAULT", defaultValue: "(none)",
                 meaning: "For the crash tests only: the point of a batch's life where the ingestion service kills itself (SIGKILL)."),
     ]
@@ -114,6 +121,8 @@ public struct RegioConfiguration: Sendable, Equatable {
         self.logFormat = choice("REGIO_LOG_FORMAT", default: .text)
         self.poolSize = int("REGIO_DB_POOL_SIZE", default: 10, range: 2...200)
         self.slowBatchSeconds = int("REGIO_SLOW_BATCH_SECONDS", default: 120, range: 1...86_400)
+        self.maxInflatedMB = int("REGIO_MAX_INFLATED_MB", default: 8192, range: 1...1_048_576)
+        self.maxInflationRatio = int("REGIO_MAX_INFLATION_RATIO", default: 100, range: 2...100_000)
         self.fault = string("REGIO_FAULT").flatMap { text in
             guard let point = FaultPoint(rawValue: text) else {
                 problems.append("REGIO_FAULT must be one of \(FaultPoint.allCases.map(\.rawValue).joined(separator: ", ")), got '\(text)'")

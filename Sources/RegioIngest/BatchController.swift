@@ -21,9 +21,9 @@ public struct BatchController: Sendable {
     ///   - committed: rung when a batch is committed; the batch worker waits on it.
     ///   - faults: where the crash tests kill the process.
     public init(database: Database, pseudonymizer: Pseudonymizer, stagedKeys: StagedKeys, committed: BatchDoorbell,
-                faults: FaultInjection = .none) {
+                faults: FaultInjection = .none, limits: StreamLimits = StreamLimits()) {
         self.store = BatchStore(database: database)
-        self.loader = ExtractFileLoader(database: database, stagedKeys: stagedKeys, faults: faults)
+        self.loader = ExtractFileLoader(database: database, stagedKeys: stagedKeys, faults: faults, limits: limits)
         self.committed = committed
         self.pseudonymizer = pseudonymizer
     }
@@ -88,11 +88,16 @@ public struct BatchController: Sendable {
         }
         guard let businessDate = CalendarDate(manifest.businessDate) else { throw Problem.badRequest("bad business date") }
         let gzip = request.headers[.contentEncoding]?.lowercased() == "gzip"
-        let receipt = try await loader.load(
-            batchID: id, file: file, encoding: manifest.encoding,
-            context: ValidationContext(businessDate: businessDate, pseudonymizer: pseudonymizer),
-            transportGzip: gzip, body: request.body)
-        return receipt
+        do {
+            return try await loader.load(
+                batchID: id, file: file, encoding: manifest.encoding,
+                context: ValidationContext(businessDate: businessDate, pseudonymizer: pseudonymizer),
+                transportGzip: gzip, body: request.body)
+        } catch let refused as FileRefused {
+            // The file is not received: the batch waits for a corrected one.
+            throw Problem(status: refused.code == .tooLarge ? .contentTooLarge : .unprocessableContent, type: "file-refused",
+                          detail: "\(name): \(refused.code.rawValue): \(refused.message)")
+        }
     }
 
     func commit(_ request: Request, _ context: RegioRequestContext, dryRun: Bool) async throws -> EditedResponse<BatchRecord> {

@@ -14,12 +14,13 @@ public enum IngestService {
     ///   - faults: where the crash tests kill the process.
     public static func buildRouter(
         database: Database, migrations: MigrationRunner, metrics: PrometheusCollectorRegistry, pseudonymizer: Pseudonymizer,
-        stagedKeys: StagedKeys, committed: BatchDoorbell, faults: FaultInjection = .none
+        stagedKeys: StagedKeys, committed: BatchDoorbell, faults: FaultInjection = .none, limits: StreamLimits = StreamLimits()
     ) throws -> Router<RegioRequestContext> {
         let skeleton = ServiceRouter(
             operations: OperationsController(database: database, migrations: migrations, metrics: metrics),
             credentials: CredentialStore(database: database))
-        BatchController(database: database, pseudonymizer: pseudonymizer, stagedKeys: stagedKeys, committed: committed, faults: faults)
+        BatchController(database: database, pseudonymizer: pseudonymizer, stagedKeys: stagedKeys, committed: committed, faults: faults,
+                        limits: limits)
             .addRoutes(to: skeleton.api)
         let openAPI = try OpenAPIDocument.load()
         skeleton.router.get("openapi.yaml") { _, _ in

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import RegioApp
 import RegioCore
 import RegioDB
 import Testing
@@ -117,6 +118,63 @@ struct HostileInputTests {
             #expect(again.status == .loaded, "\(again.reason ?? "")")
             #expect(try await s.value("SELECT name || '|' || sex FROM emr.patients WHERE patient_id = 'P002'") == "+1-2|2",
                     "the escape read back off")
+        }
+    }
+
+    @Test("a gzip bomb and a file longer than its manifest are refused while they stream, and leave nothing staged")
+    func refusedWhileStreaming() async throws {
+        try await TestDatabase.with { database in
+            try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "test")
+            let work = try SlowBatchTests.Work()
+            defer { work.remove() }
+            let (service, server) = try ChildProcess.ingestService(
+                database: database.url, secret: work.secret, environment: ["REGIO_LOG_LEVEL": "warning"],
+                output: work.url.appendingPathComponent("service.log"))
+            try await service.waitUntilReady(server)
+            let http = SlowBatchTests.HTTPSession(server: server)
+            let token = try await work.token(for: "H339901001", database)
+
+            // 32 MiB of one patient row over and over, which gzip packs into a few dozen KiB.
+            let bombFolder = work.url.appendingPathComponent("bomb")
+            try FileManager.default.createDirectory(at: bombFolder, withIntermediateDirectories: true)
+            let plain = bombFolder.appendingPathComponent("patients.csv")
+            FileManager.default.createFile(atPath: plain.path, contents: Data(Extracts.patientsHeader.utf8))
+            let handle = try FileHandle(forWritingTo: plain)
+            handle.seekToEndOfFile()
+            let block = Data(String(repeating: "P001,张三,1,1980-05-06,,,13800000001,清河区解放路1号\n", count: 16_000).utf8)
+            for _ in 0..<(32 << 20) / block.count { handle.write(block) }
+            try handle.close()
+            _ = try Subprocess.run("/bin/gzip", ["-9", plain.path])
+            try LocalExtract.writeManifest(directory: bombFolder.path, facility: "H339901001", businessDate: "2026-11-22", encoding: .utf8)
+            let bomb = try await http.create(bombFolder, token: token)
+            let compressed = try Data(contentsOf: bombFolder.appendingPathComponent("patients.csv.gz"))
+            let started = ContinuousClock.now
+            let refused = try await http.send(.PUT, "/v1/batches/\(bomb)/files/patients.csv.gz", token: token,
+                                              body: .bytes(ByteBuffer(data: compressed)))
+            #expect(refused.status.code == 413, "\(refused.json)")
+            #expect((refused.json["detail"] as? String ?? "").contains("REGIO_MAX_INFLATION_RATIO"), "\(refused.json)")
+            #expect(ContinuousClock.now - started < .seconds(10))
+
+            // A plain file with more rows than its manifest declares.
+            let longFolder = try work.extract(for: "H339901001")
+            let manifestURL = longFolder.appendingPathComponent("manifest.json")
+            var manifest = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: manifestURL)) as? [String: Any])
+            manifest["files"] = (manifest["files"] as? [[String: Any]] ?? []).map { file in
+                var file = file
+                if file["kind"] as? String == "patients" { file["rows"] = 1 }
+                return file
+            }
+            try JSONSerialization.data(withJSONObject: manifest).write(to: manifestURL)
+            let long = try await http.create(longFolder, token: token)
+            let tooLong = try await http.send(.PUT, "/v1/batches/\(long)/files/patients.csv", token: token,
+                                              body: .bytes(ByteBuffer(data: try Data(contentsOf: longFolder.appendingPathComponent("patients.csv")))))
+            #expect(tooLong.status.code == 422, "\(tooLong.json)")
+            #expect((tooLong.json["detail"] as? String ?? "").contains("more data rows than the manifest's 1"), "\(tooLong.json)")
+
+            #expect(try await database.text("SELECT count(*)::text FROM pg_tables WHERE schemaname = 'staging'") == "0", "nothing staged")
+            #expect(try await database.text("SELECT count(*)::text FROM ingest.batch_files WHERE received_at IS NOT NULL") == "0",
+                    "neither file counts as received")
+            await service.stop()
         }
     }
 

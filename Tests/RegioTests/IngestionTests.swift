@@ -168,12 +168,10 @@ struct IngestionTests {
         }
     }
 
-    @Test("a file that does not match its manifest rejects the batch and changes nothing")
+    @Test("a file that does not match its manifest rejects the batch and changes nothing; one with more rows is refused at once")
     func manifestMismatch() async throws {
         try await IngestScenario.run { s in
             let directory = try s.folder(["patients.csv": Array(Extracts.patients.utf8)], facility: "H339901001", date: "2026-11-22")
-            // The file changes after the manifest was written: one row more.
-            try (Extracts.patients + "P004,孙七,2,1990-02-02,,,,\n").write(toFile: directory + "/patients.csv", atomically: true, encoding: .utf8)
             let manifest = try String(contentsOfFile: directory + "/manifest.json", encoding: .utf8)
             let token = try await s.token("H339901001")
             let before = try await s.coreFingerprint()
@@ -182,12 +180,28 @@ struct IngestionTests {
                 #expect(response.status == .created)
                 batchID = try #require(try response.json()["batch"] as? [String: Any])["id"] as! Int64
             }
+            // The file changes after the manifest was written: one row more. It is refused as it
+            // streams, past the declared count, and counts as not sent.
+            let longer = Extracts.patients + "P004,孙七,2,1990-02-02,,,,\n"
             try await s.client.execute(uri: "/v1/batches/\(batchID)/files/patients.csv", method: .put, headers: Fixtures.bearer(token),
-                                       body: ByteBuffer(bytes: try Data(contentsOf: URL(fileURLWithPath: directory + "/patients.csv")))) { response in
+                                       body: ByteBuffer(string: longer)) { response in
+                #expect(response.status == .unprocessableContent)
+                let detail = try response.json()["detail"] as? String
+                #expect(detail?.contains("manifest_mismatch: the file has more data rows than the manifest's 3") == true, "\(detail ?? "")")
+            }
+            try await s.client.execute(uri: "/v1/batches/\(batchID)/commit", method: .post, headers: Fixtures.bearer(token)) {
+                #expect($0.status == .conflict, "the refused file is still to be sent")
+            }
+            #expect(try await s.value("SELECT count(*)::text FROM pg_tables WHERE schemaname = 'staging'") == "0")
+
+            // The same number of rows, one value changed: read to the end, then the digest differs.
+            let changed = Extracts.patients.replacingOccurrences(of: "P003,王五", with: "P003,王六")
+            try await s.client.execute(uri: "/v1/batches/\(batchID)/files/patients.csv", method: .put, headers: Fixtures.bearer(token),
+                                       body: ByteBuffer(string: changed)) { response in
                 #expect(response.status == .ok)
                 let receipt = try response.json()
-                #expect(receipt["rows"] as? Int == 4)
-                #expect((receipt["file_error"] as? String)?.contains("the manifest says 3") == true)
+                #expect(receipt["rows"] as? Int == 3)
+                #expect((receipt["file_error"] as? String)?.contains("SHA-256") == true)
             }
             try await s.client.execute(uri: "/v1/batches/\(batchID)/commit", method: .post, headers: Fixtures.bearer(token)) {
                 #expect($0.status == .accepted)

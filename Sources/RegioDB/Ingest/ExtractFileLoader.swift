@@ -35,16 +35,20 @@ public struct ExtractFileLoader: Sendable {
     let stagedKeys: StagedKeys
     /// Where the crash tests kill the process (`REGIO_FAULT`); nowhere otherwise.
     let faults: FaultInjection
+    /// How far a compressed file may inflate.
+    let limits: StreamLimits
 
-    public init(database: Database, stagedKeys: StagedKeys, faults: FaultInjection = .none) {
-        self.init(database: database, keyMemory: .shared, stagedKeys: stagedKeys, faults: faults)
+    public init(database: Database, stagedKeys: StagedKeys, faults: FaultInjection = .none, limits: StreamLimits = StreamLimits()) {
+        self.init(database: database, keyMemory: .shared, stagedKeys: stagedKeys, faults: faults, limits: limits)
     }
 
-    init(database: Database, keyMemory: KeyMemory, stagedKeys: StagedKeys, faults: FaultInjection = .none) {
+    init(database: Database, keyMemory: KeyMemory, stagedKeys: StagedKeys, faults: FaultInjection = .none,
+         limits: StreamLimits = StreamLimits()) {
         self.database = database
         self.keyMemory = keyMemory
         self.stagedKeys = stagedKeys
         self.faults = faults
+        self.limits = limits
     }
 
     public func load<Body: AsyncSequence & Sendable>(
@@ -68,19 +72,29 @@ public struct ExtractFileLoader: Sendable {
 
             var state = try StreamState(file: file, encoding: encoding, context: context, transportGzip: transportGzip,
                                         keyMemory: keyMemory)
-            try await connection.copyFrom(table: table.binaryCopyTarget, logger: logger) { writer in
-                try await writer.write(ByteBuffer(bytes: CopyRowEncoder.header))
-                for try await chunk in body {
-                    try state.consume(chunk)
-                    if state.pending.count >= StreamState.batchRows || state.pendingBytes >= StreamState.batchBytes {
+            state.limits = limits
+            do {
+                try await connection.copyFrom(table: table.binaryCopyTarget, logger: logger) { writer in
+                    try await writer.write(ByteBuffer(bytes: CopyRowEncoder.header))
+                    for try await chunk in body {
+                        try state.consume(chunk)
+                        if state.pending.count >= StreamState.batchRows || state.pendingBytes >= StreamState.batchBytes {
+                            try await writer.write(state.count(try await state.encoding.encode(state.takePending())))
+                        }
+                    }
+                    try state.finish()
+                    if !state.pending.isEmpty {
                         try await writer.write(state.count(try await state.encoding.encode(state.takePending())))
                     }
+                    try await writer.write(ByteBuffer(bytes: CopyRowEncoder.trailer))
                 }
-                try state.finish()
-                if !state.pending.isEmpty {
-                    try await writer.write(state.count(try await state.encoding.encode(state.takePending())))
-                }
-                try await writer.write(ByteBuffer(bytes: CopyRowEncoder.trailer))
+            } catch let refused as FileRefused {
+                // The COPY was abandoned: nothing of the file stays, and it counts as not sent.
+                try await connection.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(table.name)"), logger: logger)
+                logger.warning("file refused while streaming", metadata: [
+                    "batch": "\(batchID)", "kind": "\(file.kind.rawValue)", "reason": "\(refused.message)",
+                ])
+                throw refused
             }
 
             // Fresh tables have no statistics; without them the set-based checks plan nested loops.
@@ -172,6 +186,13 @@ struct StreamState {
     var bytes = 0
     var transportGunzip: (any NIODecompressor)?
     var fileGunzip: (any NIODecompressor)?
+    var limits = StreamLimits()
+    /// Bytes as they came over the wire (compressed, with transport gzip), and as the parser gets
+    /// them (inflated): their ratio is checked as they grow.
+    var wireBytes = 0
+    var textBytes = 0
+    /// Why the file is refused, once it is: the stream stops at the next chunk.
+    var refused: FileRefused?
     let transcoder: Transcoder?
     var parser = CSVParser()
     var validator: RowValidator?
@@ -236,6 +257,8 @@ struct StreamState {
 
     /// One chunk of the request body.
     mutating func consume(_ chunk: ByteBuffer) throws {
+        wireBytes += chunk.readableBytes
+        if let refused { throw refused }
         if let transportGunzip {
             try Gunzip.inflate(chunk, with: transportGunzip) { try consumeFileBytes($0) }
         } else {
@@ -248,13 +271,18 @@ struct StreamState {
         bytes += chunk.readableBytes
         chunk.withUnsafeReadableBytes { digest.update(bufferPointer: $0) }
         if let fileGunzip {
-            try Gunzip.inflate(chunk, with: fileGunzip) { consumeText($0) }
+            try Gunzip.inflate(chunk, with: fileGunzip) { try consumeText($0) }
         } else {
-            consumeText(chunk)
+            try consumeText(chunk)
         }
     }
 
-    mutating func consumeText(_ chunk: ByteBuffer) {
+    mutating func consumeText(_ chunk: ByteBuffer) throws {
+        textBytes += chunk.readableBytes
+        if let refused = refused ?? limits.refusal(inflated: textBytes, from: wireBytes, compressed: transportGunzip != nil || fileGunzip != nil) {
+            self.refused = refused
+            throw refused
+        }
         // The parser calls back into `handle`, which mutates self: run it from a local copy.
         var parser = self.parser
         defer { self.parser = parser }
@@ -269,6 +297,7 @@ struct StreamState {
     }
 
     mutating func finish() throws {
+        if let refused { throw refused }
         if let transportGunzip { try transportGunzip.finishStream() }
         if let fileGunzip { try fileGunzip.finishStream() }
         var parser = self.parser
@@ -312,6 +341,14 @@ struct StreamState {
             return
         }
         rows += 1
+        if rows > file.rows {
+            // Rows beyond the manifest's count are not read: the file ends here.
+            if refused == nil {
+                refused = FileRefused(code: .manifestMismatch,
+                                      message: "the file has more data rows than the manifest's \(file.rows); it was not read past line \(record.line)")
+            }
+            return
+        }
         // A file whose header lacks a required column is still read to the end (for its digest
         // and row count), but its rows are not staged: the batch will be rejected.
         guard validator.headerIsUsable else { return }
@@ -504,6 +541,41 @@ struct StreamState {
 
 /// Streaming gunzip over CompressNIO, one chunk at a time through a fixed window, for the service
 /// and for the upload client's manifest (which must read files exactly as the service will).
+/// How far a compressed upload may inflate (`REGIO_MAX_INFLATED_MB`, `REGIO_MAX_INFLATION_RATIO`):
+/// checked as the bytes come, so a gzip bomb is refused within a window of its start.
+public struct StreamLimits: Sendable {
+    public var maxInflatedBytes: Int
+    public var maxInflationRatio: Int
+
+    public init(maxInflatedBytes: Int = 8 << 30, maxInflationRatio: Int = 100) {
+        self.maxInflatedBytes = maxInflatedBytes
+        self.maxInflationRatio = maxInflationRatio
+    }
+
+    /// Why a stream that has inflated `inflated` bytes from `wire` bytes is refused, if it is.
+    /// The ratio is judged past the first MiB (a small file's header block inflates well).
+    func refusal(inflated: Int, from wire: Int, compressed: Bool) -> FileRefused? {
+        guard compressed else { return nil }
+        if inflated > maxInflatedBytes {
+            return FileRefused(code: .tooLarge, message: "the file inflates to more than \(maxInflatedBytes >> 20) MiB, the limit (REGIO_MAX_INFLATED_MB)")
+        }
+        if inflated > 1 << 20, inflated > maxInflationRatio * max(wire, 1) {
+            return FileRefused(code: .tooLarge, message: "the file inflates more than \(maxInflationRatio) times (\(wire) bytes to over \(inflated)), the limit (REGIO_MAX_INFLATION_RATIO): is it a gzip bomb?")
+        }
+        return nil
+    }
+}
+
+/// A file stopped while it streamed: too large once inflated, or longer than its manifest says.
+public struct FileRefused: Error, Sendable {
+    public enum Code: String, Sendable {
+        case tooLarge = "too_large"
+        case manifestMismatch = "manifest_mismatch"
+    }
+    public var code: Code
+    public var message: String
+}
+
 public enum Gunzip {
     public static func start() throws -> any NIODecompressor {
         let decompressor = CompressionAlgorithm.gzip().decompressor
