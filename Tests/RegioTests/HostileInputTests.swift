@@ -134,18 +134,7 @@ struct HostileInputTests {
             let http = SlowBatchTests.HTTPSession(server: server)
             let token = try await work.token(for: "H339901001", database)
 
-            // 32 MiB of one patient row over and over, which gzip packs into a few dozen KiB.
-            let bombFolder = work.url.appendingPathComponent("bomb")
-            try FileManager.default.createDirectory(at: bombFolder, withIntermediateDirectories: true)
-            let plain = bombFolder.appendingPathComponent("patients.csv")
-            FileManager.default.createFile(atPath: plain.path, contents: Data(Extracts.patientsHeader.utf8))
-            let handle = try FileHandle(forWritingTo: plain)
-            handle.seekToEndOfFile()
-            let block = Data(String(repeating: "P001,张三,1,1980-05-06,,,13800000001,清河区解放路1号\n", count: 16_000).utf8)
-            for _ in 0..<(32 << 20) / block.count { handle.write(block) }
-            try handle.close()
-            _ = try Subprocess.run("/bin/gzip", ["-9", plain.path])
-            try LocalExtract.writeManifest(directory: bombFolder.path, facility: "H339901001", businessDate: "2026-11-22", encoding: .utf8)
+            let bombFolder = try Self.bomb(in: work)
             let bomb = try await http.create(bombFolder, token: token)
             let compressed = try Data(contentsOf: bombFolder.appendingPathComponent("patients.csv.gz"))
             let started = ContinuousClock.now
@@ -158,13 +147,7 @@ struct HostileInputTests {
             // A plain file with more rows than its manifest declares.
             let longFolder = try work.extract(for: "H339901001")
             let manifestURL = longFolder.appendingPathComponent("manifest.json")
-            var manifest = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: manifestURL)) as? [String: Any])
-            manifest["files"] = (manifest["files"] as? [[String: Any]] ?? []).map { file in
-                var file = file
-                if file["kind"] as? String == "patients" { file["rows"] = 1 }
-                return file
-            }
-            try JSONSerialization.data(withJSONObject: manifest).write(to: manifestURL)
+            try Self.declare(rows: 1, of: "patients", in: manifestURL)
             let long = try await http.create(longFolder, token: token)
             let tooLong = try await http.send(.PUT, "/v1/batches/\(long)/files/patients.csv", token: token,
                                               body: .bytes(ByteBuffer(data: try Data(contentsOf: longFolder.appendingPathComponent("patients.csv")))))
@@ -176,6 +159,62 @@ struct HostileInputTests {
                     "neither file counts as received")
             await service.stop()
         }
+    }
+
+    @Test("regio upload's own check stops at a gzip bomb or at rows beyond the manifest, with the server's message")
+    func clientStopsEarly() async throws {
+        let work = try SlowBatchTests.Work()
+        defer { work.remove() }
+        let bomb = try Self.bomb(in: work)
+        let started = ContinuousClock.now
+        #expect { try LocalExtract.readAndVerify(directory: bomb.path) } throws: {
+            "\($0)".contains("patients.csv.gz: too_large") && "\($0)".contains("REGIO_MAX_INFLATION_RATIO")
+        }
+        #expect(ContinuousClock.now - started < .seconds(5))
+
+        // A file far longer than its manifest says (a small one is read whole, and its count reported).
+        let long = try work.extract(for: "H339901001")
+        let rows = (1...20_000).map { "P\($0),张三,1,1980-05-06,,,13800000001,清河区解放路1号\n" }.joined()
+        try Data((Extracts.patientsHeader + rows).utf8).write(to: long.appendingPathComponent("patients.csv"))
+        try LocalExtract.writeManifest(directory: long.path, facility: "H339901001", businessDate: "2026-11-22", encoding: .utf8)
+        try Self.declare(rows: 1, of: "patients", in: long.appendingPathComponent("manifest.json"))
+        #expect { try LocalExtract.readAndVerify(directory: long.path) } throws: {
+            "\($0)".contains("patients.csv: manifest_mismatch: the file has more data rows than the manifest's 1; it was not read further")
+        }
+    }
+
+    /// A folder holding `patients.csv.gz` — 32 MiB of one patient row over and over, which gzip
+    /// packs into a few dozen KiB — and a manifest that declares it truly (measured without limits).
+    static func bomb(in work: SlowBatchTests.Work) throws -> URL {
+        let folder = work.url.appendingPathComponent("bomb")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let plain = folder.appendingPathComponent("patients.csv")
+        FileManager.default.createFile(atPath: plain.path, contents: Data(Extracts.patientsHeader.utf8))
+        let handle = try FileHandle(forWritingTo: plain)
+        handle.seekToEndOfFile()
+        let block = Data(String(repeating: "P001,张三,1,1980-05-06,,,13800000001,清河区解放路1号\n", count: 16_000).utf8)
+        for _ in 0..<(32 << 20) / block.count { handle.write(block) }
+        try handle.close()
+        _ = try Subprocess.run("/bin/gzip", ["-9", plain.path])
+        let (rows, sha) = try LocalExtract.measure(path: folder.appendingPathComponent("patients.csv.gz").path, gzip: true, encoding: .utf8,
+                                                   limits: StreamLimits(maxInflatedBytes: 1 << 40, maxInflationRatio: 1 << 20))
+        let manifest: [String: Any] = [
+            "format": "regio-extract/1", "facility_code": "H339901001", "business_date": "2026-11-22", "encoding": "UTF-8",
+            "files": [["kind": "patients", "name": "patients.csv.gz", "rows": rows, "sha256": sha]],
+        ]
+        try JSONSerialization.data(withJSONObject: manifest).write(to: folder.appendingPathComponent("manifest.json"))
+        return folder
+    }
+
+    /// Makes a manifest declare `rows` data rows for its file of `kind`.
+    static func declare(rows: Int, of kind: String, in manifestURL: URL) throws {
+        var manifest = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: manifestURL)) as? [String: Any])
+        manifest["files"] = (manifest["files"] as? [[String: Any]] ?? []).map { file in
+            var file = file
+            if file["kind"] as? String == kind { file["rows"] = rows }
+            return file
+        }
+        try JSONSerialization.data(withJSONObject: manifest).write(to: manifestURL)
     }
 
     @Test("an error's value is capped in length")

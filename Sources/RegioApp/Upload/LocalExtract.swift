@@ -12,8 +12,11 @@ public enum LocalExtract {
         init(_ description: String) { self.description = description }
     }
 
-    /// Data rows and SHA-256 of one file, read as the server will read it.
-    public static func measure(path: String, gzip: Bool, encoding: TextEncoding) throws -> (rows: Int, sha256: String) {
+    /// Data rows and SHA-256 of one file, read as the server will read it — and refused as the
+    /// server would refuse it while it streams: a compressed file past the inflation limits (the
+    /// service's defaults), or more data rows than `maxRows`; the reading stops there.
+    public static func measure(path: String, gzip: Bool, encoding: TextEncoding, limits: StreamLimits = StreamLimits(),
+                               maxRows: Int? = nil) throws -> (rows: Int, sha256: String) {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw Problem("cannot read \(path)") }
         defer { try? handle.close() }
         var digest = SHA256()
@@ -21,7 +24,16 @@ public enum LocalExtract {
         var records = 0
         let transcoder = try Transcoder(encoding)
         let inflater: (any NIODecompressor)? = gzip ? try Gunzip.start() : nil
-        func text(_ bytes: ByteBuffer) {
+        var (wire, inflated) = (0, 0)
+        let name = (path as NSString).lastPathComponent
+        func text(_ bytes: ByteBuffer) throws {
+            inflated += bytes.readableBytes
+            if let refused = limits.refusal(inflated: inflated, from: wire, compressed: gzip) {
+                throw Problem("\(name): \(refused.code.rawValue): \(refused.message)")
+            }
+            if let maxRows, records - 1 > maxRows {
+                throw Problem("\(name): manifest_mismatch: the file has more data rows than the manifest's \(maxRows); it was not read further")
+            }
             bytes.withUnsafeReadableBytes { raw in
                 let slice = raw.bindMemory(to: UInt8.self)
                 if let transcoder {
@@ -33,11 +45,12 @@ public enum LocalExtract {
         }
         while let data = try handle.read(upToCount: 256 * 1024), !data.isEmpty {
             digest.update(data: data)
+            wire += data.count
             let chunk = ByteBuffer(data: data)
             if let inflater {
-                try Gunzip.inflate(chunk, with: inflater) { text($0) }
+                try Gunzip.inflate(chunk, with: inflater) { try text($0) }
             } else {
-                text(chunk)
+                try text(chunk)
             }
         }
         try inflater?.finishStream()
@@ -92,7 +105,7 @@ public enum LocalExtract {
                 problems.append("\(file.name) is in the manifest but not in \(directory)")
                 continue
             }
-            let (rows, sha) = try measure(path: filePath, gzip: file.isGzip, encoding: manifest.encoding)
+            let (rows, sha) = try measure(path: filePath, gzip: file.isGzip, encoding: manifest.encoding, maxRows: file.rows)
             if sha != file.sha256.lowercased() { problems.append("\(file.name): SHA-256 is \(sha), the manifest says \(file.sha256)") }
             if rows != file.rows { problems.append("\(file.name): \(rows) data rows, the manifest says \(file.rows)") }
         }

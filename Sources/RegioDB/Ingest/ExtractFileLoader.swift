@@ -554,7 +554,7 @@ public struct StreamLimits: Sendable {
 
     /// Why a stream that has inflated `inflated` bytes from `wire` bytes is refused, if it is.
     /// The ratio is judged past the first MiB (a small file's header block inflates well).
-    func refusal(inflated: Int, from wire: Int, compressed: Bool) -> FileRefused? {
+    public func refusal(inflated: Int, from wire: Int, compressed: Bool) -> FileRefused? {
         guard compressed else { return nil }
         if inflated > maxInflatedBytes {
             return FileRefused(code: .tooLarge, message: "the file inflates to more than \(maxInflatedBytes >> 20) MiB, the limit (REGIO_MAX_INFLATED_MB)")
