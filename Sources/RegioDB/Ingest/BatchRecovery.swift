@@ -147,13 +147,18 @@ public struct BatchRecovery: Sendable {
         return settled
     }
 
-    /// `COMMIT PREPARED` or `ROLLBACK PREPARED`; false when the transaction is not there any more.
+    /// `COMMIT PREPARED` or `ROLLBACK PREPARED`; false when the transaction is not there any more,
+    /// or another session is settling it.
     @discardableResult
     static func finishPrepared(_ name: String, commit: Bool, database: Database) async throws -> Bool {
         do {
             try await database.query(PostgresQuery(unsafeSQL: "\(commit ? "COMMIT" : "ROLLBACK") PREPARED '\(name)'"))
             return true
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42704" {  // undefined_object
+            return false
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "55000" {
+            // "prepared transaction … is busy": another session is settling it this moment (should
+            // it fail, the next sweep finds the transaction again).
             return false
         }
     }
@@ -171,6 +176,8 @@ public struct BatchRecovery: Sendable {
             SELECT s.id FROM staged s LEFT JOIN ingest.batches b ON b.id = s.id
             WHERE (b.id IS NULL OR b.status IN ('loaded', 'validated', 'rejected', 'failed'))
               AND s.id NOT IN (SELECT ingest.pending_side_batches())
+              -- A live owner drops its batch's staging itself, right after the decision.
+              AND (b.id IS NULL OR coalesce(NOT ingest.instance_alive(b.owner), true) OR b.finished_at < now() - interval '1 minute')
             ORDER BY s.id
             """).decode(Int64.self) {
             batches.append(id)
