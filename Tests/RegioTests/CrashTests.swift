@@ -55,16 +55,13 @@ struct CrashDrill {
     ]
 
     func run() async throws {
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("crash-\(point.rawValue)-\(UUID())")
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let scratch = try ServiceWork()
+        let work = scratch.url
         let extract = try writeNight(into: work)
-        let secret = work.appendingPathComponent("region.key")
-        try Data(String(repeating: "s", count: 40).utf8).write(to: secret)
-        let tokenFile = work.appendingPathComponent("token")
-        let token = try await withDatabase(database, name: "test", poolSize: 1, logger: TestDatabase.logger) {
-            try await CredentialStore(database: $0).issue(role: .facility, scope: Self.facility, label: "crash", expiresAt: nil, actor: "test").token
+        let secret = scratch.secret
+        let tokenFile = try await withDatabase(database, name: "test", poolSize: 1, logger: TestDatabase.logger) {
+            try await scratch.tokenFile(for: Self.facility, $0)
         }
-        try Data(token.utf8).write(to: tokenFile)
         let quiet = ["REGIO_DB_POOL_SIZE": "4"]
 
         // The service that kills itself, and the hospital's upload, which keeps retrying.
@@ -142,7 +139,7 @@ struct CrashDrill {
         for log in [doomed.text, restarted.text, upload.text] {
             #expect(!log.contains("duplicate key"), "\(context())")
         }
-        try? FileManager.default.removeItem(at: work)
+        scratch.remove()
     }
 
     /// One night of the facility, without deliberately bad rows, so that every row is loaded.

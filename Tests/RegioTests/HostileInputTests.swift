@@ -123,15 +123,12 @@ struct HostileInputTests {
 
     @Test("a gzip bomb and a file longer than its manifest are refused while they stream, and leave nothing staged")
     func refusedWhileStreaming() async throws {
-        try await TestDatabase.with { database in
-            try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "test")
-            let work = try SlowBatchTests.Work()
-            defer { work.remove() }
+        try await withSeededDatabase { database, work in
             let (service, server) = try ChildProcess.ingestService(
                 database: database.url, secret: work.secret, environment: ["REGIO_LOG_LEVEL": "warning"],
                 output: work.url.appendingPathComponent("service.log"))
             try await service.waitUntilReady(server)
-            let http = SlowBatchTests.HTTPSession(server: server)
+            let http = HTTPSession(server: server)
             let token = try await work.token(for: "H339901001", database)
 
             let bombFolder = try Self.bomb(in: work)
@@ -163,7 +160,7 @@ struct HostileInputTests {
 
     @Test("regio upload's own check stops at a gzip bomb or at rows beyond the manifest, with the server's message")
     func clientStopsEarly() async throws {
-        let work = try SlowBatchTests.Work()
+        let work = try ServiceWork()
         defer { work.remove() }
         let bomb = try Self.bomb(in: work)
         let started = ContinuousClock.now
@@ -185,7 +182,7 @@ struct HostileInputTests {
 
     /// A folder holding `patients.csv.gz` — 32 MiB of one patient row over and over, which gzip
     /// packs into a few dozen KiB — and a manifest that declares it truly (measured without limits).
-    static func bomb(in work: SlowBatchTests.Work) throws -> URL {
+    static func bomb(in work: ServiceWork) throws -> URL {
         let folder = work.url.appendingPathComponent("bomb")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let plain = folder.appendingPathComponent("patients.csv")

@@ -16,10 +16,7 @@ import Testing
 struct SlowBatchTests {
     @Test("a batch blocked by a forgotten prepared transaction is reported with its stage and its blocker, then loads")
     func blockedByPreparedTransaction() async throws {
-        try await TestDatabase.with { database in
-            try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "test")
-            let work = try Work()
-            defer { work.remove() }
+        try await withSeededDatabase { database, work in
             let tokenFile = try await work.tokenFile(for: "H339901001", database)
             let extract = try work.extract(for: "H339901001")
 
@@ -66,10 +63,7 @@ struct SlowBatchTests {
 
     @Test("uploads streaming slowly do not hold up the decision of a committed batch")
     func uploadsDoNotStarveDecisions() async throws {
-        try await TestDatabase.with { database in
-            try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "test")
-            let work = try Work()
-            defer { work.remove() }
+        try await withSeededDatabase { database, work in
             let (first, second) = ("H339901001", "H339901002")
             let (service, server) = try ChildProcess.ingestService(
                 database: database.url, secret: work.secret,
@@ -123,63 +117,6 @@ struct SlowBatchTests {
             lines.forEach { $0.finish() }
             for trickle in trickles { await trickle.value }
             await service.stop()
-        }
-    }
-
-    /// A scratch folder: the region secret, tokens, extracts.
-    struct Work {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("slow-\(UUID())")
-        var secret: URL { url.appendingPathComponent("region.key") }
-
-        init() throws {
-            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-            try Data(String(repeating: "s", count: 40).utf8).write(to: secret)
-        }
-
-        func remove() { try? FileManager.default.removeItem(at: url) }
-
-        func token(for facility: String, _ database: Database) async throws -> String {
-            try await CredentialStore(database: database).issue(role: .facility, scope: facility, label: "test", expiresAt: nil, actor: "test").token
-        }
-
-        func tokenFile(for facility: String, _ database: Database) async throws -> URL {
-            let file = url.appendingPathComponent("token-\(facility)")
-            try Data(try await token(for: facility, database).utf8).write(to: file)
-            return file
-        }
-
-        /// A small night of `facility`: three patients and their encounters.
-        func extract(for facility: String) throws -> URL {
-            let extract = url.appendingPathComponent("extract-\(facility)")
-            try FileManager.default.createDirectory(at: extract, withIntermediateDirectories: true)
-            try Data(Extracts.patients.utf8).write(to: extract.appendingPathComponent("patients.csv"))
-            try Data(Extracts.encounters.utf8).write(to: extract.appendingPathComponent("encounters.csv"))
-            try LocalExtract.writeManifest(directory: extract.path, facility: facility, businessDate: "2026-11-22", encoding: .utf8)
-            return extract
-        }
-    }
-
-    /// Requests to the ingestion service as the upload client makes them, one at a time.
-    struct HTTPSession {
-        let server: String
-
-        func send(_ method: HTTPMethod, _ path: String, token: String,
-                  body: HTTPClientRequest.Body? = nil) async throws -> (status: HTTPResponseStatus, json: [String: Any]) {
-            var request = HTTPClientRequest(url: server + path)
-            request.method = method
-            request.headers.add(name: "Authorization", value: "Bearer \(token)")
-            request.body = body
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
-            let bytes = try await response.body.collect(upTo: 1 << 20)
-            return (response.status, (try? JSONSerialization.jsonObject(with: Data(buffer: bytes)) as? [String: Any]) ?? [:])
-        }
-
-        /// Creates a batch from the folder's manifest; its id.
-        func create(_ extract: URL, token: String) async throws -> Int64 {
-            let manifest = try Data(contentsOf: extract.appendingPathComponent("manifest.json"))
-            let created = try await send(.POST, "/v1/batches", token: token, body: .bytes(ByteBuffer(data: manifest)))
-            #expect(created.status == .created)
-            return try #require((created.json["batch"] as? [String: Any])?["id"] as? Int64)
         }
     }
 }
