@@ -49,9 +49,7 @@ public enum Demo {
         let server = try RegioServer(selection: .all, configuration: configuration, logger: logger) { name, host, port in
             await banner.listening(name, host: host, port: port)
         }
-        let group = ServiceGroup(configuration: .init(
-            services: server.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        try await server.group(logger: logger).run()
     }
 
     /// A week of sample extracts ending yesterday, generated once per week under the state folder.

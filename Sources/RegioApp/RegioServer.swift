@@ -21,6 +21,8 @@ public enum ServiceSelection: String, Sendable, CaseIterable {
 /// Hummingbird application per service, to run together in one `ServiceGroup`.
 public struct RegioServer {
     public var services: [any Service] = []
+    /// How long a graceful shutdown may take (`REGIO_SHUTDOWN_SECONDS`).
+    let shutdown: Duration
 
     /// Called with the service name and the port it bound (useful when the configured port is 0).
     public typealias Listening = @Sendable (_ service: String, _ host: String, _ port: Int) async -> Void
@@ -31,6 +33,8 @@ public struct RegioServer {
             throw ConfigurationError(problems: ["REGIO_DATABASE_URL is not set (only `regio demo` runs without one)"])
         }
         let migrations = MigrationRunner(migrations: try Migration.bundled())
+        self.shutdown = .seconds(configuration.shutdownSeconds)
+        let idleTimeout = TimeAmount.seconds(Int64(configuration.idleTimeoutSeconds))
         if selection.runsIngest {
             let pseudonymizer = Pseudonymizer(secret: try configuration.loadSecret())
             let database = Database(url: primary, poolSize: configuration.poolSize, name: "ingest",
@@ -39,8 +43,7 @@ public struct RegioServer {
             let faults = FaultInjection(point: configuration.fault)
             let router = try IngestService.buildRouter(database: database, migrations: migrations, metrics: RegioMetrics.registry,
                                                        pseudonymizer: pseudonymizer, stagedKeys: stagedKeys, committed: committed,
-                                                       faults: faults, limits: StreamLimits(maxInflatedBytes: configuration.maxInflatedMB << 20,
-                                                                                            maxInflationRatio: configuration.maxInflationRatio))
+                                                       faults: faults, limits: StreamLimits(configuration))
             // The decisions have a pool of their own: uploads hold a connection each for as long
             // as a file streams, and a night of many facilities at once would otherwise leave a
             // batch's checks waiting for them. A batch holds its merge transaction's connection
@@ -51,24 +54,37 @@ public struct RegioServer {
                                      committed: committed, faults: faults, slowBatch: .seconds(configuration.slowBatchSeconds),
                                      logger: logger.with(label: "regio.worker"))
             services.append(Self.application(name: "ingest", router: router, listener: configuration.ingestListener,
-                                             databases: [database, deciding], background: [worker], logger: logger,
-                                             onListening: onListening))
+                                             idleTimeout: idleTimeout, databases: [database, deciding], background: [worker],
+                                             logger: logger, onListening: onListening))
         }
         if selection.runsQuery {
             let database = Database(url: configuration.queryDatabaseURL ?? primary, poolSize: configuration.poolSize,
                                     name: "query", logger: logger.with(label: "db.query"))
             let router = try QueryService.buildRouter(database: database, migrations: migrations, metrics: RegioMetrics.registry)
             services.append(Self.application(name: "query", router: router, listener: configuration.queryListener,
-                                             databases: [database], background: [], logger: logger, onListening: onListening))
+                                             idleTimeout: idleTimeout, databases: [database], background: [], logger: logger,
+                                             onListening: onListening))
         }
     }
 
+    /// The services in one group that SIGTERM and SIGINT shut down gracefully: the HTTP servers
+    /// first (uploads in flight are abandoned at once, see `BatchController.upload`), then the
+    /// batch workers and the pools. What has not finished after `REGIO_SHUTDOWN_SECONDS` is
+    /// cancelled; what does not end within as long again stops the process.
+    public func group(logger: Logger) -> ServiceGroup {
+        var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = shutdown
+        configuration.maximumCancellationDuration = shutdown
+        return ServiceGroup(configuration: configuration)
+    }
+
     static func application(
-        name: String, router: Router<RegioRequestContext>, listener: RegioConfiguration.Listener,
+        name: String, router: Router<RegioRequestContext>, listener: RegioConfiguration.Listener, idleTimeout: TimeAmount,
         databases: [Database], background: [any Service], logger: Logger, onListening: @escaping Listening
     ) -> any Service {
         Application(
             router: router,
+            server: .http1(configuration: .init(idleTimeout: idleTimeout)),
             configuration: .init(address: .hostname(listener.host, port: listener.port), serverName: "regio-\(name)"),
             services: databases.map(\.client) + background,
             onServerRunning: { channel in

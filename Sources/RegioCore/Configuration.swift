@@ -22,6 +22,12 @@ public struct RegioConfiguration: Sendable, Equatable {
     /// How far a compressed upload may inflate: in all, and times its compressed size.
     public var maxInflatedMB: Int
     public var maxInflationRatio: Int
+    /// Most MiB one upload's request body may carry (compressed or not).
+    public var maxBodyMB: Int
+    /// How long a connection may send nothing (mid-request or between requests) before it is closed.
+    public var idleTimeoutSeconds: Int
+    /// How long a graceful shutdown (SIGTERM, SIGINT) may take before what is left is cancelled.
+    public var shutdownSeconds: Int
     /// Not fatal, but worth a log line at start: e.g. a misspelt `REGIO_` variable.
     public var warnings: [String]
 
@@ -69,6 +75,12 @@ public struct RegioConfiguration: Sendable, Equatable {
                 meaning: "Most MiB a compressed file (.csv.gz, or gzip transport) may inflate to; past it the upload is refused at once."),
         Setting(name: "REGIO_MAX_INFLATION_RATIO", defaultValue: "100",
                 meaning: "Most times a compressed file may inflate its compressed size (judged past its first MiB); past it the upload is refused at once."),
+        Setting(name: "REGIO_MAX_BODY_MB", defaultValue: "4096",
+                meaning: "Most MiB one upload's request body may carry, compressed or not; a larger upload is refused (413) before or while it streams."),
+        Setting(name: "REGIO_IDLE_TIMEOUT_SECONDS", defaultValue: "60",
+                meaning: "A connection that sends nothing for this long, in the middle of an upload or between requests, is closed; an upload cut off so is dropped."),
+        Setting(name: "REGIO_SHUTDOWN_SECONDS", defaultValue: "10",
+                meaning: "Most seconds a graceful shutdown (SIGTERM, SIGINT) takes: uploads in flight are abandoned at once, batches being decided get this long to finish, then are cancelled (recovery settles them at the next start)."),
         Setting(name: "REGIO_FAULT", defaultValue: "(none)",
                 meaning: "For the crash tests only: the point of a batch's life where the ingestion service kills itself (SIGKILL)."),
     ]
@@ -123,6 +135,9 @@ public struct RegioConfiguration: Sendable, Equatable {
         self.slowBatchSeconds = int("REGIO_SLOW_BATCH_SECONDS", default: 120, range: 1...86_400)
         self.maxInflatedMB = int("REGIO_MAX_INFLATED_MB", default: 8192, range: 1...1_048_576)
         self.maxInflationRatio = int("REGIO_MAX_INFLATION_RATIO", default: 100, range: 2...100_000)
+        self.maxBodyMB = int("REGIO_MAX_BODY_MB", default: 4096, range: 1...1_048_576)
+        self.idleTimeoutSeconds = int("REGIO_IDLE_TIMEOUT_SECONDS", default: 60, range: 1...3600)
+        self.shutdownSeconds = int("REGIO_SHUTDOWN_SECONDS", default: 10, range: 1...3600)
         self.fault = string("REGIO_FAULT").flatMap { text in
             guard let point = FaultPoint(rawValue: text) else {
                 problems.append("REGIO_FAULT must be one of \(FaultPoint.allCases.map(\.rawValue).joined(separator: ", ")), got '\(text)'")

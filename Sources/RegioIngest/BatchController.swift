@@ -3,6 +3,7 @@ import Hummingbird
 import RegioCore
 import RegioDB
 import RegioHTTP
+import ServiceLifecycle
 
 /// The batch API: a facility creates a batch from its manifest, uploads each file (streamed),
 /// commits (or asks for a dry run), and reads back status, row errors and rejected rows.
@@ -87,17 +88,32 @@ public struct BatchController: Sendable {
             throw Problem.notFound("batch \(id) has no file named \(name) in its manifest")
         }
         guard let businessDate = CalendarDate(manifest.businessDate) else { throw Problem.badRequest("bad business date") }
-        let gzip = request.headers[.contentEncoding]?.lowercased() == "gzip"
-        do {
-            return try await loader.load(
-                batchID: id, file: file, encoding: manifest.encoding,
-                context: ValidationContext(businessDate: businessDate, pseudonymizer: pseudonymizer),
-                transportGzip: gzip, body: request.body)
-        } catch let refused as FileRefused {
-            // The file is not received: the batch waits for a corrected one.
-            throw Problem(status: refused.code == .tooLarge ? .contentTooLarge : .unprocessableContent, type: "file-refused",
-                          detail: "\(name): \(refused.code.rawValue): \(refused.message)")
+        if let length = request.headers[.contentLength].flatMap(Int.init), let refused = loader.limits.refusal(body: length) {
+            throw Self.problem(refused, file: name)
         }
+        let gzip = request.headers[.contentEncoding]?.lowercased() == "gzip"
+        let (loader, pseudonymizer, body) = (loader, pseudonymizer, request.body)
+        do {
+            // A graceful shutdown does not wait for a file still streaming: it is abandoned at
+            // once (its staging dropped) and the client sends it again to the next process.
+            return try await cancelWhenGracefulShutdown {
+                try await loader.load(
+                    batchID: id, file: file, encoding: manifest.encoding,
+                    context: ValidationContext(businessDate: businessDate, pseudonymizer: pseudonymizer),
+                    transportGzip: gzip, body: body)
+            }
+        } catch let refused as FileRefused {
+            throw Self.problem(refused, file: name)
+        } catch is CancellationError {
+            throw Problem(status: .serviceUnavailable, type: "shutting-down",
+                          detail: "\(name): the service is shutting down; the file was not kept, send it again")
+        }
+    }
+
+    /// The file is not received: the batch waits for a corrected one.
+    static func problem(_ refused: FileRefused, file name: String) -> Problem {
+        Problem(status: refused.code == .tooLarge ? .contentTooLarge : .unprocessableContent, type: "file-refused",
+                detail: "\(name): \(refused.code.rawValue): \(refused.message)")
     }
 
     func commit(_ request: Request, _ context: RegioRequestContext, dryRun: Bool) async throws -> EditedResponse<BatchRecord> {

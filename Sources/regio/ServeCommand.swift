@@ -19,9 +19,7 @@ struct ServeCommand: AsyncParsableCommand {
                                          logger: environment.logger) { name, host, port in
                 environment.logger.notice("service listening", metadata: ["service": "\(name)", "address": "\(host):\(port)"])
             }
-            let group = ServiceGroup(configuration: .init(
-                services: server.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: environment.logger))
-            try await group.run()
+            try await server.group(logger: environment.logger).run()
         }
     }
 }

@@ -36,7 +36,7 @@ public struct ExtractFileLoader: Sendable {
     /// Where the crash tests kill the process (`REGIO_FAULT`); nowhere otherwise.
     let faults: FaultInjection
     /// How far a compressed file may inflate.
-    let limits: StreamLimits
+    public let limits: StreamLimits
 
     public init(database: Database, stagedKeys: StagedKeys, faults: FaultInjection = .none, limits: StreamLimits = StreamLimits()) {
         self.init(database: database, keyMemory: .shared, stagedKeys: stagedKeys, faults: faults, limits: limits)
@@ -88,13 +88,19 @@ public struct ExtractFileLoader: Sendable {
                     }
                     try await writer.write(ByteBuffer(bytes: CopyRowEncoder.trailer))
                 }
-            } catch let refused as FileRefused {
-                // The COPY was abandoned: nothing of the file stays, and it counts as not sent.
-                try await connection.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(table.name)"), logger: logger)
-                logger.warning("file refused while streaming", metadata: [
-                    "batch": "\(batchID)", "kind": "\(file.kind.rawValue)", "reason": "\(refused.message)",
-                ])
-                throw refused
+            } catch {
+                // The COPY was abandoned — the file refused, the client gone, the service shutting
+                // down: nothing of the file stays, and it counts as not sent. (A cancelled task
+                // still runs plain queries.)
+                _ = try? await connection.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(table.name)"), logger: logger)
+                let metadata: Logger.Metadata = ["batch": "\(batchID)", "kind": "\(file.kind.rawValue)"]
+                if let refused = error as? FileRefused {
+                    logger.warning("file refused while streaming", metadata: metadata.merging(["reason": "\(refused.message)"]) { $1 })
+                } else {
+                    logger.warning("upload abandoned while streaming", metadata: metadata.merging(
+                        ["reason": "\(error is CancellationError ? "the service is shutting down" : Database.message(for: error))"]) { $1 })
+                }
+                throw error
             }
 
             // Fresh tables have no statistics; without them the set-based checks plan nested loops.
@@ -258,6 +264,7 @@ struct StreamState {
     /// One chunk of the request body.
     mutating func consume(_ chunk: ByteBuffer) throws {
         wireBytes += chunk.readableBytes
+        if refused == nil { refused = limits.refusal(body: wireBytes) }
         if let refused { throw refused }
         if let transportGunzip {
             try Gunzip.inflate(chunk, with: transportGunzip) { try consumeFileBytes($0) }
@@ -546,10 +553,25 @@ struct StreamState {
 public struct StreamLimits: Sendable {
     public var maxInflatedBytes: Int
     public var maxInflationRatio: Int
+    /// Most bytes one request body may carry, as sent (compressed or not).
+    public var maxBodyBytes: Int
 
-    public init(maxInflatedBytes: Int = 8 << 30, maxInflationRatio: Int = 100) {
+    public init(maxInflatedBytes: Int = 8 << 30, maxInflationRatio: Int = 100, maxBodyBytes: Int = 4 << 30) {
         self.maxInflatedBytes = maxInflatedBytes
         self.maxInflationRatio = maxInflationRatio
+        self.maxBodyBytes = maxBodyBytes
+    }
+
+    /// The service's limits (`REGIO_MAX_INFLATED_MB`, `REGIO_MAX_INFLATION_RATIO`, `REGIO_MAX_BODY_MB`).
+    public init(_ configuration: RegioConfiguration) {
+        self.init(maxInflatedBytes: configuration.maxInflatedMB << 20, maxInflationRatio: configuration.maxInflationRatio,
+                  maxBodyBytes: configuration.maxBodyMB << 20)
+    }
+
+    /// Why a body of `wire` bytes (so far, or as its Content-Length declares) is refused, if it is.
+    public func refusal(body wire: Int) -> FileRefused? {
+        guard wire > maxBodyBytes else { return nil }
+        return FileRefused(code: .tooLarge, message: "the upload is larger than \(maxBodyBytes >> 20) MiB, the limit (REGIO_MAX_BODY_MB)")
     }
 
     /// Why a stream that has inflated `inflated` bytes from `wire` bytes is refused, if it is.

@@ -42,12 +42,12 @@ struct ServiceWork {
     }
 
     /// A small night of `facility`: three patients and their encounters.
-    func extract(for facility: String) throws -> URL {
-        let extract = url.appendingPathComponent("extract-\(facility)")
+    func extract(for facility: String, date: String = "2026-11-22") throws -> URL {
+        let extract = url.appendingPathComponent("extract-\(facility)-\(date)")
         try FileManager.default.createDirectory(at: extract, withIntermediateDirectories: true)
         try Data(Extracts.patients.utf8).write(to: extract.appendingPathComponent("patients.csv"))
         try Data(Extracts.encounters.utf8).write(to: extract.appendingPathComponent("encounters.csv"))
-        try LocalExtract.writeManifest(directory: extract.path, facility: facility, businessDate: "2026-11-22", encoding: .utf8)
+        try LocalExtract.writeManifest(directory: extract.path, facility: facility, businessDate: date, encoding: .utf8)
         return extract
     }
 }
