@@ -77,11 +77,11 @@ struct HostileLoadTests {
         }
     }
 
-    @Test("an upload whose client goes away mid-file stops, and its staging is dropped")
+    @Test("an upload whose client goes away or stalls mid-file stops, and its staging is dropped")
     func clientGone() async throws {
         try await withSeededDatabase { database, work in
             let (service, server) = try ChildProcess.ingestService(
-                database: database.url, secret: work.secret, environment: ["REGIO_LOG_LEVEL": "warning"],
+                database: database.url, secret: work.secret, environment: ["REGIO_LOG_LEVEL": "warning", "REGIO_IDLE_TIMEOUT_SECONDS": "15"],
                 output: work.url.appendingPathComponent("service.log"))
             try await service.waitUntilReady(server)
             let http = HTTPSession(server: server)
@@ -103,6 +103,19 @@ struct HostileLoadTests {
             #expect(service.text.contains("upload abandoned while streaming"), "\(service.text)")
             #expect(try await database.text("SELECT count(*)::text FROM ingest.batch_files WHERE batch_id = \(batch) AND received_at IS NOT NULL") == "0",
                     "\(service.text)")
+
+            // A client that stops sending without going: the idle timeout closes its connection
+            // (set longer than the wait above, which a disconnect alone must meet).
+            var start = ByteBuffer(string: Extracts.patientsHeader)
+            start.writeImmutableBuffer(Self.patientBlock())
+            let stalled = PacedBody(chunks: [start, Self.patientBlock()], pause: .seconds(300))
+            let stalledUpload = Task { try await http.sendForDetail(.PUT, "/v1/batches/\(batch)/files/patients.csv", token: token, body: .stream(stalled, length: .unknown)) }
+            #expect(try await eventually(within: .seconds(30)) { try await database.stagedBytes(batch: batch) > 0 })
+            let stalling = ContinuousClock.now
+            #expect(try await eventually(within: .seconds(25)) { try await database.stagedBytes(batch: batch) == 0 },
+                    "the staging of a stalled upload is dropped after the idle timeout:\n\(service.text)")
+            print("client stalled: staging dropped \(ContinuousClock.now - stalling) after it stopped sending (idle timeout 15 s)")
+            stalledUpload.cancel()
             await service.stop()
         }
     }
