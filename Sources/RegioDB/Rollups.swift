@@ -54,6 +54,24 @@ public enum Rollups {
         return binds
     }
 
+    /// Recomputes every rollup and referral finding of one facility, in the transaction of
+    /// `connection`: after a batch's retraction, whose changes are not known month by month. The
+    /// facility's months that have facts are recomputed, and those that no longer have any dropped.
+    public static func refreshFacility(_ facility: Int, on connection: PostgresConnection, logger: Logger) async throws {
+        let facilityMonths = try await keys(PostgresQuery(unsafeSQL: """
+            SELECT facility_id, month FROM (\(try SQLFile.load("reports/facility_month_keys.sql"))) k (facility_id, month) WHERE facility_id = \(facility)
+            UNION SELECT facility_id, month::text FROM reports.facility_month WHERE facility_id = \(facility)
+            """), on: connection, logger: logger)
+        try await refreshFacilityMonths(facilityMonths, on: connection, logger: logger)
+        var referralMonths = try await matchReferrals(facility: facility, touchedFrom: nil, on: connection, logger: logger)
+        referralMonths += try await keys(PostgresQuery(unsafeSQL: """
+            SELECT DISTINCT facility_id, date_trunc('month', referred_at AT TIME ZONE 'Asia/Shanghai')::date::text
+            FROM referral.referrals WHERE facility_id = \(facility)
+            UNION SELECT facility_id, month::text FROM reports.referral_month WHERE facility_id = \(facility)
+            """), on: connection, logger: logger)
+        try await refreshReferralMonths(referralMonths, on: connection, logger: logger)
+    }
+
     /// Rebuilds every rollup from the core tables in one transaction: the referral findings are
     /// re-derived, then every key that has facts (or a loaded extract) is recomputed and the rest dropped.
     public static func rebuildAll(_ database: Database) async throws {

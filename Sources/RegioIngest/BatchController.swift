@@ -38,6 +38,7 @@ public struct BatchController: Sendable {
         group.post("batches/{id}/validate") { request, context in try await commit(request, context, dryRun: true) }
         group.get("batches/{id}/errors", use: errors)
         group.get("batches/{id}/files/{name}/rejected", use: rejected)
+        group.post("batches/{id}/retract", use: retract)
     }
 
     // MARK: Handlers
@@ -122,6 +123,29 @@ public struct BatchController: Sendable {
         committed.ring()
         context.logger.info("batch committed", metadata: ["batch": "\(id)", "dry_run": "\(dryRun)"])
         return EditedResponse(status: .accepted, response: batch)
+    }
+
+    /// A steward or admin takes a loaded batch back (`BatchRetraction`).
+    @Sendable func retract(_ request: Request, context: RegioRequestContext) async throws -> BatchRetraction.Outcome {
+        let caller = try context.caller(in: [.steward, .admin])
+        let id = try await authorisedBatch(context, roles: [.steward, .admin])
+        struct Body: Decodable { var reason: String }
+        let body = try? JSONDecoder().decode(Body.self, from: Data(buffer: try await request.body.collect(upTo: 64 << 10)))
+        guard let reason = body?.reason.trimmingCharacters(in: .whitespacesAndNewlines), !reason.isEmpty else {
+            throw Problem.badRequest("a retraction needs a reason: {\"reason\": \"…\"}")
+        }
+        do {
+            let outcome = try await BatchRetraction(database: store.database)
+                .retract(id: id, actor: "\(caller.role.rawValue):\(caller.label)", reason: reason)
+            context.logger.notice("batch retracted", metadata: ["batch": "\(id)"])
+            return outcome
+        } catch let problem as BatchRetraction.Problem {
+            switch problem {
+            case .notFound: throw Problem.notFound(problem.description)
+            case .notLoaded, .laterBatches, .beingDecided, .tooOld:
+                throw Problem(status: .conflict, type: "not-retractable", detail: problem.description)
+            }
+        }
     }
 
     @Sendable func errors(_ request: Request, context: RegioRequestContext) async throws -> Response {
@@ -225,6 +249,7 @@ struct BatchList: ResponseEncodable {
 
 extension BatchRecord: ResponseEncodable {}
 extension FileReceipt: ResponseEncodable {}
+extension BatchRetraction.Outcome: ResponseEncodable {}
 
 struct ErrorPage: Encodable {
     struct Entry: Encodable {

@@ -775,6 +775,8 @@ public struct BatchProcessor: Sendable {
             }
         }
         var counts: Counts = (0, 0, 0)
+        // What the statements replace is kept for the batch's retraction (migration 0013's triggers).
+        try await connection.query("SELECT set_config('regio.superseding_batch', \(String(batch.id)), true)", logger: database.logger)
         for statement in try statements("ingest/merge/\(kind.rawValue).sql", batch, kind: kind) {
             let command = SQLScript.command(of: statement)
             if command == "UPDATE", stored == 0 { continue }
@@ -798,6 +800,7 @@ public struct BatchProcessor: Sendable {
             default: preconditionFailure("ingest/merge/\(kind.rawValue).sql: \(command) is not a merge statement")
             }
         }
+        try await connection.query("SELECT set_config('regio.superseding_batch', '', true)", logger: database.logger)
         return counts
     }
 
@@ -873,6 +876,14 @@ public struct BatchProcessor: Sendable {
             UPDATE ingest.batches SET status = \(status.rawValue), finished_at = clock_timestamp(), reason = NULL
             WHERE id = \(batch.id) AND attempts = \(batch.attempt) AND status = 'validating'
             """, on: connection)
+        if status == .loaded {
+            // The rows the facility's batches replaced are kept for as long as they can be retracted.
+            try await connection.query("""
+                DELETE FROM ingest.superseded_rows WHERE batch_id IN (
+                    SELECT id FROM ingest.batches WHERE facility_id = \(batch.facilityID) AND id <> \(batch.id)
+                      AND finished_at < now() - make_interval(days => (SELECT value::int FROM registry.settings WHERE key = 'retraction_days')))
+                """, logger: logger)
+        }
         try await AuditLog.record(actor: "ingest", action: "batch.\(status.rawValue)", subject: "\(batch.id)",
                                   detail: ["business_date": batch.businessDate], on: connection, logger: logger)
     }

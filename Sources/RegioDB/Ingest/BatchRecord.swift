@@ -17,8 +17,11 @@ public struct BatchRecord: Sendable, Codable, Equatable {
         case rejected
         /// Refused for a fault of ours (a database error); nothing was changed.
         case failed
+        /// Loaded, then retracted by a steward or admin: the rows it brought were removed and
+        /// the ones it replaced put back (`BatchRetraction`).
+        case retracted
 
-        public var isFinal: Bool { [.loaded, .validated, .rejected, .failed].contains(self) }
+        public var isFinal: Bool { [.loaded, .validated, .rejected, .failed, .retracted].contains(self) }
     }
 
     public struct File: Sendable, Codable, Equatable {
