@@ -26,23 +26,14 @@ public enum CSVWriter {
     /// A cell a spreadsheet would read as a formula — starting with `=`, `+`, `-`, `@`, tab or
     /// carriage return — gets a leading apostrophe, which spreadsheets show as text; a plain
     /// number (`-12.5`) is left as it is, since no spreadsheet evaluates it and reports need it
-    /// as a number. Bidirectional-control characters, which can make a cell read other than it
-    /// is, are shown as their code (`<U+202E>`). Extracts read the apostrophe back off
-    /// (`removingExportEscape`), so a downloaded rejected-rows file can be fixed and sent again.
+    /// as a number. Invisible format characters (bidirectional controls that can make a cell read
+    /// other than it is, zero-width spaces …) are shown as their code (`<U+202E>`). Extracts read
+    /// the apostrophe back off (`removingExportEscape`), so a downloaded rejected-rows file can be
+    /// fixed and sent again.
     public static func safeCell(_ value: String) -> String {
-        var value = value
-        if value.unicodeScalars.contains(where: isBidiControl) {
-            value = value.unicodeScalars.map { isBidiControl($0) ? "<U+\(String($0.value, radix: 16, uppercase: true))>" : String($0) }.joined()
-        }
+        let value = value.showingFormatCharacters()
         guard let first = value.first, formulaStarts.contains(first), !isPlainNumber(value) else { return value }
         return "'" + value
-    }
-
-    static func isBidiControl(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar.value {
-        case 0x200E, 0x200F, 0x061C, 0x202A...0x202E, 0x2066...0x2069: true
-        default: false
-        }
     }
 
     /// `-12`, `+3.5`: an optional sign, digits, at most one decimal point.
@@ -59,4 +50,37 @@ extension String {
         guard utf8.first == UInt8(ascii: "'"), let second = dropFirst().first, CSVWriter.formulaStarts.contains(second) else { return self }
         return String(dropFirst())
     }
+}
+
+extension Unicode.Scalar {
+    /// An invisible character that changes how text around it reads or compares (Unicode
+    /// category Cf: bidirectional controls such as U+202E, zero-width spaces and joiners, the
+    /// soft hyphen, a byte-order mark inside text …). Han, kana, hangul and ASCII are skipped
+    /// without a property lookup: they are nearly all of an extract's text.
+    public var isFormatCharacter: Bool {
+        switch value {
+        case 0..<0xAD, 0x3000...0x9FFF, 0xAC00...0xD7FF: false
+        default: properties.generalCategory == .format
+        }
+    }
+}
+
+extension String {
+    /// The first invisible format character (`Unicode.Scalar.isFormatCharacter`), if any.
+    public var firstFormatCharacter: Unicode.Scalar? { unicodeScalars.first { $0.isFormatCharacter } }
+
+    /// The text with each invisible format character shown as its code, `<U+202E>`.
+    public func showingFormatCharacters() -> String {
+        guard firstFormatCharacter != nil else { return self }
+        return unicodeScalars.map { $0.isFormatCharacter ? $0.code : String($0) }.joined()
+    }
+}
+
+extension Unicode.Scalar {
+    /// `U+202E`-style, in angle brackets.
+    var code: String { "<U+\(String(value, radix: 16, uppercase: true).leftPadded(to: 4))>" }
+}
+
+private extension String {
+    func leftPadded(to width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
 }

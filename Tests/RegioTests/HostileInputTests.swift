@@ -80,11 +80,32 @@ struct HostileInputTests {
     func safeCells() {
         for (value, safe) in [("=CMD('calc')!A1", "'=CMD('calc')!A1"), ("@SUM(1+1)", "'@SUM(1+1)"), ("+1-2", "'+1-2"), ("-2+3", "'-2+3"),
                               ("\tx", "'\tx"), ("-12.5", "-12.5"), ("+3", "+3"), ("-", "'-"), ("清河区", "清河区"), ("", ""),
-                              ("a\u{202E}b", "a<U+202E>b")] {
+                              ("a\u{202E}b", "a<U+202E>b"), ("张\u{200B}三", "张<U+200B>三"), ("=\u{2066}x", "'=<U+2066>x")] {
             #expect(CSVWriter.safeCell(value) == safe, "\(value)")
-            if !value.contains("\u{202E}") { #expect(CSVWriter.safeCell(value).removingExportEscape() == value, "\(value)") }
+            if value.firstFormatCharacter == nil { #expect(CSVWriter.safeCell(value).removingExportEscape() == value, "\(value)") }
         }
         #expect("'abc".removingExportEscape() == "'abc", "an apostrophe before anything else is the value's own")
+    }
+
+    @Test("invisible format characters in a text value are a warning: kept as sent, shown by their code in errors and downloads")
+    func formatCharacters() async throws {
+        try await IngestScenario.run { s in
+            let patients = Extracts.patientsHeader + "P001,张\u{202E}三,1,1980-05-06,,,13800000001,清河区\u{200B}解放路1号\n"
+            let batch = try await s.upload(["patients.csv": patients])
+            #expect(batch.status == .loaded, "\(batch.reason ?? "")")
+            let issues = try await s.issues(batch.id)
+            #expect(issues.map { "\($0.line ?? 0) \($0.column ?? "") \($0.code) \($0.severity) \($0.raw ?? "")" }
+                    == ["2 name format_character warning 张<U+202E>三", "2 address format_character warning 清河区<U+200B>解放路1号"], "\(issues)")
+            #expect(issues.first?.message.contains("<U+202E> (RIGHT-TO-LEFT OVERRIDE)") == true, "\(issues)")
+            #expect(try await s.value("SELECT name FROM emr.patients WHERE patient_id = 'P001'") == "张\u{202E}三", "stored as sent")
+            let token = try await s.token("H339901001")
+            for uri in ["/v1/batches/\(batch.id)/errors", "/v1/batches/\(batch.id)/errors?format=csv"] {
+                try await s.client.execute(uri: uri, method: .get, headers: Fixtures.bearer(token)) { response in
+                    let body = String(buffer: response.body)
+                    #expect(body.contains("<U+202E>") && body.firstFormatCharacter == nil, "\(uri): \(body)")
+                }
+            }
+        }
     }
 
     @Test("the errors and rejected-rows downloads escape formula cells, and a fixed rejected-rows file loads back as sent")

@@ -16,6 +16,8 @@ public enum IssueCode: String, Sendable, Codable, CaseIterable {
     case danglingReference = "dangling_reference"
     case implausible
     case manifestMismatch = "manifest_mismatch"
+    /// Invisible format characters (U+202E …) in a text value: kept, and shown by code in downloads.
+    case formatCharacter = "format_character"
 }
 
 public enum Severity: String, Sendable, Codable {
@@ -183,6 +185,11 @@ public struct RowValidator: Sendable {
             case .success(let (value, typedValue)):
                 typed[values.count] = typedValue
                 values.append(value)
+                if case .text = column.type, let scalar = value.firstFormatCharacter {
+                    issues.append(RowIssue(column: column.name, code: .formatCharacter, severity: .warning,
+                                           message: "\(column.name) holds the invisible format character \(scalar.code)\(scalar.properties.name.map { " (\($0))" } ?? ""); kept as sent, shown by its code in downloads",
+                                           raw: value.showingFormatCharacters()))
+                }
             case .failure(let problem):
                 let isID = column.type == .idNumber
                 issues.append(RowIssue(column: column.name, code: problem.code, severity: required ? .error : .warning,
