@@ -35,10 +35,12 @@ struct HostileInputTests {
             #expect(batch.status == .rejected, "the file has fewer rows than its manifest says: \(batch.reason ?? "")")
 
             var seen: [String] = []
-            seen.append(try await s.value("""
-                SELECT string_agg(t::text, '|') FROM (
-                    SELECT e::text AS t FROM ingest.row_errors e UNION ALL SELECT r::text FROM ingest.rejected_rows r) x
-                """) ?? "")
+            // Every table of the ingest schema, whole.
+            let everyTable = try #require(try await s.value("""
+                SELECT string_agg(format('SELECT string_agg(t::text, ''|'') FROM %I.%I t', schemaname, tablename), ' UNION ALL ')
+                FROM pg_tables WHERE schemaname = 'ingest'
+                """))
+            seen.append(try await s.value("SELECT string_agg(x, '|') FROM (\(everyTable)) rows (x)") ?? "")
             for uri in ["/v1/batches/\(batch.id)/errors", "/v1/batches/\(batch.id)/errors?format=csv",
                         "/v1/batches/\(batch.id)/files/patients.csv/rejected"] {
                 try await s.client.execute(uri: uri, method: .get, headers: Fixtures.bearer(token)) { response in
@@ -49,6 +51,34 @@ struct HostileInputTests {
             for text in seen {
                 for id in ids { #expect(!text.contains(id), "an ID number in \(text.prefix(300))") }
                 #expect(!text.contains("13800000003"), "a following row's phone in \(text.prefix(300))")
+            }
+        }
+    }
+
+    @Test("a quote left open over rows with ID numbers: no ID number in the service's log or the upload client's output")
+    func runawayQuoteNotLogged() async throws {
+        try await withSeededDatabase { database, work in
+            let (service, server) = try ChildProcess.ingestService(
+                database: database.url, secret: work.secret, environment: ["REGIO_LOG_LEVEL": "trace"],
+                output: work.url.appendingPathComponent("service.log"))
+            try await service.waitUntilReady(server)
+            let ids = (1...3).map { Extracts.rid("339901", "1980050\($0)", 100 + $0) }
+            let folder = try work.extract(for: "H339901001")
+            try Data((Extracts.patientsHeader + """
+                P001,张三,1,1980-05-01,RID,\(ids[0]),13800000001,"清河区解放路1号
+                P002,李四,2,1980-05-02,RID,\(ids[1]),13800000002,清河区延安路2号
+                P003,王五,1,1980-05-03,RID,\(ids[2]),13800000003,清河区中山路3号
+
+                """).utf8).write(to: folder.appendingPathComponent("patients.csv"))
+            try LocalExtract.writeManifest(directory: folder.path, facility: "H339901001", businessDate: "2026-11-22", encoding: .utf8)
+            let tokenFile = try await work.tokenFile(for: "H339901001", database)
+            let upload = try RegioProcess.run(["upload", "--server", server, "--token-file", tokenFile.path, folder.path],
+                                              environment: ["REGIO_LOG_LEVEL": "trace"])
+            #expect(upload.stdout.contains("bad_csv"), "the upload's summary names the runaway quote: \(upload.stdout)")
+            await service.stop()
+            for (name, text) in [("service log", service.text), ("upload output", upload.stdout + upload.stderr)] {
+                #expect(text.contains("batch"), "\(name) is not empty")
+                for id in ids { #expect(!text.contains(id), "an ID number in the \(name):\n\(text)") }
             }
         }
     }
