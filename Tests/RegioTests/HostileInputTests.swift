@@ -138,6 +138,22 @@ struct HostileInputTests {
         }
     }
 
+    @Test("report downloads escape formula cells too (a registry name an attacker could set)")
+    func reportCSVEscaped() async throws {
+        try await TestDatabase.with { database in
+            try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "test")
+            try await database.query(#"UPDATE registry.regions SET name = '=HYPERLINK("http://evil.example/","清河区")' WHERE code = '339901'"#)
+            let token = try await CredentialStore(database: database).issue(role: .bureau, scope: nil, label: "test", expiresAt: nil, actor: "test").token
+            try await Fixtures.queryApp(database).test(.router) { client in
+                try await client.execute(uri: "/v1/reports/registry-summary?format=csv", method: .get, headers: Fixtures.bearer(token)) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.text.contains(#""'=HYPERLINK(""http://evil.example/"",""清河区"")""#), "\(response.text)")
+                    #expect(!response.text.contains(#","=HYPERLINK"#) && !response.text.contains(#",=HYPERLINK"#), "\(response.text)")
+                }
+            }
+        }
+    }
+
     @Test("the errors and rejected-rows downloads escape formula cells, and a fixed rejected-rows file loads back as sent")
     func formulaCellsRoundTrip() async throws {
         try await IngestScenario.run { s in
@@ -202,6 +218,8 @@ struct HostileInputTests {
             #expect(tooLong.status.code == 422, "\(tooLong.json)")
             #expect((tooLong.json["detail"] as? String ?? "").contains("more data rows than the manifest's 1"), "\(tooLong.json)")
 
+            let peak = try service.peakMemoryMB()
+            #expect(peak < 200, "the service's peak memory after the bomb and the long file: \(peak) MB")
             #expect(try await database.text("SELECT count(*)::text FROM pg_tables WHERE schemaname = 'staging'") == "0", "nothing staged")
             #expect(try await database.text("SELECT count(*)::text FROM ingest.batch_files WHERE received_at IS NOT NULL") == "0",
                     "neither file counts as received")

@@ -10,13 +10,13 @@ import Testing
 
 /// One facility's huge or hostile upload against the ingestion service running as its own
 /// process: what the others see while it streams, and what is left when its client goes away or
-/// the service is stopped in the middle of it.
+/// the service is stopped in the middle of it. Timed: `make test` runs this suite on its own.
 @Suite("Hostile load", .serialized)
 struct HostileLoadTests {
     static let hostile = "H339901001"
     static let other = "H339902001"
 
-    @Test("a long upload slows neither /health nor another facility's night; it ends at the body limit, memory bounded")
+    @Test("a long upload slows neither /health, /ready nor another facility's night; it ends at the body limit, memory bounded")
     func fairness() async throws {
         try await withSeededDatabase { database, work in
             let (service, server) = try ChildProcess.ingestService(
@@ -43,10 +43,12 @@ struct HostileLoadTests {
             let health = Task {
                 var slowest = Duration.zero
                 while !Task.isCancelled {
-                    let started = ContinuousClock.now
-                    let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: server + "/health"), timeout: .seconds(60))
-                    #expect(response.status == .ok)
-                    slowest = max(slowest, ContinuousClock.now - started)
+                    for path in ["/health", "/ready"] {
+                        let started = ContinuousClock.now
+                        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: server + path), timeout: .seconds(60))
+                        #expect(response.status == .ok, "\(path)")
+                        slowest = max(slowest, ContinuousClock.now - started)
+                    }
                     try? await Task.sleep(for: .milliseconds(50))
                 }
                 return slowest
@@ -58,12 +60,13 @@ struct HostileLoadTests {
             health.cancel()
             let slowestHealth = try await health.value
             let peak = try service.peakMemoryMB()
-            print("hostile load: the upload streamed \(streamed) until refused; other facility's night \(alone) alone, \(during) during the upload (still streaming after it: \(stillStreaming)); slowest /health \(slowestHealth); service peak memory \(peak) MB")
+            print("hostile load: the upload streamed \(streamed) until refused; other facility's night \(alone) alone, \(during) during the upload (still streaming after it: \(stillStreaming)); slowest /health or /ready \(slowestHealth); service peak memory \(peak) MB")
 
-            // Bounds with room for the other suites running alongside: unchecked, the night took
-            // 18 s against 0.7 s, /health 21 s.
+            // The suite runs alone (scripts/test.sh); the bounds leave room for a slower machine.
+            // Before the limits and the decisions' own pool, the night took 18 s against 0.7 s,
+            // /health 21 s.
             #expect(during < max(alone * 4, alone + .seconds(2)), "another facility's night: \(alone) alone, \(during) during the upload")
-            #expect(slowestHealth < .seconds(1), "/health took \(slowestHealth)")
+            #expect(slowestHealth < .seconds(1), "/health or /ready took \(slowestHealth)")
             #expect(stillStreaming, "the upload was still streaming when the other night had been decided")
             #expect(peak < 200, "the service's peak memory: \(peak) MB")
             if case .success(let response) = refused {
