@@ -47,7 +47,7 @@ public struct BatchProcessor: Sendable {
     /// referral/match.sql). Merged in the side transaction once the reference checks are done;
     /// the main transaction merges the rest (persons, patients, exams, purchases), and both take
     /// ranges of the new exams once their own work is done, so the two end together
-    /// (docs/benchmarks.md, seventh and ninth sessions).
+    /// (see docs/benchmarks.md).
     static let activityKinds: [ExtractKind] = [.encounters, .beds, .referrals]
 
     struct Batch {

@@ -158,7 +158,7 @@ public struct ExtractFileLoader: Sendable {
     /// Rejects every row sharing its key with another row of the file (`duplicate_key`, on each
     /// line); returns how many rows it rejected. `among`: only these keys can repeat (nil: any).
     /// The keys are grouped by sorting: hashing a night's million distinct keys outgrew work_mem
-    /// and spilled, and took 1.5 s against 0.9 s sorted (docs/benchmarks.md, sixth session).
+    /// and spilled, and took 1.5 s against 0.9 s sorted (in `regio bench ingest`).
     static func markDuplicates(_ table: StagingTable, among keys: [String]? = nil, on connection: PostgresConnection,
                                logger: Logger) async throws -> Int {
         try await connection.withTransaction(logger: logger) { connection in

@@ -9,8 +9,8 @@ import RegioCore
 /// meanwhile — autovacuum's, after an earlier batch — counts none of them and records a table of
 /// many pages and no rows. Every later statement of the merge then expects one row where there
 /// are a million, and plans nested loops over them: the facility rollup took 17.7 s instead of
-/// 0.9 s, and the referral matching ran for over twelve minutes (docs/benchmarks.md, ninth
-/// session). A large first extract against a nearly empty table is the usual way to get there.
+/// 0.9 s, and the referral matching ran for over twelve minutes (in `regio bench ingest`).
+/// A large first extract against a nearly empty table is the usual way to get there.
 ///
 /// So when a merge statement inserts many rows against what the statistics count, the table is
 /// analyzed in the same transaction: ANALYZE counts the transaction's own rows, and holds its
