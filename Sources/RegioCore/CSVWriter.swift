@@ -66,8 +66,17 @@ extension Unicode.Scalar {
 }
 
 extension String {
-    /// The first invisible format character (`Unicode.Scalar.isFormatCharacter`), if any.
-    public var firstFormatCharacter: Unicode.Scalar? { unicodeScalars.first { $0.isFormatCharacter } }
+    /// The first invisible format character (`Unicode.Scalar.isFormatCharacter`), if any. Every
+    /// format character's UTF-8 form starts with one of a few lead bytes (none of them Han's):
+    /// text without any is passed over a byte at a time.
+    public var firstFormatCharacter: Unicode.Scalar? {
+        guard utf8.contains(where: { $0 >= 0xC2 && Self.formatLeadBytes[Int($0)] }) else { return nil }
+        return unicodeScalars.first { $0.isFormatCharacter }
+    }
+
+    /// Whether a byte leads the UTF-8 form of some scalar of category Cf (U+00AD; Arabic and
+    /// Syriac; U+08E2; U+180E; U+200B–U+206F; U+FEFF, U+FFF9–U+FFFB; planes 1 and 14).
+    static let formatLeadBytes: [Bool] = (0..<256).map { [0xC2, 0xD8, 0xDB, 0xDC, 0xE0, 0xE1, 0xE2, 0xEF, 0xF0, 0xF3].contains($0) }
 
     /// The text with each invisible format character shown as its code, `<U+202E>`.
     public func showingFormatCharacters() -> String {

@@ -117,6 +117,18 @@ struct HostileInputTests {
         #expect("'abc".removingExportEscape() == "'abc", "an apostrophe before anything else is the value's own")
     }
 
+    @Test("the quick scan for format characters finds every scalar of category Cf and nothing else")
+    func formatCharacterScan() {
+        var missed: [String] = []
+        for value in 0...0x10FFFF {
+            guard let scalar = Unicode.Scalar(value) else { continue }
+            if (String(scalar).firstFormatCharacter != nil) != (scalar.properties.generalCategory == .format) {
+                missed.append(String(value, radix: 16))
+            }
+        }
+        #expect(missed.isEmpty, "\(missed.prefix(20))")
+    }
+
     @Test("invisible format characters in a text value are a warning: kept as sent, shown by their code in errors and downloads")
     func formatCharacters() async throws {
         try await IngestScenario.run { s in
@@ -188,11 +200,11 @@ struct HostileInputTests {
         }
     }
 
-    @Test("a gzip bomb and a file longer than its manifest are refused while they stream, and leave nothing staged")
+    @Test("a gzip bomb, a file longer than its manifest and a body over the limit are refused while they stream, and leave nothing staged")
     func refusedWhileStreaming() async throws {
         try await withSeededDatabase { database, work in
             let (service, server) = try ChildProcess.ingestService(
-                database: database.url, secret: work.secret, environment: ["REGIO_LOG_LEVEL": "warning"],
+                database: database.url, secret: work.secret, environment: ["REGIO_LOG_LEVEL": "warning", "REGIO_MAX_BODY_MB": "1"],
                 output: work.url.appendingPathComponent("service.log"))
             try await service.waitUntilReady(server)
             let http = HTTPSession(server: server)
@@ -217,6 +229,12 @@ struct HostileInputTests {
                                               body: .bytes(ByteBuffer(data: try Data(contentsOf: longFolder.appendingPathComponent("patients.csv")))))
             #expect(tooLong.status.code == 422, "\(tooLong.json)")
             #expect((tooLong.json["detail"] as? String ?? "").contains("more data rows than the manifest's 1"), "\(tooLong.json)")
+
+            // A body whose Content-Length is over REGIO_MAX_BODY_MB: refused before it is read.
+            let oversized = try await http.send(.PUT, "/v1/batches/\(long)/files/patients.csv", token: token,
+                                                body: .bytes(ByteBuffer(repeating: UInt8(ascii: "x"), count: 2 << 20)))
+            #expect(oversized.status.code == 413, "\(oversized.json)")
+            #expect((oversized.json["detail"] as? String ?? "").contains("larger than 1 MiB, the limit (REGIO_MAX_BODY_MB)"), "\(oversized.json)")
 
             let peak = try service.peakMemoryMB()
             #expect(peak < 200, "the service's peak memory after the bomb and the long file: \(peak) MB")

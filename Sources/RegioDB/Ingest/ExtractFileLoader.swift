@@ -35,7 +35,7 @@ public struct ExtractFileLoader: Sendable {
     let stagedKeys: StagedKeys
     /// Where the crash tests kill the process (`REGIO_FAULT`); nowhere otherwise.
     let faults: FaultInjection
-    /// How far a compressed file may inflate.
+    /// How large an upload may be, and how far a compressed one may inflate.
     public let limits: StreamLimits
 
     public init(database: Database, stagedKeys: StagedKeys, faults: FaultInjection = .none, limits: StreamLimits = StreamLimits()) {
