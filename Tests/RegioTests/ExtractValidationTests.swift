@@ -63,14 +63,15 @@ struct ExtractValidationTests {
 
     @Test("decimals are normalised: no leading zeros, no bare dot, trailing zeros kept")
     func decimals() {
-        let cases: [(String, String, Double)] = [
-            ("12.50", "12.50", 12.5), ("012.50", "12.50", 12.5), ("0.05", "0.05", 0.05), ("00.5", "0.5", 0.5),
-            (".5", "0.5", 0.5), ("5.", "5", 5), ("0", "0", 0), ("000", "0", 0), ("1.000001", "1.000001", 1.000001),
+        let cases: [(String, String, Int64)] = [
+            ("12.50", "12.50", 12_500_000), ("012.50", "12.50", 12_500_000), ("0.05", "0.05", 50_000), ("00.5", "0.5", 500_000),
+            (".5", "0.5", 500_000), ("5.", "5", 5_000_000), ("0", "0", 0), ("000", "0", 0), ("1.000001", "1.000001", 1_000_001),
+            ("999999999999.999999", "999999999999.999999", 999_999_999_999_999_999),
         ]
-        for (text, normal, value) in cases {
+        for (text, normal, micros) in cases {
             let result = FieldChecks.decimal(text, maxScale: 6)
             #expect(result?.text == normal, "\(text)")
-            #expect(result.map { abs($0.value - value) < 1e-9 } == true, "\(text)")
+            #expect(result?.micros == micros, "exact, in millionths: \(text)")
         }
         for bad in ["", ".", "1.2.3", "-1", "1e3", "12.3456789", "１２"] {
             #expect(FieldChecks.decimal(bad, maxScale: 6) == nil, "\(bad)")
@@ -179,6 +180,11 @@ struct ExtractValidationTests {
         let header = "line_id,item_code,code_system,item_name,purchase_unit,pack_size,base_unit,unit_price,quantity,amount,supplier,purchase_date"
         #expect(issues(.purchases, header, "L1,X1,NHSA,药,盒,30,片,12.50,4,50.00,供应商,2026-11-22").isEmpty)
         #expect(issues(.purchases, header, "L1,X1,NHSA,药,盒,30,片,12.50,4,51.00,供应商,2026-11-22") == ["warning implausible amount"])
+        // Exactly 0.01 off is within 0.01: in floating point 100000.01 − 100000 is 0.0100000000093.
+        #expect(issues(.purchases, header, "L1,X1,NHSA,药,盒,30,片,100000,1,100000.01,供应商,2026-11-22").isEmpty)
+        #expect(issues(.purchases, header, "L1,X1,NHSA,药,盒,30,片,100000,1,100000.02,供应商,2026-11-22") == ["warning implausible amount"])
+        #expect(issues(.purchases, header, "L1,X1,NHSA,药,盒,30,片,99999999.999999,99999999.999999,999999.99,供应商,2026-11-22")
+                == ["warning implausible amount"], "the largest price × quantity, without overflow")
         #expect(issues(.purchases, header, "L1,X1,NHSA,药,盒,0,片,12.50,4,,供应商,2026-11-22") == ["error bad_number pack_size"])
         #expect(issues(.purchases, header, "L1,X1,WHO,药,盒,30,片,12.50,4,,供应商,2026-11-22") == ["error unknown_code code_system"])
     }

@@ -58,10 +58,11 @@ public enum FieldChecks {
         return b[4...].allSatisfy { (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }
     }
 
-    /// A non-negative decimal with at most `maxScale` decimals, normalised (`012.50` → `12.50`),
-    /// with its value for plausibility arithmetic. Nil for anything else (signs, exponents,
-    /// thousands separators).
-    public static func decimal(_ text: String, maxScale: Int) -> (text: String, value: Double)? {
+    /// A non-negative decimal with at most `maxScale` (≤ 6) decimals, normalised (`012.50` →
+    /// `12.50`), with its exact value in millionths for the plausibility arithmetic. Nil for
+    /// anything else (signs, exponents, thousands separators).
+    public static func decimal(_ text: String, maxScale: Int) -> (text: String, micros: Int64)? {
+        precondition(maxScale <= 6, "values are kept in millionths")
         let b = text.utf8
         guard !b.isEmpty, b.count <= 24 else { return nil }
         var integer: Int64 = 0
@@ -90,9 +91,9 @@ public enum FieldChecks {
             }
         }
         guard sawDigit else { return nil }
-        var divisor = 1.0
-        for _ in 0..<fractionDigits { divisor *= 10 }
-        let value = Double(integer) + Double(fraction) / divisor
+        var unit: Int64 = 1_000_000
+        for _ in 0..<fractionDigits { unit /= 10 }
+        let value = integer * 1_000_000 + fraction * unit  // integer < 10¹²: no overflow
         // Already in normal form (the usual case): no leading zero, no bare or trailing dot.
         if integerDigits > 0, b.first != UInt8(ascii: "0") || integerDigits == 1, !sawDot || fractionDigits > 0 {
             return (text, value)

@@ -222,7 +222,8 @@ public struct RowValidator: Sendable {
     /// A checked value as the cross-field checks need it, by staging position.
     enum Typed {
         case none
-        case number(Double)
+        /// Exact, in millionths (money has two decimals, prices and quantities six).
+        case number(Int64)
         case date(CalendarDate)
         /// A timestamp: its date as written, and the instant (seconds since 1970 UTC) for ordering.
         /// (No text here: an array of these is then plain memory, with no reference to count.)
@@ -292,7 +293,7 @@ public struct RowValidator: Sendable {
             return .success((normalised, .number(value)))
         case .positiveDecimal:
             // The database holds these as numeric(14, 6): below 10⁸ with at most 6 decimals.
-            guard let (normalised, value) = FieldChecks.decimal(text, maxScale: 6), value > 0, value < 100_000_000 else {
+            guard let (normalised, value) = FieldChecks.decimal(text, maxScale: 6), value > 0, value < 100_000_000 * 1_000_000 else {
                 return .failure(Problem(code: .badNumber, message: "\(column.name) must be a number > 0 and below 100,000,000 with at most 6 decimals"))
             }
             return .success((normalised, .number(value)))
@@ -300,7 +301,7 @@ public struct RowValidator: Sendable {
             guard let number = Int(text), number >= 0, number < 1_000_000 else {
                 return .failure(Problem(code: .badNumber, message: "\(column.name) must be a whole number ≥ 0"))
             }
-            return .success((String(number), .number(Double(number))))
+            return .success((String(number), .number(Int64(number) * 1_000_000)))
         case .icd10:
             return FieldChecks.isICD10(text) ? .success((text, .none))
                 : .failure(Problem(code: .unknownCode, message: "\(column.name) is not an ICD-10 code (e.g. I10, J18.900)"))
@@ -320,7 +321,7 @@ public struct RowValidator: Sendable {
     private func crossChecks(_ values: inout [String?], typed: [Typed], issues: inout [RowIssue]) {
         func value(_ column: Cross) -> String? { index(column).flatMap { values[$0] } }
         func drop(_ column: Cross) { if let i = index(column) { values[i] = nil } }
-        func number(_ column: Cross) -> Double? {
+        func number(_ column: Cross) -> Int64? {
             guard let i = index(column), case .number(let number) = typed[i] else { return nil }
             return number
         }
@@ -364,7 +365,7 @@ public struct RowValidator: Sendable {
             checkIDNumber(&values, issues: &issues)
         case .encounters:
             if let total = number(.totalCost), let drug = number(.drugCost), let consumables = number(.consumablesCost),
-               drug + consumables > total + 0.005 {
+               drug + consumables > total {
                 implausible(.totalCost, .error, "drug_cost + consumables_cost exceed total_cost")
             }
             notAfterBusinessDate(.startTime)
@@ -374,8 +375,9 @@ public struct RowValidator: Sendable {
             notAfterBusinessDate(.performedAt)
             notBefore(.reportedAt, .performedAt, .warning)
         case .purchases:
+            // In millionths of millionths: price × quantity of up to 10⁸ each needs 128 bits.
             if let amount = number(.amount), let price = number(.unitPrice), let quantity = number(.quantity),
-               abs(amount - price * quantity) > 0.01 {
+               (Int128(amount) * 1_000_000 - Int128(price) * Int128(quantity)).magnitude > 10_000_000_000 {
                 implausible(.amount, .warning, "amount is not unit_price × quantity (within 0.01); stored as missing")
                 drop(.amount)
             }
