@@ -39,10 +39,13 @@ public struct RegioServer {
             let pseudonymizer = Pseudonymizer(secret: try configuration.loadSecret())
             let database = Database(url: primary, poolSize: configuration.poolSize, name: "ingest",
                                     logger: logger.with(label: "db.ingest"))
-            let (stagedKeys, committed) = (StagedKeys(), BatchDoorbell())
+            // What the uploads remember of the files they receive (within one memory budget), and
+            // what they hand to the batch worker for the decisions: the service's own, not the process's.
+            let (keyMemory, stagedKeys, committed) = (KeyMemory(), StagedKeys(), BatchDoorbell())
             let faults = FaultInjection(point: configuration.fault)
             let router = try IngestService.buildRouter(database: database, migrations: migrations, metrics: RegioMetrics.registry,
-                                                       pseudonymizer: pseudonymizer, stagedKeys: stagedKeys, committed: committed,
+                                                       pseudonymizer: pseudonymizer, keyMemory: keyMemory, stagedKeys: stagedKeys,
+                                                       committed: committed,
                                                        faults: faults, limits: StreamLimits(configuration))
             // The decisions have a pool of their own: uploads hold a connection each for as long
             // as a file streams, and a night of many facilities at once would otherwise leave a

@@ -18,13 +18,14 @@ public struct BatchController: Sendable {
     static let readers: Set<Role> = [.facility, .steward, .admin]
 
     /// - Parameters:
+    ///   - keyMemory: what the uploads may spend remembering keys, all of them together.
     ///   - stagedKeys: shared with the batch worker that decides the batches.
     ///   - committed: rung when a batch is committed; the batch worker waits on it.
     ///   - faults: where the crash tests kill the process.
-    public init(database: Database, pseudonymizer: Pseudonymizer, stagedKeys: StagedKeys, committed: BatchDoorbell,
+    public init(database: Database, pseudonymizer: Pseudonymizer, keyMemory: KeyMemory, stagedKeys: StagedKeys, committed: BatchDoorbell,
                 faults: FaultInjection = .none, limits: StreamLimits = StreamLimits()) {
         self.store = BatchStore(database: database)
-        self.loader = ExtractFileLoader(database: database, stagedKeys: stagedKeys, faults: faults, limits: limits)
+        self.loader = ExtractFileLoader(database: database, keyMemory: keyMemory, stagedKeys: stagedKeys, faults: faults, limits: limits)
         self.committed = committed
         self.pseudonymizer = pseudonymizer
     }

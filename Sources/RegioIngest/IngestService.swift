@@ -8,19 +8,21 @@ import RegioHTTP
 /// The ingestion service: hospitals' nightly extracts come in here.
 public enum IngestService {
     /// - Parameters:
+    ///   - keyMemory: what the uploads may spend remembering keys (`KeyMemory`).
     ///   - stagedKeys: what uploads keep of the files they stage for the batch worker
     ///     (`BatchWorker`) that decides their batches; the two share one.
     ///   - committed: rung when a batch is committed, for the same worker.
     ///   - faults: where the crash tests kill the process.
     public static func buildRouter(
         database: Database, migrations: MigrationRunner, metrics: PrometheusCollectorRegistry, pseudonymizer: Pseudonymizer,
-        stagedKeys: StagedKeys, committed: BatchDoorbell, faults: FaultInjection = .none, limits: StreamLimits = StreamLimits()
+        keyMemory: KeyMemory, stagedKeys: StagedKeys, committed: BatchDoorbell, faults: FaultInjection = .none,
+        limits: StreamLimits = StreamLimits()
     ) throws -> Router<RegioRequestContext> {
         let skeleton = ServiceRouter(
             operations: OperationsController(database: database, migrations: migrations, metrics: metrics),
             credentials: CredentialStore(database: database))
-        BatchController(database: database, pseudonymizer: pseudonymizer, stagedKeys: stagedKeys, committed: committed, faults: faults,
-                        limits: limits)
+        BatchController(database: database, pseudonymizer: pseudonymizer, keyMemory: keyMemory, stagedKeys: stagedKeys,
+                        committed: committed, faults: faults, limits: limits)
             .addRoutes(to: skeleton.api)
         let openAPI = try OpenAPIDocument.load()
         skeleton.router.get("openapi.yaml") { _, _ in

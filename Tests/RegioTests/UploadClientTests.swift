@@ -31,7 +31,7 @@ struct UploadClientTests {
             let app = Application(
                 router: try IngestService.buildRouter(database: database, migrations: MigrationRunner(migrations: try Migration.bundled()),
                                                       metrics: RegioMetrics.registry, pseudonymizer: Fixtures.pseudonymizer,
-                                                      stagedKeys: stagedKeys, committed: committed),
+                                                      keyMemory: KeyMemory(), stagedKeys: stagedKeys, committed: committed),
                 configuration: .init(address: .hostname("127.0.0.1", port: port)),
                 services: [BatchWorker(database: database, idle: .milliseconds(50), stagedKeys: stagedKeys, committed: committed,
                                        logger: TestDatabase.logger)],

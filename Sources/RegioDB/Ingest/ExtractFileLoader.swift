@@ -38,12 +38,8 @@ public struct ExtractFileLoader: Sendable {
     /// How large an upload may be, and how far a compressed one may inflate.
     public let limits: StreamLimits
 
-    public init(database: Database, stagedKeys: StagedKeys, faults: FaultInjection = .none, limits: StreamLimits = StreamLimits()) {
-        self.init(database: database, keyMemory: .shared, stagedKeys: stagedKeys, faults: faults, limits: limits)
-    }
-
-    init(database: Database, keyMemory: KeyMemory, stagedKeys: StagedKeys, faults: FaultInjection = .none,
-         limits: StreamLimits = StreamLimits()) {
+    public init(database: Database, keyMemory: KeyMemory, stagedKeys: StagedKeys, faults: FaultInjection = .none,
+                limits: StreamLimits = StreamLimits()) {
         self.database = database
         self.keyMemory = keyMemory
         self.stagedKeys = stagedKeys
@@ -237,7 +233,7 @@ struct StreamState {
     let valueTypes: [CopyRowEncoder.ValueType]
 
     init(file: ExtractManifest.File, encoding: TextEncoding, context: ValidationContext, transportGzip: Bool,
-         keyMemory: KeyMemory = .shared) throws {
+         keyMemory: KeyMemory) throws {
         self.file = file
         self.repeatedKeys = RepeatedKeys(rows: file.rows, memory: keyMemory)
         let stagingColumns = StagingTable.stagingColumns(file.kind)

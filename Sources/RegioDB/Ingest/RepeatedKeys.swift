@@ -96,14 +96,15 @@ struct SentKeys: Sendable {
 
 /// Memory the service may spend remembering keys (`RepeatedKeys`) and references (`StagedKeys`)
 /// for all the files it receives at once and the batches they belong to until those are decided.
-final class KeyMemory: Sendable {
+/// One per ingestion service, shared by its uploads (`RegioServer` makes it).
+public final class KeyMemory: Sendable {
     /// 96 MB: the benchmark's night (1.9 M rows in five files at once) takes 62 MB — 46 MB for its
     /// keys while they stream, 16 MB for its references.
-    static let shared = KeyMemory(bytes: 96 << 20)
+    public static let defaultBytes = 96 << 20
 
     private let available: Mutex<Int>
 
-    init(bytes: Int) {
+    public init(bytes: Int = KeyMemory.defaultBytes) {
         available = Mutex(bytes)
     }
 

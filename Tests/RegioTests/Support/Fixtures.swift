@@ -33,7 +33,8 @@ enum Fixtures {
         return Application(
             router: try IngestService.buildRouter(
                 database: database, migrations: MigrationRunner(migrations: try Migration.bundled()),
-                metrics: RegioMetrics.registry, pseudonymizer: pseudonymizer, stagedKeys: stagedKeys, committed: committed),
+                metrics: RegioMetrics.registry, pseudonymizer: pseudonymizer, keyMemory: KeyMemory(), stagedKeys: stagedKeys,
+                committed: committed),
             services: [BatchWorker(database: database, idle: idle, sideTransactions: sideTransactions,
                                    stagedKeys: stagedKeys, committed: committed, logger: TestDatabase.logger)])
     }
