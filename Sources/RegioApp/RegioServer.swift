@@ -63,9 +63,13 @@ public struct RegioServer {
         if selection.runsQuery {
             let database = Database(url: configuration.queryDatabaseURL ?? primary, poolSize: configuration.poolSize,
                                     name: "query", logger: logger.with(label: "db.query"))
-            let router = try QueryService.buildRouter(database: database, migrations: migrations, metrics: RegioMetrics.registry)
+            // What users change (thresholds) goes to the primary, on a small pool of its own.
+            let writes = Database(url: configuration.queryWriteDatabaseURL ?? primary, poolSize: 2, name: "query-writes",
+                                  logger: logger.with(label: "db.query-writes"))
+            let router = try QueryService.buildRouter(database: database, writes: writes, migrations: migrations,
+                                                      metrics: RegioMetrics.registry)
             services.append(Self.application(name: "query", router: router, listener: configuration.queryListener,
-                                             idleTimeout: idleTimeout, databases: [database], background: [], logger: logger,
+                                             idleTimeout: idleTimeout, databases: [database, writes], background: [], logger: logger,
                                              onListening: onListening))
         }
     }

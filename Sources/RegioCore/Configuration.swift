@@ -7,6 +7,9 @@ public struct RegioConfiguration: Sendable, Equatable {
     public var databaseURL: DatabaseURL?
     /// Where the query service reads (a streaming replica); defaults to `databaseURL`.
     public var queryDatabaseURL: DatabaseURL?
+    /// Where the query service writes what its users change (the primary, as a role that may
+    /// write only that); defaults to `databaseURL`.
+    public var queryWriteDatabaseURL: DatabaseURL?
     public var ingestListener: Listener
     public var queryListener: Listener
     /// File holding the region secret that keys national-ID pseudonyms.
@@ -58,6 +61,8 @@ public struct RegioConfiguration: Sendable, Equatable {
                 meaning: "Primary database, postgres://user:password@host:port/database[?sslmode=disable|prefer|require]."),
         Setting(name: "REGIO_QUERY_DATABASE_URL", defaultValue: "REGIO_DATABASE_URL",
                 meaning: "Database the query service reads, typically a streaming replica."),
+        Setting(name: "REGIO_QUERY_WRITE_DATABASE_URL", defaultValue: "REGIO_DATABASE_URL",
+                meaning: "Where the query service writes what its users change (thresholds): the primary, as a role that may write only that (regio_query_writer)."),
         Setting(name: "REGIO_INGEST_HOST", defaultValue: "127.0.0.1", meaning: "Address the ingestion service listens on."),
         Setting(name: "REGIO_INGEST_PORT", defaultValue: "8081", meaning: "Port of the ingestion service (0 picks a free one)."),
         Setting(name: "REGIO_QUERY_HOST", defaultValue: "127.0.0.1", meaning: "Address the query service listens on."),
@@ -124,6 +129,7 @@ public struct RegioConfiguration: Sendable, Equatable {
 
         self.databaseURL = url("REGIO_DATABASE_URL")
         self.queryDatabaseURL = url("REGIO_QUERY_DATABASE_URL") ?? databaseURL
+        self.queryWriteDatabaseURL = url("REGIO_QUERY_WRITE_DATABASE_URL") ?? databaseURL
         self.ingestListener = Listener(host: string("REGIO_INGEST_HOST") ?? "127.0.0.1",
                                        port: int("REGIO_INGEST_PORT", default: 8081, range: 0...65535))
         self.queryListener = Listener(host: string("REGIO_QUERY_HOST") ?? "127.0.0.1",
@@ -147,6 +153,9 @@ public struct RegioConfiguration: Sendable, Equatable {
         }
         if environment["REGIO_QUERY_DATABASE_URL"] != nil, databaseURL == nil, queryDatabaseURL != nil {
             problems.append("REGIO_QUERY_DATABASE_URL is set but REGIO_DATABASE_URL is not")
+        }
+        if environment["REGIO_QUERY_WRITE_DATABASE_URL"] != nil, databaseURL == nil, queryWriteDatabaseURL != nil {
+            problems.append("REGIO_QUERY_WRITE_DATABASE_URL is set but REGIO_DATABASE_URL is not")
         }
         if !problems.isEmpty { throw ConfigurationError(problems: problems) }
     }

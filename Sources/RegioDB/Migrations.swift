@@ -105,6 +105,10 @@ public struct MigrationRunner: Sendable {
                 for migration in pending {
                     try await run(migration, on: connection, logger: database.logger)
                 }
+                // Service roles created since the last run get their grants (migration 0014).
+                try await connection.query("""
+                    SELECT registry.grant_service_roles() WHERE to_regprocedure('registry.grant_service_roles()') IS NOT NULL
+                    """, logger: database.logger)
                 return pending
             }
         }

@@ -18,9 +18,11 @@ enum Fixtures {
         return Dictionary(uniqueKeysWithValues: issued.map { ($0.0, $0.2) })
     }
 
-    static func queryApp(_ database: Database) throws -> some ApplicationProtocol {
+    /// `writes`: where the query service writes (`database` when nil).
+    static func queryApp(_ database: Database, writes: Database? = nil) throws -> some ApplicationProtocol {
         Application(router: try QueryService.buildRouter(
-            database: database, migrations: MigrationRunner(migrations: try Migration.bundled()), metrics: RegioMetrics.registry))
+            database: database, writes: writes ?? database, migrations: MigrationRunner(migrations: try Migration.bundled()),
+            metrics: RegioMetrics.registry))
     }
 
     static let pseudonymizer = Pseudonymizer(secret: Data(repeating: 42, count: 32))
