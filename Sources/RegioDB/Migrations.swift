@@ -105,9 +105,12 @@ public struct MigrationRunner: Sendable {
                 for migration in pending {
                     try await run(migration, on: connection, logger: database.logger)
                 }
-                // Service roles created since the last run get their grants (migration 0014).
+                // Service roles created since the last run get their grants (migration 0014; a
+                // DO block, since a name that does not exist yet cannot even be planned).
                 try await connection.query("""
-                    SELECT registry.grant_service_roles() WHERE to_regprocedure('registry.grant_service_roles()') IS NOT NULL
+                    DO $$ BEGIN
+                        IF to_regprocedure('registry.grant_service_roles()') IS NOT NULL THEN PERFORM registry.grant_service_roles(); END IF;
+                    END $$
                     """, logger: database.logger)
                 return pending
             }
