@@ -58,10 +58,7 @@ struct HostileInputTests {
     @Test("a quote left open over rows with ID numbers: no ID number in the service's log or the upload client's output")
     func runawayQuoteNotLogged() async throws {
         try await withSeededDatabase { database, work in
-            let (service, server) = try ChildProcess.ingestService(
-                database: database.url, secret: work.secret, environment: ["REGIO_LOG_LEVEL": "trace"],
-                output: work.url.appendingPathComponent("service.log"))
-            try await service.waitUntilReady(server)
+            let (service, server) = try await work.readyIngestService(database, environment: ["REGIO_LOG_LEVEL": "trace"])
             let ids = (1...3).map { Extracts.rid("339901", "1980050\($0)", 100 + $0) }
             let folder = try work.extract(for: "H339901001")
             try Data((Extracts.patientsHeader + """
@@ -203,10 +200,7 @@ struct HostileInputTests {
     @Test("a gzip bomb, a file longer than its manifest and a body over the limit are refused while they stream, and leave nothing staged")
     func refusedWhileStreaming() async throws {
         try await withSeededDatabase { database, work in
-            let (service, server) = try ChildProcess.ingestService(
-                database: database.url, secret: work.secret, environment: ["REGIO_LOG_LEVEL": "warning", "REGIO_MAX_BODY_MB": "1"],
-                output: work.url.appendingPathComponent("service.log"))
-            try await service.waitUntilReady(server)
+            let (service, server) = try await work.readyIngestService(database, environment: ["REGIO_LOG_LEVEL": "warning", "REGIO_MAX_BODY_MB": "1"])
             let http = HTTPSession(server: server)
             let token = try await work.token(for: "H339901001", database)
 

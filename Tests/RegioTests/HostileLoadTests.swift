@@ -19,10 +19,7 @@ struct HostileLoadTests {
     @Test("a long upload slows neither /health, /ready nor another facility's night; it ends at the body limit, memory bounded")
     func fairness() async throws {
         try await withSeededDatabase { database, work in
-            let (service, server) = try ChildProcess.ingestService(
-                database: database.url, secret: work.secret, environment: ["REGIO_LOG_LEVEL": "warning", "REGIO_MAX_BODY_MB": "24"],
-                output: work.url.appendingPathComponent("service.log"))
-            try await service.waitUntilReady(server)
+            let (service, server) = try await work.readyIngestService(database, environment: ["REGIO_LOG_LEVEL": "warning", "REGIO_MAX_BODY_MB": "24"])
             let http = HTTPSession(server: server)
             let (hostileToken, otherToken) = (try await work.token(for: Self.hostile, database), try await work.token(for: Self.other, database))
 
@@ -87,10 +84,7 @@ struct HostileLoadTests {
     @Test("an upload whose client goes away or stalls mid-file stops, and its staging is dropped")
     func clientGone() async throws {
         try await withSeededDatabase { database, work in
-            let (service, server) = try ChildProcess.ingestService(
-                database: database.url, secret: work.secret, environment: ["REGIO_LOG_LEVEL": "warning", "REGIO_IDLE_TIMEOUT_SECONDS": "15"],
-                output: work.url.appendingPathComponent("service.log"))
-            try await service.waitUntilReady(server)
+            let (service, server) = try await work.readyIngestService(database, environment: ["REGIO_LOG_LEVEL": "warning", "REGIO_IDLE_TIMEOUT_SECONDS": "15"])
             let http = HTTPSession(server: server)
             let token = try await work.token(for: Self.hostile, database)
             let folder = try work.extract(for: Self.hostile)
@@ -134,9 +128,7 @@ struct HostileLoadTests {
         try await withSeededDatabase { database, work in
             let port = try EmbeddedPostgres.freePort()
             let environment = ["REGIO_LOG_LEVEL": "info", "REGIO_SHUTDOWN_SECONDS": "10"]
-            let (service, server) = try ChildProcess.ingestService(database: database.url, secret: work.secret, port: port,
-                                                                   environment: environment, output: work.url.appendingPathComponent("service.log"))
-            try await service.waitUntilReady(server)
+            let (service, server) = try await work.readyIngestService(database, environment: environment, port: port)
             let http = HTTPSession(server: server)
             let token = try await work.token(for: Self.hostile, database)
 
@@ -174,9 +166,7 @@ struct HostileLoadTests {
 
             // The next process settles whatever was in flight; the hospital's upload client sends
             // the night again and it loads.
-            let (restarted, _) = try ChildProcess.ingestService(database: database.url, secret: work.secret, port: port,
-                                                                environment: environment, output: work.url.appendingPathComponent("restarted.log"))
-            try await restarted.waitUntilReady(server)
+            let (restarted, _) = try await work.readyIngestService(database, environment: environment, port: port, log: "restarted.log")
             let tokenFile = try await work.tokenFile(for: Self.hostile, database)
             let again = try RegioProcess.run(["upload", "--server", server, "--token-file", tokenFile.path, folder.path])
             #expect(again.status == 0, "\(again.stdout)\(again.stderr)")

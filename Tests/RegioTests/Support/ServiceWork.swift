@@ -31,6 +31,16 @@ struct ServiceWork {
 
     func remove() { try? FileManager.default.removeItem(at: url) }
 
+    /// `regio serve ingest` on `database` with this folder's secret (on `port`, else a free one),
+    /// its output in `log` here, once it answers `/ready`.
+    func readyIngestService(_ database: Database, environment: [String: String], port: Int? = nil,
+                            log: String = "service.log") async throws -> (ChildProcess, server: String) {
+        let (service, server) = try ChildProcess.ingestService(database: database.url, secret: secret, port: port, environment: environment,
+                                                               output: url.appendingPathComponent(log))
+        try await service.waitUntilReady(server)
+        return (service, server)
+    }
+
     func token(for facility: String, _ database: Database) async throws -> String {
         try await CredentialStore(database: database).issue(role: .facility, scope: facility, label: "test", expiresAt: nil, actor: "test").token
     }
