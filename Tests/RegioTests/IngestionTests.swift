@@ -214,7 +214,7 @@ struct IngestionTests {
         }
     }
 
-    @Test("a file's duplicate keys are counted in its upload receipt; a file staged unchecked is checked at the decision")
+    @Test("a file's duplicate keys are counted in its upload receipt, and the decision keeps them")
     func duplicatesAtUpload() async throws {
         try await IngestScenario.run { s in
             try await s.rejectThreshold(100)
@@ -226,13 +226,6 @@ struct IngestionTests {
             let marked = try await s.issues(batchID).filter { $0.code == "duplicate_key" }.map { "\($0.kind):\($0.line ?? 0)" }.sorted()
             #expect(marked == ["encounters:2", "encounters:5", "patients:5", "patients:6"], "\(marked)")
 
-            // As if the encounters file had been staged before its duplicates were marked at
-            // upload (migration 0007): the decision marks them.
-            try await s.database.query(PostgresQuery(unsafeSQL: "UPDATE staging.b\(batchID)_encounters SET _rejected = false"))
-            try await s.database.query("DELETE FROM ingest.row_errors WHERE batch_id = \(batchID) AND kind = 'encounters'")
-            try await s.database.query("""
-                UPDATE ingest.batch_files SET duplicates_checked = false, rejected = 0 WHERE batch_id = \(batchID) AND kind = 'encounters'
-                """)
             try await s.commit(staged)
             let batch = try await waitForDecision(s, batchID)
             #expect(batch.status == .loaded, "\(batch.reason ?? "")")
@@ -242,22 +235,6 @@ struct IngestionTests {
                     == ["encounters:2", "encounters:5", "patients:5", "patients:6"])
             #expect(try await s.value("SELECT string_agg(encounter_id, ',' ORDER BY encounter_id) FROM emr.encounters") == "E002,E003")
             #expect(try await s.value("SELECT string_agg(patient_id, ',' ORDER BY patient_id) FROM emr.patients") == "P001,P002,P003")
-        }
-    }
-
-    @Test("a file staged before its retractions were counted (migration 0008) has them looked for at the decision")
-    func retractionsUncounted() async throws {
-        try await IngestScenario.run { s in
-            try await s.upload(["patients.csv": Extracts.patients, "encounters.csv": Extracts.encounters], date: "2026-11-22")
-            let staged = try await s.stage(["encounters.csv": Extracts.encountersHeader + "E003,,,,,,,,,,,D\n"], date: "2026-11-23")
-            let batchID = staged.id
-            #expect(try await s.value("SELECT retractions_sent::text FROM ingest.batch_files WHERE batch_id = \(batchID)") == "1")
-            try await s.database.query("UPDATE ingest.batch_files SET retractions_sent = NULL WHERE batch_id = \(batchID)")
-            try await s.commit(staged)
-            let batch = try await waitForDecision(s, batchID)
-            #expect(batch.status == .loaded, "\(batch.reason ?? "")")
-            #expect(batch.file(named: "encounters.csv")?.retracted == 1)
-            #expect(try await s.value("SELECT string_agg(encounter_id, ',' ORDER BY encounter_id) FROM emr.encounters") == "E001,E002")
         }
     }
 

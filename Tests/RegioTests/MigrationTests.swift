@@ -1,5 +1,7 @@
 import Foundation
 import PostgresNIO
+import RegioApp
+import RegioCore
 import RegioDB
 import Testing
 
@@ -37,6 +39,31 @@ struct MigrationTests {
             #expect(try await runner.apply(on: database).isEmpty)
             #expect(try await recorded(database) == [1, 2, 3])
             #expect(try await runner.isCurrent(on: database))
+        }
+    }
+
+    @Test("a database holding a file staged by a build before migration 0008, in an undecided batch, is refused with the batch to settle")
+    func legacyStagingRefused() async throws {
+        let bundled = try Migration.bundled()
+        try await TestDatabase.with(migrated: false) { database throws in
+            try await MigrationRunner(migrations: bundled.filter { $0.version < 15 }).apply(on: database)
+            try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "test")
+            let batch = try #require(try await database.text("""
+                INSERT INTO ingest.batches (facility_id, business_date, manifest, content_key, encoding)
+                SELECT id, '2026-11-22', '{}', 'legacy', 'UTF-8' FROM registry.facilities WHERE code = 'H339901001'
+                RETURNING id::text
+                """))
+            // Received, its duplicates left to the decision and its retractions not counted.
+            try await database.query(PostgresQuery(unsafeSQL: """
+                INSERT INTO ingest.batch_files (batch_id, kind, name, expected_rows, expected_sha256, received_rows, received_at)
+                VALUES (\(batch), 'patients', 'patients.csv', 1, 'x', 1, now())
+                """))
+            await #expect { try await MigrationRunner(migrations: bundled).apply(on: database) } throws: {
+                "\($0)".contains("batches \(batch) hold files staged by a Regio build older than migration 0008")
+            }
+            #expect(try await recorded(database).last == 14, "nothing applied past the refusal")
+            try await database.query(PostgresQuery(unsafeSQL: "DELETE FROM ingest.batches WHERE id = \(batch)"))
+            #expect(try await MigrationRunner(migrations: bundled).apply(on: database).map(\.version).contains(15))
         }
     }
 

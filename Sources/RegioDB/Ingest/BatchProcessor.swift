@@ -61,9 +61,8 @@ public struct BatchProcessor: Sendable {
         var dryRun: Bool
         var kinds: [ExtractKind]
         var fileErrors: [String]
-        /// Kinds whose files were staged before their duplicate keys were marked at upload.
-        var uncheckedKinds: [ExtractKind] = []
-        /// Retractions each file sent, counted at upload (none for a file staged before that).
+        /// Retractions each file sent, counted at upload (migration 0015 refuses a database with
+        /// a received file that lacks the count).
         var retractionsSent: [ExtractKind: Int] = [:]
         /// The side transaction: nil when it is not used.
         var side: Side?
@@ -202,11 +201,9 @@ public struct BatchProcessor: Sendable {
             try await recordDuplicate(batch, of: original)
             return
         }
-        // Each file's duplicate keys were marked when it was staged (files staged before
-        // migration 0007 are checked now), so the merge's first step (the patients, see `merge`)
-        // can start at once; the other checks run beside it. Whatever happens to the merge, they
-        // are waited for, so none outlives the batch's decision.
-        try await markDuplicates(batch, kinds: batch.uncheckedKinds)
+        // Each file's duplicate keys were marked when it was staged, so the merge's first step
+        // (the patients, see `merge`) can start at once; the other checks run beside it. Whatever
+        // happens to the merge, they are waited for, so none outlives the batch's decision.
         // The side transaction's kinds wait only for their own references; the main transaction
         // waits for every check.
         let activityReferences = Task { try await checkReferences(batch, of: [.encounters, .referrals]) }
@@ -244,15 +241,13 @@ public struct BatchProcessor: Sendable {
         }
         guard var batch else { throw BatchStore.Problem.notFound(id) }
         let remembered = stagedKeys.take(batch: id)
-        for try await (kind, name, error, checked, retractions, table) in try await database.query("""
-            SELECT kind, name, file_error, duplicates_checked, retractions_sent,
-                   to_regclass(format('staging.b%s_%s', batch_id, kind))::oid::int8
+        for try await (kind, name, error, retractions, table) in try await database.query("""
+            SELECT kind, name, file_error, retractions_sent, to_regclass(format('staging.b%s_%s', batch_id, kind))::oid::int8
             FROM ingest.batch_files WHERE batch_id = \(id)
-            """).decode((String, String, String?, Bool, Int?, Int64?).self) {
+            """).decode((String, String, String?, Int?, Int64?).self) {
             let kind = ExtractKind(rawValue: kind)!
             batch.kinds.append(kind)
             if let error { batch.fileErrors.append("\(name): \(error)") }
-            if !checked { batch.uncheckedKinds.append(kind) }
             batch.retractionsSent[kind] = retractions
             if let file = remembered[kind], file.table == table { batch.remembered.files[kind] = file }
         }
@@ -365,18 +360,9 @@ public struct BatchProcessor: Sendable {
     /// different kinds touch different staging tables, so each phase runs them side by side, one
     /// connection per kind; the phases keep the order the checks depend on (the warnings and the
     /// quarantine see every rejection). The duplicate keys, the only check that rejects patient
-    /// rows, are marked when a file is staged (`ExtractFileLoader.markDuplicates`); here only for
-    /// files staged before that.
-    private func markDuplicates(_ batch: Batch, kinds: [ExtractKind]) async throws {
-        try await forEach(kinds) { kind, connection in
-            try await batch.stages.measure("checks: duplicates \(kind.rawValue)") {
-                _ = try await ExtractFileLoader.markDuplicates(StagingTable(batchID: batch.id, kind: kind), on: connection,
-                                                               logger: database.logger)
-            }
-        }
-    }
-
-    /// Then the references of `kinds`, which reject rows: each kind's patients must be known (and
+    /// rows, were marked when each file was staged (`ExtractFileLoader.markDuplicates`).
+    ///
+    /// First the references of `kinds`, which reject rows: each kind's patients must be known (and
     /// a referral's target registered). After them come the warnings for optional references
     /// (`checkOptionalReferences`), then the quarantine and the data-quality measures
     /// (`measure`), which only read. None of them writes the patients' staging table, which the
@@ -740,8 +726,7 @@ public struct BatchProcessor: Sendable {
     /// One kind's rows into its core table, by the statements of `ingest/merge/<kind>.sql`, counted
     /// from their command tags. The sent keys already stored are marked first (the marking's own
     /// count says how many); an UPDATE is skipped when none is, a DELETE when no retraction was
-    /// sent (counted as the file streamed; looked for in staging for a file staged before that
-    /// count was kept). Beyond the saved time, a join with nothing to do cannot then be planned badly: a core
+    /// sent (counted as the file streamed). Beyond the saved time, a join with nothing to do cannot then be planned badly: a core
     /// table's statistics can be far from what the transaction has just written into it (the
     /// benchmark's night, which retracts nothing, once spent over twenty minutes in the exams'
     /// retraction DELETE).
@@ -764,15 +749,8 @@ public struct BatchProcessor: Sendable {
                     try await executeAll("ingest/mark_stored.sql", batch, kind: kind, on: connection)
                 }
             }
-            if let sent = batch.retractionsSent[kind] {
-                retractions = sent > 0
-            } else {
-                let table = StagingTable(batchID: batch.id, kind: kind).name
-                for try await found in try await connection.query(PostgresQuery(unsafeSQL:
-                    "SELECT EXISTS (SELECT 1 FROM \(table) WHERE _op = 'D' AND NOT _rejected)"), logger: database.logger).decode(Bool.self) {
-                    retractions = found
-                }
-            }
+            // Unknown (which migration 0015 rules out): the DELETE runs.
+            retractions = batch.retractionsSent[kind].map { $0 > 0 } ?? true
         }
         var counts: Counts = (0, 0, 0)
         // What the statements replace is kept for the batch's retraction (migration 0013's triggers).
