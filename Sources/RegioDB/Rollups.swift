@@ -65,12 +65,17 @@ public enum Rollups {
         try await refreshFacilityMonths(facilityMonths, on: connection, logger: logger)
         var referralMonths = try await matchReferrals(facility: facility, touchedFrom: nil, on: connection, logger: logger)
         referralMonths += try await keys(PostgresQuery(unsafeSQL: """
-            SELECT DISTINCT facility_id, date_trunc('month', referred_at AT TIME ZONE 'Asia/Shanghai')::date::text
-            FROM referral.referrals WHERE facility_id = \(facility)
+            \(referralMonthsSQL) WHERE facility_id = \(facility)
             UNION SELECT facility_id, month::text FROM reports.referral_month WHERE facility_id = \(facility)
             """), on: connection, logger: logger)
         try await refreshReferralMonths(referralMonths, on: connection, logger: logger)
     }
+
+    /// The (sending facility, month) of every referral: the keys `reports.referral_month` may hold.
+    private static let referralMonthsSQL = """
+        SELECT DISTINCT facility_id, date_trunc('month', referred_at AT TIME ZONE 'Asia/Shanghai')::date::text
+        FROM referral.referrals
+        """
 
     /// Rebuilds every rollup from the core tables in one transaction: the referral findings are
     /// re-derived, then every key that has facts (or a loaded extract) is recomputed and the rest dropped.
@@ -80,10 +85,7 @@ public enum Rollups {
             _ = try await matchReferrals(facility: nil, touchedFrom: nil, on: connection, logger: logger)
             let facilityMonths = try await keys(PostgresQuery(unsafeSQL: try SQLFile.load("reports/facility_month_keys.sql")),
                                                 on: connection, logger: logger)
-            let referralMonths = try await keys("""
-                SELECT DISTINCT facility_id, date_trunc('month', referred_at AT TIME ZONE 'Asia/Shanghai')::date::text
-                FROM referral.referrals
-                """, on: connection, logger: logger)
+            let referralMonths = try await keys(PostgresQuery(unsafeSQL: referralMonthsSQL), on: connection, logger: logger)
             try await connection.query("DELETE FROM reports.facility_month", logger: database.logger)
             try await connection.query("DELETE FROM reports.referral_month", logger: database.logger)
             try await refreshFacilityMonths(facilityMonths, on: connection, logger: database.logger)

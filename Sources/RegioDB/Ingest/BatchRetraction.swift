@@ -73,10 +73,15 @@ public struct BatchRetraction: Sendable {
             // No batch of the facility is created (lock 7, as BatchStore.create), committed or
             // taken up for a decision (its row locked: the worker's claim skips it) meanwhile.
             try await connection.query("SELECT pg_advisory_xact_lock(7, \(found.facilityID)::int)", logger: logger)
+            var days = 0
+            for try await value in try await connection.query(
+                "SELECT value::int FROM registry.settings WHERE key = 'retraction_days'", logger: logger).decode(Int.self) {
+                days = value
+            }
             var batches: [(id: Int64, status: String, finished: Bool, expired: Bool)] = []
             for try await row in try await connection.query("""
                 SELECT id, status, finished_at > coalesce((SELECT finished_at FROM ingest.batches WHERE id = \(id)), 'infinity'),
-                       coalesce(finished_at < now() - make_interval(days => (SELECT value::int FROM registry.settings WHERE key = 'retraction_days')), false)
+                       coalesce(finished_at < now() - make_interval(days => \(days)::int), false)
                 FROM ingest.batches WHERE facility_id = \(found.facilityID) ORDER BY id FOR UPDATE
                 """, logger: logger).decode((Int64, String, Bool?, Bool).self) {
                 batches.append((row.0, row.1, row.2 ?? false, row.3))
@@ -92,11 +97,6 @@ public struct BatchRetraction: Sendable {
             let later = batches.filter { $0.status == "loaded" && $0.id != id && $0.finished }.map(\.id)
             guard later.isEmpty else { throw Problem.laterBatches(id, later: later) }
             if batch.expired {
-                var days = 0
-                for try await value in try await connection.query(
-                    "SELECT value::int FROM registry.settings WHERE key = 'retraction_days'", logger: logger).decode(Int.self) {
-                    days = value
-                }
                 throw Problem.tooOld(id, days: days)
             }
 
