@@ -34,7 +34,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // PostgreSQL access: pool, migrations, registry, COPY loaders, merges, report queries.
+        // The store: the pool, migrations, registry, credentials, audit, rollups, report queries.
         .target(
             name: "RegioDB",
             dependencies: [
@@ -43,7 +43,21 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("sql")],
+            swiftSettings: swiftSettings
+        ),
+        // The batch path, without HTTP: a file streamed into staging (decode, parse, validate,
+        // COPY), the batch's decision (checks, threshold, merge), its recovery and retraction.
+        .target(
+            name: "RegioPipeline",
+            dependencies: [
+                "RegioCore", "RegioDB",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             resources: [.copy("sql")],
             swiftSettings: swiftSettings
@@ -63,7 +77,7 @@ let package = Package(
         .target(
             name: "RegioIngest",
             dependencies: [
-                "RegioCore", "RegioDB", "RegioHTTP",
+                "RegioCore", "RegioDB", "RegioPipeline", "RegioHTTP",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             resources: [.copy("openapi.yaml")],
@@ -78,7 +92,7 @@ let package = Package(
         .target(
             name: "RegioApp",
             dependencies: [
-                "RegioCore", "RegioDB", "RegioHTTP", "RegioIngest", "RegioQuery",
+                "RegioCore", "RegioDB", "RegioPipeline", "RegioHTTP", "RegioIngest", "RegioQuery",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -89,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "regio",
             dependencies: [
-                "RegioApp", "RegioCore", "RegioDB",
+                "RegioApp", "RegioCore", "RegioDB", "RegioPipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -97,7 +111,7 @@ let package = Package(
         .testTarget(
             name: "RegioTests",
             dependencies: [
-                "RegioCore", "RegioDB", "RegioHTTP", "RegioIngest", "RegioQuery", "RegioApp",
+                "RegioCore", "RegioDB", "RegioPipeline", "RegioHTTP", "RegioIngest", "RegioQuery", "RegioApp",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import RegioCore
 import RegioDB
+import RegioPipeline
 import RegioHTTP
 import RegioIngest
 import RegioQuery

@@ -20,10 +20,12 @@ public struct Database: Sendable {
     private let leases: LeaseCounter
 
     /// - Parameters:
-    ///   - poolSize: Each service keeps at most this many connections. Requests hold one only for the
-    ///     length of their queries; an ingestion batch holds one for its whole COPY and merge, so the
-    ///     ingest pool bounds how many batches load at once. PostgreSQL's `max_connections` must
-    ///     cover the sum over all services (see deploy/postgresql/regio.conf).
+    ///   - poolSize: This pool keeps at most this many connections. A report request holds one
+    ///     for the length of its query; an upload holds one while its file streams (COPY), so the
+    ///     uploads' pool bounds how many files stream at once; a batch's decision holds
+    ///     several from the decisions' pool: its main and side transactions, and beside them its
+    ///     checks, one connection per kind. PostgreSQL's `max_connections` must cover the sum
+    ///     over all pools (see deploy/postgresql/regio.conf).
     ///   - name: Shown in `pg_stat_activity.application_name` and used as the metrics label.
     public init(url: DatabaseURL, poolSize: Int, name: String, logger: Logger) {
         var configuration = PostgresClient.Configuration(
@@ -126,7 +128,7 @@ extension Database {
 extension PostgresConnection {
     /// Runs one statement that returns no rows; the rows it changed, from its command tag (which
     /// the future-returning query keeps and the async row sequence does not).
-    func changedRows(_ query: PostgresQuery, logger: Logger) async throws -> Int {
+    public func changedRows(_ query: PostgresQuery, logger: Logger) async throws -> Int {
         let result: EventLoopFuture<PostgresQueryResult> = self.query(query, logger: logger)
         return try await result.get().metadata.rows ?? 0
     }

@@ -92,6 +92,16 @@ public struct MigrationRunner: Sendable {
         self.migrations = migrations
     }
 
+    /// Applies the pending migrations and, when any ran, rebuilds the rollups and referral
+    /// findings (`Rollups.rebuildAll`): a migration may change what they hold, and data loaded
+    /// before it must not keep the old shape. Returns the migrations applied.
+    @discardableResult
+    public func upgrade(_ database: Database) async throws -> [Migration] {
+        let applied = try await apply(on: database)
+        if !applied.isEmpty { try await Rollups.rebuildAll(database) }
+        return applied
+    }
+
     /// Applies what is pending and returns it; refuses before applying anything if the database
     /// disagrees with the files about what was applied.
     @discardableResult

@@ -12,13 +12,21 @@ public struct ReportResult: Sendable {
 /// declares; a query whose columns differ from the catalog's is a defect and fails loudly.
 public struct ReportRunner: Sendable {
     public let database: Database
-    private let sql: [String: String]
+    private let sql: [String: SQLFile]
 
-    /// Loads every report's SQL once, at start.
+    /// Loads every report's SQL once, at start; a file whose declared parameters are not the
+    /// catalog entry's, in its order, is refused.
     public init(database: Database, reports: [ReportDefinition]) throws {
         self.database = database
-        var sql: [String: String] = [:]
-        for report in reports { sql[report.id] = try SQLFile.load(report.sqlPath) }
+        var sql: [String: SQLFile] = [:]
+        for report in reports {
+            let file = try SQLFile.load(report.sqlPath)
+            let names = report.parameters.map(\.name)
+            guard file.parameters == names else {
+                throw SQLFile.Malformed(path: file.path, reason: "declares parameters \(file.parameters), its catalog entry \(names)")
+            }
+            sql[report.id] = file
+        }
         self.sql = sql
     }
 
@@ -32,10 +40,9 @@ public struct ReportRunner: Sendable {
     }
 
     public func run(_ report: ReportDefinition, binds: [String?]) async throws -> ReportResult {
-        guard let text = sql[report.id] else { throw SQLFile.Missing(path: report.sqlPath) }
-        var bindings = PostgresBindings(capacity: binds.count)
-        for value in binds { bindings.append(value) }
-        let rows = try await database.query(PostgresQuery(unsafeSQL: text, binds: bindings))
+        guard let file = sql[report.id] else { throw SQLFile.Missing(path: report.sqlPath) }
+        let values = Dictionary(uniqueKeysWithValues: zip(file.parameters, binds.map { $0 as (any PostgresDynamicTypeEncodable)? }))
+        let rows = try await database.query(file.query(try file.render(), values))
         var result: [[ReportValue]] = []
         let expected = report.columns.map(\.name)
         for try await row in rows {

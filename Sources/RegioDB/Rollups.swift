@@ -25,9 +25,11 @@ public enum Rollups {
     /// patient records a batch is merging in another transaction (see referral/match.sql).
     public static func matchReferrals(facility: Int?, touchedFrom: String?, batchPatients: String? = nil,
                                       on connection: PostgresConnection, logger: Logger) async throws -> [Key] {
-        let sql = try SQLFile.load("referral/match.sql").replacingOccurrences(
-            of: "{batch_patients}", with: batchPatients ?? "(SELECT NULL::text AS patient_id, NULL::text AS id_hash, NULL::text AS op WHERE false)")
-        return try await keys(PostgresQuery(unsafeSQL: sql, binds: bindings(facility, touchedFrom)), on: connection, logger: logger)
+        let file = try SQLFile.load("referral/match.sql")
+        let sql = try file.render([
+            "batch_patients": batchPatients ?? "(SELECT NULL::text AS patient_id, NULL::text AS id_hash, NULL::text AS op WHERE false)",
+        ])
+        return try await keys(file.query(sql, ["facility": facility, "touched_from": touchedFrom]), on: connection, logger: logger)
     }
 
     /// Runs a query returning (facility id, month) rows.
@@ -41,17 +43,11 @@ public enum Rollups {
 
     private static func refresh(_ file: String, _ keys: [Key], on connection: PostgresConnection, logger: Logger) async throws {
         guard !keys.isEmpty else { return }
-        let binds = bindings(keys.map(\.facility), keys.map(\.month))
-        for statement in SQLScript.statements(in: try SQLFile.load(file)) {
-            try await connection.query(PostgresQuery(unsafeSQL: statement, binds: binds), logger: logger)
+        let sql = try SQLFile.load(file)
+        for statement in try sql.statements() {
+            try await connection.query(sql.query(statement, ["facilities": keys.map(\.facility), "months": keys.map(\.month)]),
+                                       logger: logger)
         }
-    }
-
-    private static func bindings<First: PostgresNonThrowingEncodable, Second: PostgresNonThrowingEncodable>(_ first: First?, _ second: Second?) -> PostgresBindings {
-        var binds = PostgresBindings()
-        binds.append(first)
-        binds.append(second)
-        return binds
     }
 
     /// Recomputes every rollup and referral finding of one facility, in the transaction of
@@ -59,7 +55,7 @@ public enum Rollups {
     /// facility's months that have facts are recomputed, and those that no longer have any dropped.
     public static func refreshFacility(_ facility: Int, on connection: PostgresConnection, logger: Logger) async throws {
         let facilityMonths = try await keys(PostgresQuery(unsafeSQL: """
-            SELECT facility_id, month FROM (\(try SQLFile.load("reports/facility_month_keys.sql"))) k (facility_id, month) WHERE facility_id = \(facility)
+            SELECT facility_id, month FROM (\(try SQLFile.load("reports/facility_month_keys.sql").render())) k (facility_id, month) WHERE facility_id = \(facility)
             UNION SELECT facility_id, month::text FROM reports.facility_month WHERE facility_id = \(facility)
             """), on: connection, logger: logger)
         try await refreshFacilityMonths(facilityMonths, on: connection, logger: logger)
@@ -83,7 +79,7 @@ public enum Rollups {
         try await database.withTransaction { connection in
             let logger = database.logger
             _ = try await matchReferrals(facility: nil, touchedFrom: nil, on: connection, logger: logger)
-            let facilityMonths = try await keys(PostgresQuery(unsafeSQL: try SQLFile.load("reports/facility_month_keys.sql")),
+            let facilityMonths = try await keys(PostgresQuery(unsafeSQL: try SQLFile.load("reports/facility_month_keys.sql").render()),
                                                 on: connection, logger: logger)
             let referralMonths = try await keys(PostgresQuery(unsafeSQL: referralMonthsSQL), on: connection, logger: logger)
             try await connection.query("DELETE FROM reports.facility_month", logger: database.logger)
@@ -91,17 +87,5 @@ public enum Rollups {
             try await refreshFacilityMonths(facilityMonths, on: connection, logger: database.logger)
             try await refreshReferralMonths(referralMonths, on: connection, logger: database.logger)
         }
-    }
-}
-
-extension MigrationRunner {
-    /// Applies the pending migrations and, when any ran, rebuilds the rollups and referral
-    /// findings: a migration may change what they hold, and data loaded before it must not keep
-    /// the old shape. Returns the migrations applied.
-    @discardableResult
-    public func upgrade(_ database: Database) async throws -> [Migration] {
-        let applied = try await apply(on: database)
-        if !applied.isEmpty { try await Rollups.rebuildAll(database) }
-        return applied
     }
 }

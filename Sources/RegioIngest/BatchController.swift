@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import RegioCore
 import RegioDB
+import RegioPipeline
 import RegioHTTP
 import ServiceLifecycle
 

@@ -1,5 +1,6 @@
 import Logging
 import RegioDB
+import RegioPipeline
 import ServiceLifecycle
 
 /// Decides committed batches in the background: `workers` at once, each taking the next queued

@@ -3,6 +3,7 @@ import Hummingbird
 import Prometheus
 import RegioCore
 import RegioDB
+import RegioPipeline
 import RegioHTTP
 
 /// The ingestion service: hospitals' nightly extracts come in here.

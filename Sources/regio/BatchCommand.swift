@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import RegioApp
 import RegioDB
+import RegioPipeline
 
 struct BatchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,6 @@
 import Foundation
 @testable import RegioDB
+@testable import RegioPipeline
 import Testing
 
 @Suite("A committed batch wakes the idle batch worker")

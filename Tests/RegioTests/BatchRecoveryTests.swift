@@ -1,6 +1,7 @@
 import Foundation
 import PostgresNIO
 @testable import RegioDB
+@testable import RegioPipeline
 import Testing
 
 /// What a killed service or a crashed database leaves of a batch, and how it is recovered. A

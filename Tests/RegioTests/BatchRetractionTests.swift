@@ -5,6 +5,7 @@ import HummingbirdTesting
 import RegioApp
 import RegioCore
 import RegioDB
+@testable import RegioPipeline
 import Testing
 
 /// A wrong batch taken back: the core tables, referral statuses and rollups as they were before

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import PostgresNIO
 @testable import RegioDB
+@testable import RegioPipeline
 import Testing
 
 @Suite("Binary COPY of staged values")
@@ -51,12 +52,9 @@ struct CopyEncodingTests {
                     """, binds: binds))
             }
             try await database.withConnection { connection in
-                try await connection.copyFrom(table: StagingTable.binaryCopyTarget(
-                    schema: "public", table: "copied", columns: ["id", "d", "t", "m", "q", "c", "s", "b", "j"]),
-                                              logger: TestDatabase.logger) { writer in
-                    try await writer.write(ByteBuffer(bytes: CopyRowEncoder.header))
+                try await connection.copyBinary(into: "public", table: "copied", columns: ["id", "d", "t", "m", "q", "c", "s", "b", "j"],
+                                                logger: TestDatabase.logger) { writer in
                     try await writer.write(encoder.buffer)
-                    try await writer.write(ByteBuffer(bytes: CopyRowEncoder.trailer))
                 }
             }
             func rows(_ table: String) async throws -> [String] {

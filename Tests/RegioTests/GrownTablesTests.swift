@@ -1,6 +1,7 @@
 import Foundation
 import PostgresNIO
 @testable import RegioDB
+@testable import RegioPipeline
 import Testing
 
 /// A merge that grows a core table analyzes it in its own transaction, so that its later

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import RegioApp
 import RegioCore
 import RegioDB
+import RegioPipeline
 import Testing
 
 /// Extracts written carelessly or with intent: what comes back must not carry personal data.

@@ -6,6 +6,7 @@ import PostgresNIO
 import RegioApp
 import RegioCore
 import RegioDB
+@testable import RegioPipeline
 import RegioIngest
 import Testing
 

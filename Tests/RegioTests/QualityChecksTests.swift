@@ -2,6 +2,7 @@ import Foundation
 import PostgresNIO
 import RegioCore
 @testable import RegioDB
+@testable import RegioPipeline
 import Testing
 
 /// The data-quality checks of a batch's accepted rows are counted as the rows stream, and in SQL

@@ -3,6 +3,7 @@ import NIOCore
 import PostgresNIO
 import RegioCore
 @testable import RegioDB
+@testable import RegioPipeline
 import Testing
 
 @Suite("Repeated keys found while a file streams, checked in the database")

@@ -1,6 +1,7 @@
 import Foundation
 import PostgresNIO
 @testable import RegioDB
+@testable import RegioPipeline
 import Testing
 
 /// The activity (encounters, census, referrals) and what derives from it are merged in a side
@@ -37,7 +38,7 @@ struct SideTransactionTests {
         }
     }
 
-    /// The name a batch's side transaction is prepared under by the batch's current attempt (BatchProcessor.Side).
+    /// The name a batch's side transaction is prepared under by the batch's current attempt (Batch.Side).
     static func sideName(_ s: IngestScenario, batch: Int64) async throws -> String {
         let database = try #require(try await s.value("SELECT oid::text FROM pg_database WHERE datname = current_database()"))
         let attempt = try #require(try await s.value("SELECT attempts::text FROM ingest.batches WHERE id = \(batch)"))

@@ -1,6 +1,7 @@
 import Foundation
 import RegioCore
 @testable import RegioDB
+@testable import RegioPipeline
 import Testing
 
 @Suite("References settled while files stream, and the checks the decision then skips")

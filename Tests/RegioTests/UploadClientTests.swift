@@ -4,6 +4,7 @@ import Logging
 import RegioApp
 import RegioCore
 import RegioDB
+@testable import RegioPipeline
 import RegioIngest
 import Testing
 

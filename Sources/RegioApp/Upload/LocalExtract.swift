@@ -4,6 +4,7 @@ import Foundation
 import NIOCore
 import RegioCore
 import RegioDB
+import RegioPipeline
 
 /// An extract in a folder on the hospital's side: `manifest.json` and the CSV files it names.
 public enum LocalExtract {

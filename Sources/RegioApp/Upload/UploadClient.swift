@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import RegioCore
 import RegioDB
+import RegioPipeline
 
 /// The hospitals' upload client (`regio upload`): checks the folder against its manifest, creates
 /// (or resumes) the batch, streams its files (all at once), commits, waits for the decision and reports it.

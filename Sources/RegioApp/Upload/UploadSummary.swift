@@ -1,5 +1,6 @@
 import Foundation
 import RegioDB
+import RegioPipeline
 
 /// The text `regio upload` (and the demo) prints about a decided batch.
 public enum UploadSummary {

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import RegioApp
 import RegioCore
 import RegioDB
+@testable import RegioPipeline
 import RegioIngest
 import RegioQuery
 import RegioCore

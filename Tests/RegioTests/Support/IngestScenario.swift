@@ -6,6 +6,7 @@ import PostgresNIO
 import RegioApp
 import RegioCore
 import RegioDB
+@testable import RegioPipeline
 import Testing
 
 /// An ingestion service listening on a real socket, with its worker, on a fresh database seeded

@@ -1,3 +1,5 @@
+-- placeholders: {batch_patients}
+-- parameters: $1 facility, $2 touched_from
 -- Finds, for every referral sent by or to facility $1 (NULL: every facility) from 90 days before
 -- $2 (the earliest date a batch touched; NULL: all of them) — enough for the completion window and
 -- for an encounter naming a referral sent up to a quarter earlier — what the platform can see of
@@ -11,8 +13,8 @@
 -- Updates the referrals whose findings changed and returns their (sending facility, month).
 --
 -- A batch runs this beside the merge of its own patients (in another transaction: see
--- BatchProcessor), so its patient records are not in emr.patients yet: the batch_patients
--- placeholder is the facility's records the batch sends — accepted, and not older than the stored one ($3, the
+-- BatchMerge), so its patient records are not in emr.patients yet: the batch_patients
+-- placeholder is the facility's records the batch sends — accepted, and not older than the stored one (the
 -- batch's night) — which replace the stored ones; their person is the stored person of their ID
 -- hash (a person the batch itself adds has no record anywhere else, so nothing matches it yet).
 -- It is empty when the patients are already merged, or for a rebuild.

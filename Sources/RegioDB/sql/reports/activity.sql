@@ -1,3 +1,4 @@
+-- parameters: $1 level, $2 region, $3 tier, $4 facility, $5 from, $6 to
 -- activity: outpatient + emergency visits (门急诊人次), emergency visits, outpatient visits,
 -- inpatient discharges (出院人次) and the outpatient-to-discharge ratio (门诊人次数与出院人次数比:
 -- outpatient visits, emergency excluded, ÷ discharges), per unit and month, from the rollups.

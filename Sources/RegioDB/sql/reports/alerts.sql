@@ -1,3 +1,4 @@
+-- parameters: $1 region, $2 tier, $3 facility, $4 from, $5 to
 -- alerts: facilities breaching a bureau threshold (reports.thresholds, kind 'alert') or far from
 -- their peers — facilities of the same tier in the same month, region-wide — by the modified
 -- z-score 0.6745 × (value − peer median) ÷ MAD (Iglewicz–Hoaglin), when at least 5 peers have a

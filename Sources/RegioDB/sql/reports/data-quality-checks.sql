@@ -1,3 +1,4 @@
+-- parameters: $1 region, $2 facility, $3 from, $4 to
 -- data-quality-checks: every plausibility check of each facility's latest batch per business date
 -- (dry runs aside), with the failing and applicable rows, the value, the threshold
 -- (reports.thresholds, kind 'quality') and pass, fail, or n/a when no row was applicable.

@@ -1,3 +1,4 @@
+-- parameters: $1 level, $2 region, $3 tier, $4 facility, $5 from, $6 to
 -- data-quality: per unit and business date — extracts expected (one per active facility and
 -- night), received, loaded and loaded on time (before the deadline hour, China time, of the next
 -- day: setting extract_deadline_hour), rows received and rejected, rejected rows by error code,

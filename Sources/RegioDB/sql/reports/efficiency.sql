@@ -1,3 +1,4 @@
+-- parameters: $1 level, $2 region, $3 tier, $4 facility, $5 from, $6 to
 -- efficiency: per unit and month, from the rollups (reports.facility_month_parts): average
 -- length of stay, bed occupancy and turnover, drug and consumables shares, cost per visit and per
 -- stay and their growth against the same month a year earlier. Every ratio comes with its parts.

@@ -1,3 +1,4 @@
+-- parameters: $1 level, $2 region, $3 from, $4 to
 -- primary-care-share: 基层诊疗量占比 = outpatient + emergency visits at primary facilities (tier 1,
 -- and community and township health centres) ÷ all outpatient + emergency visits in the unit × 100,
 -- per unit and month, from the rollups; the national reference line is 65 %.

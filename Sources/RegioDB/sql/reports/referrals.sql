@@ -1,3 +1,4 @@
+-- parameters: $1 level, $2 region, $3 tier, $4 facility, $5 from, $6 to
 -- referrals: referrals sent by the unit's facilities per month (China time, by referral time),
 -- by direction derived from the registered tiers (up: to a higher tier), the tier matrix, 下转患者人次数,
 -- the proposed up- and down-referral rates, completion found by the platform and median days.

@@ -1,3 +1,4 @@
+-- parameters: $1 facilities, $2 months
 -- Recomputes reports.facility_month for the given (facility, month) keys from emr.encounters and
 -- emr.bed_census. $1 facility ids, $2 months (first days), as parallel arrays. The same statement
 -- rebuilds everything when given every key, which is how tests check the incremental refresh.

@@ -1,3 +1,4 @@
+-- parameters: $1 facilities, $2 months
 -- Recomputes reports.referral_month for the given (sending facility, month) keys from
 -- referral.referrals. $1 facility ids, $2 months (first days), as parallel arrays. Tiers are the
 -- registered tiers at refresh time; direction follows from them (up: to a higher tier).

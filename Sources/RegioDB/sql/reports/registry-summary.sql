@@ -1,3 +1,4 @@
+-- parameters: $1 region, $2 tier
 -- registry-summary: registered facilities and staffed beds by county and tier.
 -- $1 region: a province, city or county code (NULL: the whole registry); everything inside it counts.
 -- $2 tier: 1, 2 or 3 (NULL: all tiers).

@@ -1,3 +1,4 @@
+-- parameters: $1 facility, $2 from, $3 to
 -- upload-history: per facility and night, the batches received and what became of them; nights
 -- with no extract show as 'missing'.
 -- $1 facility code (NULL: every facility in scope), $2 first night, $3 last night

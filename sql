@@ -1,1 +1,0 @@
-Sources/RegioDB/sql
