@@ -15,7 +15,10 @@ public enum LocalExtract {
 
     /// Data rows and SHA-256 of one file, read as the server will read it — and refused as the
     /// server would refuse it while it streams: a compressed file past the inflation limits (the
-    /// service's defaults), or more data rows than `maxRows`; the reading stops there.
+    /// service's defaults), or more data rows than `maxRows`; the reading stops there. The file
+    /// is read 64 KiB at a time, about what a request body's chunks carry: the inflation ratio
+    /// is judged against the compressed bytes read so far, so a larger read would let a bomb
+    /// inflate (and be parsed) further before it is refused.
     public static func measure(path: String, gzip: Bool, encoding: TextEncoding, limits: StreamLimits = StreamLimits(),
                                maxRows: Int? = nil) throws -> (rows: Int, sha256: String) {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw Problem("cannot read \(path)") }
@@ -44,7 +47,7 @@ public enum LocalExtract {
                 }
             }
         }
-        while let data = try handle.read(upToCount: 256 * 1024), !data.isEmpty {
+        while let data = try handle.read(upToCount: 64 * 1024), !data.isEmpty {
             digest.update(data: data)
             wire += data.count
             let chunk = ByteBuffer(data: data)
