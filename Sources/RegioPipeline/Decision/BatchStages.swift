@@ -129,7 +129,19 @@ struct BatchWatchdog: Sendable {
             SELECT a.pid, a.state = 'active', a.state || coalesce(', waiting for ' || a.wait_event_type || ' ' || a.wait_event, ''),
                    left(a.statement, 120),
                    (SELECT string_agg(CASE WHEN b = 0 THEN 'a prepared transaction ('
-                                               || coalesce((SELECT string_agg(gid, ', ') FROM pg_prepared_xacts), '?') || ')'
+                                               || coalesce(
+                                                   -- those holding a lock the session waits for …
+                                                   (SELECT string_agg(DISTINCT p.gid, ', ')
+                                                    FROM pg_locks w
+                                                    JOIN pg_locks h ON h.granted AND h.pid IS NULL AND h.locktype = w.locktype
+                                                     AND h.database IS NOT DISTINCT FROM w.database
+                                                     AND h.relation IS NOT DISTINCT FROM w.relation
+                                                     AND h.transactionid IS NOT DISTINCT FROM w.transactionid
+                                                    JOIN pg_prepared_xacts p ON h.virtualtransaction = '-1/' || p.transaction
+                                                    WHERE w.pid = a.pid AND NOT w.granted),
+                                                   -- … or, failing that, this database's
+                                                   (SELECT string_agg(gid, ', ') FROM pg_prepared_xacts WHERE database = current_database()),
+                                                   '?') || ')'
                                            ELSE 'session ' || b || coalesce(' (' || nullif(s.application_name, '') || ')', '')
                                                 || ': ' || left(coalesce(s.statement, ''), 80) END, '; ')
                     FROM unnest(pg_blocking_pids(a.pid)) b LEFT JOIN activity s ON s.pid = b)
