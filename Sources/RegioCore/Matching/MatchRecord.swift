@@ -39,18 +39,42 @@ public struct MatchRecord: Sendable {
         return pairs
     }
 
-    /// The blocking keys: two records are compared only when they share one. Birth date (day and
-    /// month in either order, so a swapped date still meets), the name's sound with the birth
-    /// year, the phone, and the name's sound alone (for a missing or mistyped birth date; a
-    /// large block of it is left out by the index).
-    public var blockingKeys: [String] {
-        var keys: [String] = []
+    /// The blocking keys a record is filed under. Two records are compared when one is filed
+    /// under a key the other looks up (`lookupKeys`): the birth date with day and month in either
+    /// order (a swapped date still meets), the name's sound with the birth year, and with the
+    /// month and day (a mistyped year), the phone, the ID number; a record without a birth date
+    /// under its name's sound (`n`); every record under its name's sound as well (`a`), which only
+    /// a record without a birth date looks up.
+    public var indexKeys: [String] {
+        var keys = ["a\(name.pinyinKey)"]
         if let date = birthDate {
-            keys.append("d\(date.year)-\(min(date.month, date.day))-\(max(date.month, date.day))")
-            keys.append("n\(name.pinyinKey)|\(date.year)")
+            keys += dateKeys(date)
+        } else {
+            keys.append("n\(name.pinyinKey)")
         }
         if let phone { keys.append("p\(phone)") }
-        keys.append("n\(name.pinyinKey)")
+        if let idHash { keys.append("i\(idHash)") }
         return keys
+    }
+
+    /// The keys a record looks up (see `indexKeys`): with a birth date, the records of its date,
+    /// of its name and year, and those of its name without a date; without one, every record of
+    /// its name.
+    public var lookupKeys: [String] {
+        var keys: [String] = []
+        if let date = birthDate {
+            keys += dateKeys(date)
+            keys.append("n\(name.pinyinKey)")
+        } else {
+            keys.append("a\(name.pinyinKey)")
+        }
+        if let phone { keys.append("p\(phone)") }
+        if let idHash { keys.append("i\(idHash)") }
+        return keys
+    }
+
+    private func dateKeys(_ date: CalendarDate) -> [String] {
+        ["d\(date.year)-\(min(date.month, date.day))-\(max(date.month, date.day))",
+         "y\(name.pinyinKey)|\(date.year)", "m\(name.pinyinKey)|\(date.month)-\(date.day)"]
     }
 }

@@ -43,7 +43,7 @@ public struct PersonMatcher: Sendable {
         personOf.append(person)
         nextPerson = max(nextPerson, person + 1)
         names[record.name.simplified, default: 0] += 1
-        for key in record.blockingKeys { blocks[key, default: []].append(index) }
+        for key in record.indexKeys { blocks[key, default: []].append(index) }
     }
 
     /// Decides `record`'s person and places it: linked, or a new person (also when it goes to
@@ -63,7 +63,7 @@ public struct PersonMatcher: Sendable {
     /// The decision for `record` against the records placed so far.
     public func decide(_ record: MatchRecord) -> Decision {
         var candidates = Set<Int32>()
-        for key in record.blockingKeys {
+        for key in record.lookupKeys {
             guard let members = blocks[key], members.count <= blockLimit else { continue }
             candidates.formUnion(members)
         }
