@@ -5,7 +5,8 @@ import ServiceLifecycle
 
 /// Decides committed batches in the background: `workers` at once, each taking the next queued
 /// batch (one facility's batches in business-date order) under this process's lease
-/// (`IngestInstance`). Beside them, `BatchRecovery` settles what stopped processes left — at once
+/// (`IngestInstance`); when none is queued, a worker links the next loaded batch's patient
+/// records to persons (`PersonLinker`). Beside them, `BatchRecovery` settles what stopped processes left — at once
 /// on start, then every `sweep` (10 s) — so that a batch whose owner died is taken up again within
 /// seconds, and a side transaction left prepared is settled. On graceful shutdown a worker
 /// finishes the batch it holds and stops.
@@ -13,6 +14,7 @@ import ServiceLifecycle
 /// others, so the database's pool must be larger than `workers`.
 public struct BatchWorker: Service {
     let processor: BatchProcessor
+    let linker: PersonLinker
     let recovery: BatchRecovery
     let instance: IngestInstance
     let workers: Int
@@ -35,6 +37,7 @@ public struct BatchWorker: Service {
         self.committed = committed
         self.processor = BatchProcessor(database: database, sideTransactions: sideTransactions, stagedKeys: stagedKeys,
                                         faults: faults, slowBatch: slowBatch)
+        self.linker = PersonLinker(database: database)
         self.recovery = BatchRecovery(database: database)
         self.instance = IngestInstance(database: database, logger: logger)
         self.workers = workers
@@ -83,7 +86,8 @@ public struct BatchWorker: Service {
                     try await Task.sleep(for: .milliseconds(100))
                     continue
                 }
-                if try await processor.processNext(owner: owner) == nil {
+                // Deciding comes first; the patient index links loaded batches when none waits.
+                if try await processor.processNext(owner: owner) == nil, try await linker.linkNext() == nil {
                     // A graceful shutdown need not wait for the poll.
                     await withGracefulShutdownHandler {
                         await committed.wait(upTo: idle)

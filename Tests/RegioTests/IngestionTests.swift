@@ -24,8 +24,11 @@ struct IngestionTests {
             #expect(try await s.value("SELECT address FROM emr.patients WHERE patient_id = 'P002'") == "清河区延安路2号,3单元")
             #expect(try await s.value("SELECT total_cost::text FROM emr.encounters WHERE encounter_id = 'E002'") == "8600.00")
             #expect(try await s.value("SELECT to_char(start_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') FROM emr.encounters WHERE encounter_id = 'E001'") == "2026-11-22 00:30")
-            // Two people with an ID number enter the regional index; the number itself is nowhere.
-            #expect(try await s.count("emr.persons") == 2)
+            // Two people enter the regional index by their ID number (the number itself is
+            // nowhere); the third, without one, by the patient index after the batch loaded.
+            #expect(try await s.count("emr.persons") == 3)
+            #expect(try await s.value("SELECT count(*)::text FROM emr.persons WHERE id_hash IS NOT NULL") == "2")
+            #expect(try await s.value("SELECT method FROM emr.person_links WHERE patient_id = 'P003'") == "new")
             let id = Extracts.rid("339901", "19800506", 101)
             #expect(try await s.value("SELECT id_hash FROM emr.patients WHERE patient_id = 'P001'") == Fixtures.pseudonymizer.pseudonym("RID:" + id))
             #expect(try await s.value("SELECT count(*)::text FROM emr.patients WHERE id_hash LIKE '%\(id)%' OR address LIKE '%\(id)%'") == "0")
@@ -387,9 +390,11 @@ struct IngestionTests {
             let (first, second) = try await (a, b)
             #expect(first.status == .loaded && second.status == .loaded)
             #expect(try await s.count("emr.encounters") == 6)
-            // Same people at two hospitals: one person each in the regional index.
-            #expect(try await s.count("emr.persons") == 2)
-            #expect(try await s.value("SELECT count(DISTINCT person_id)::text FROM emr.patients WHERE person_id IS NOT NULL") == "2")
+            // Same people at two hospitals: one person each in the regional index — by ID number,
+            // and for P003, who has none, by the patient index.
+            #expect(try await s.count("emr.persons") == 3)
+            #expect(try await s.value("SELECT count(DISTINCT person_id)::text FROM emr.patients WHERE person_id IS NOT NULL") == "3")
+            #expect(try await s.value("SELECT count(DISTINCT person_id)::text FROM emr.patients WHERE patient_id = 'P003'") == "1")
         }
     }
 
@@ -415,7 +420,8 @@ struct IngestionTests {
                 let batch = try await uploaded
                 #expect(batch.status == .loaded, "\(batch.reason ?? "")")
             }
-            #expect(try await s.count("emr.persons") == 2)
+            // P001 and P002 by their ID numbers, P003 (none) by the patient index.
+            #expect(try await s.count("emr.persons") == 3)
             #expect(try await s.value("""
                 SELECT (pa.person_id = pe.id)::text FROM emr.patients pa, emr.persons pe
                 WHERE pa.patient_id = 'P001' AND pe.id_hash = '\(hash)'

@@ -27,7 +27,13 @@ public struct PersonMatcher: Sendable {
     /// The person of each record, by its position in `records`.
     private(set) var personOf: [Int] = []
     private var blocks: [String: [Int32]] = [:]
+    /// Each person's records, by their positions in `records`.
+    private var members: [Int: [Int32]] = [:]
+    /// How many records of each name, and in all, an exact name's share is taken from: those
+    /// placed (`counted`) and those of `population`.
     private var names: [String: Int] = [:]
+    private var counted = 0
+    private var population: (records: Int, names: [String: Int]) = (0, [:])
     private var nextPerson = 0
 
     public init(model: MatchModel = .standard, blockLimit: Int = 400) {
@@ -35,14 +41,25 @@ public struct PersonMatcher: Sendable {
         self.blockLimit = blockLimit
     }
 
+    /// The index the records placed here are drawn from, when it is larger (the database's):
+    /// how many records it holds, and of the names that matter, how many of each.
+    public mutating func drawnFrom(records: Int, names: [String: Int]) {
+        population = (records, names)
+    }
+
     /// Places a record already linked to `person` (a stored record, or a decision taken
-    /// elsewhere), so later records are compared with it.
-    public mutating func place(_ record: MatchRecord, person: Int) {
+    /// elsewhere), so later records are compared with it. `counted`: whether it adds to the
+    /// name counts (not when it is one of `drawnFrom`'s records already).
+    public mutating func place(_ record: MatchRecord, person: Int, counted: Bool = true) {
         let index = Int32(records.count)
         records.append(record)
         personOf.append(person)
         nextPerson = max(nextPerson, person + 1)
-        names[record.name.simplified, default: 0] += 1
+        members[person, default: []].append(index)
+        if counted {
+            names[record.name.simplified, default: 0] += 1
+            self.counted += 1
+        }
         for key in record.indexKeys { blocks[key, default: []].append(index) }
     }
 
@@ -67,8 +84,38 @@ public struct PersonMatcher: Sendable {
             guard let members = blocks[key], members.count <= blockLimit else { continue }
             candidates.formUnion(members)
         }
-        let total = Double(max(records.count, 1))
-        let share: (String) -> Double = { names[$0].map { Double($0) / total } ?? 0 }
+        let best = scores(record, candidates)
+        let ranked = best.sorted { $0.value.total > $1.value.total }
+        guard let (closest, closestScore) = ranked.first, closestScore.total >= model.reviewThreshold else { return .new }
+        // A link needs the name to agree in some way (or the ID number): a family shares a phone,
+        // an address and, for twins, a birth date, whatever the weights of those add up to.
+        let linkable = ranked.filter { _, score in score.total >= model.linkThreshold && Self.namesAgree(score) }
+        if linkable.count == 1, let (person, score) = linkable.first {
+            let byID = score.contributions.contains { $0.field == .idNumber && $0.level == "agree" }
+            return .link(person: person, method: byID ? .id : .probabilistic, score: score)
+        }
+        // Two people it could be, or one it is only close to.
+        return .review(person: linkable.first?.key ?? closest, score: linkable.first?.value ?? closestScore)
+    }
+
+    /// `record`'s score against `person`, over all of the person's records whatever their
+    /// blocking keys; nil when none of its records is placed.
+    public func score(_ record: MatchRecord, against person: Int) -> MatchScore? {
+        guard let indexes = members[person] else { return nil }
+        return scores(record, Set(indexes))[person]
+    }
+
+    /// Whether a score could link: the name agrees in some way, or the ID number does.
+    public static func namesAgree(_ score: MatchScore) -> Bool {
+        score.contributions.contains {
+            ($0.field == .name && $0.level != "different") || ($0.field == .idNumber && $0.level == "agree")
+        }
+    }
+
+    /// The persons of `candidates`, each scored against the record.
+    private func scores(_ record: MatchRecord, _ candidates: Set<Int32>) -> [Int: MatchScore] {
+        let total = Double(max(counted + population.records, 1))
+        let share: (String) -> Double = { Double((names[$0] ?? 0) + (population.names[$0] ?? 0)) / total }
         // A person is scored field by field against all of its records: each field by the best
         // level any of its records gives, so a record that lacks a field hides nothing another
         // record of the person says.
@@ -83,25 +130,10 @@ public struct PersonMatcher: Sendable {
                 fields[person, default: [:]][contribution.field] = contribution
             }
         }
-        let best = fields.mapValues { byField in
+        return fields.mapValues { byField in
             let contributions = MatchModel.Field.allCases.compactMap { byField[$0] }
             return MatchScore(total: contributions.reduce(0) { $0 + $1.weight }, contributions: contributions)
         }
-        let ranked = best.sorted { $0.value.total > $1.value.total }
-        guard let (closest, closestScore) = ranked.first, closestScore.total >= model.reviewThreshold else { return .new }
-        // A link needs the name to agree in some way (or the ID number): a family shares a phone,
-        // an address and, for twins, a birth date, whatever the weights of those add up to.
-        let linkable = ranked.filter { _, score in
-            score.total >= model.linkThreshold && score.contributions.contains {
-                ($0.field == .name && $0.level != "different") || ($0.field == .idNumber && $0.level == "agree")
-            }
-        }
-        if linkable.count == 1, let (person, score) = linkable.first {
-            let byID = score.contributions.contains { $0.field == .idNumber && $0.level == "agree" }
-            return .link(person: person, method: byID ? .id : .probabilistic, score: score)
-        }
-        // Two people it could be, or one it is only close to.
-        return .review(person: linkable.first?.key ?? closest, score: linkable.first?.value ?? closestScore)
     }
 
     /// An ID number that agrees while the name and the birth date both disagree is someone

@@ -58,6 +58,8 @@ public struct BatchRecord: Sendable, Codable, Equatable {
     public var committedAt: Date?
     public var startedAt: Date?
     public var finishedAt: Date?
+    /// When the patient index linked the batch's patient records (`PersonLinker`), after it loaded.
+    public var linkedAt: Date?
     public var files: [File]
     /// Row errors and warnings by code, e.g. `{"bad_date": 3}`.
     public var issuesByCode: [String: Int]
@@ -66,6 +68,7 @@ public struct BatchRecord: Sendable, Codable, Equatable {
         case id, facility, status, reason, files
         case businessDate = "business_date", dryRun = "dry_run", duplicateOf = "duplicate_of"
         case createdAt = "created_at", committedAt = "committed_at", startedAt = "started_at", finishedAt = "finished_at"
+        case linkedAt = "linked_at"
         case issuesByCode = "issues_by_code"
     }
 

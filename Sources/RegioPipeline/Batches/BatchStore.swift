@@ -132,14 +132,14 @@ public struct BatchStore: Sendable {
                    CASE WHEN b.status = 'loaded' AND b.id IN (SELECT ingest.pending_side_batches()) THEN 'validating'
                         ELSE b.status END,
                    b.dry_run, b.reason, b.duplicate_of,
-                   b.created_at, b.committed_at, b.started_at, b.finished_at
+                   b.created_at, b.committed_at, b.started_at, b.finished_at, b.linked_at
             FROM ingest.batches b JOIN registry.facilities f ON f.id = b.facility_id
             WHERE b.id = ANY(\(ids))
             """)
-        for try await row in rows.decode((Int64, String, String, String, Bool, String?, Int64?, Date, Date?, Date?, Date?).self) {
+        for try await row in rows.decode((Int64, String, String, String, Bool, String?, Int64?, Date, Date?, Date?, Date?, Date?).self) {
             records[row.0] = BatchRecord(id: row.0, facility: row.1, businessDate: row.2, status: BatchRecord.Status(rawValue: row.3)!,
                                          dryRun: row.4, reason: row.5, duplicateOf: row.6, createdAt: row.7, committedAt: row.8,
-                                         startedAt: row.9, finishedAt: row.10, files: [], issuesByCode: [:])
+                                         startedAt: row.9, finishedAt: row.10, linkedAt: row.11, files: [], issuesByCode: [:])
         }
         let files = try await database.query("""
             SELECT batch_id, kind, name, expected_rows, received_rows, received_bytes, received_at, file_error,

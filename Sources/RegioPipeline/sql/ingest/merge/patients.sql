@@ -1,7 +1,9 @@
 -- placeholders: {staging}
 -- parameters: $1 batch, $2 facility, $3 business_date
 -- Patient records, upserted by (facility, patient_id), linked to the regional person that
--- ingest/merge/persons.sql has just made sure exists; retractions delete.
+-- ingest/merge/persons.sql has just made sure exists; retractions delete. A record without an ID
+-- number keeps the person the patient index gave it (PersonLinker), which links the batch's
+-- records again once it is loaded.
 -- Upsert by key in plain statements — update what changed, insert what is new, delete what is
 -- retracted — rather than INSERT … ON CONFLICT, whose speculative insertion costs more per row.
 -- A facility's batches never run at once, so nothing inserts the same key in between. A stored
@@ -9,7 +11,8 @@
 -- one. KindMerge counts each statement's rows from its command tag (UPDATE: updated,
 -- INSERT: inserted, DELETE: retracted) and skips an UPDATE or DELETE that has nothing to do.
 UPDATE emr.patients t SET
-    person_id = p.id, name = s.name, sex = s.sex,
+    person_id = coalesce(p.id, CASE WHEN s.id_hash IS NULL AND t.id_hash IS NULL THEN t.person_id END),
+    name = s.name, sex = s.sex,
     birth_date = s.birth_date, id_type = s.id_type, id_hash = s.id_hash,
     phone = s.phone, address = s.address, as_of = $3::date,
     row_hash = s._hash, batch_id = $1, updated_at = now()
