@@ -18,20 +18,25 @@ import RegioDB
 ///
 /// Batches are linked one at a time across the cluster (an advisory lock), in the order they
 /// loaded, each in one transaction: a link decided for one batch's record is a candidate for the
-/// next batch's. The merge never waits for it.
+/// next batch's. Linking never waits for a merge while holding its connection (a lock it cannot
+/// get within 2 s makes it try again later), and a merge waits for it at most for the length of
+/// one batch's linking.
 public struct PersonLinker: Sendable {
     let database: Database
     let model: MatchModel
     /// A blocking key shared by more records than this finds no candidates.
     let blockLimit: Int
+    /// Records linked at a time.
+    let chunk: Int
 
     /// Arbitrary, fixed: the advisory lock key of linking ("link").
     static let lockKey: Int64 = 0x6c69_6e6b
 
-    public init(database: Database, model: MatchModel = .standard, blockLimit: Int = 400) {
+    public init(database: Database, model: MatchModel = .standard, blockLimit: Int = 400, chunk: Int = 5_000) {
         self.database = database
         self.model = model
         self.blockLimit = blockLimit
+        self.chunk = chunk
     }
 
     /// What linking a batch did.
@@ -59,43 +64,82 @@ public struct PersonLinker: Sendable {
     /// Links the records of the next loaded batch not linked yet; nil when there is none.
     public func linkNext() async throws -> Outcome? {
         let started = ContinuousClock.now
-        let outcome = try await database.withTransaction { connection -> Outcome? in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: database.logger)
-            var claimed: (id: Int64, facility: Int)?
-            for try await row in try await connection.query("""
-                SELECT id, facility_id FROM ingest.batches
-                WHERE status = 'loaded' AND linked_at IS NULL AND NOT dry_run
-                ORDER BY finished_at, id LIMIT 1
-                FOR UPDATE SKIP LOCKED
-                """, logger: database.logger).decode((Int64, Int).self) {
-                claimed = row
+        let linked: Outcome?
+        do {
+            linked = try await database.withTransaction { connection -> Outcome? in
+                try await linkNext(on: connection)
             }
-            guard let claimed else { return nil }
-            let outcome = try await link(batch: claimed.id, facility: claimed.facility, on: connection)
-            try await connection.query("UPDATE ingest.batches SET linked_at = clock_timestamp() WHERE id = \(claimed.id)",
-                                       logger: database.logger)
-            return outcome
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "55P03" {
+            // A lock held by a batch being merged (its rows, its referrals): linking waits for
+            // it to commit rather than hold a connection meanwhile, and tries again.
+            database.logger.debug("linking waits for a merge", metadata: ["error": "\(Database.message(for: error))"])
+            return nil
         }
-        if let outcome {
+        if let outcome = linked {
             database.logger.info("batch linked", metadata: [
                 "batch": "\(outcome.batch)", "records": "\(outcome.records)", "by_id": "\(outcome.linkedByID)",
                 "by_score": "\(outcome.linkedByScore)", "new": "\(outcome.newPersons)", "reviews": "\(outcome.reviews)",
                 "changed": "\(outcome.changed)", "seconds": "\(BatchStages.seconds(ContinuousClock.now - started))",
             ])
         }
+        return linked
+    }
+
+    /// One batch linked in the transaction of `connection`; nil when there is none to link, or
+    /// another process is linking (only one links at a time: a link decided for one batch's
+    /// record is a candidate for the next batch's).
+    private func linkNext(on connection: PostgresConnection) async throws -> Outcome? {
+        var locked = false
+        for try await got in try await connection.query(
+            "SELECT pg_try_advisory_xact_lock(\(Self.lockKey))", logger: database.logger).decode(Bool.self) {
+            locked = got
+        }
+        guard locked else { return nil }
+        try await connection.query("SET LOCAL lock_timeout = '2s'", logger: database.logger)
+        // A batch whose facility has a later batch being decided waits for it: that merge
+        // rewrites the same records.
+        var claimed: (id: Int64, facility: Int)?
+        for try await row in try await connection.query("""
+            SELECT b.id, b.facility_id FROM ingest.batches b
+            WHERE b.status = 'loaded' AND b.linked_at IS NULL AND NOT b.dry_run
+              AND NOT EXISTS (SELECT 1 FROM ingest.batches o WHERE o.facility_id = b.facility_id AND o.status = 'validating')
+            ORDER BY b.finished_at, b.id LIMIT 1
+            FOR UPDATE SKIP LOCKED
+            """, logger: database.logger).decode((Int64, Int).self) {
+            claimed = row
+        }
+        guard let claimed else { return nil }
+        let outcome = try await link(batch: claimed.id, facility: claimed.facility, on: connection)
+        try await connection.query("UPDATE ingest.batches SET linked_at = clock_timestamp() WHERE id = \(claimed.id)",
+                                   logger: database.logger)
         return outcome
     }
 
     /// Links the patient records `batch` wrote, in the transaction of `connection`.
+    /// The records are taken `chunk` at a time, so that memory stays bounded whatever the night's
+    /// size; a chunk's links are written before the next is read, and are its candidates.
     func link(batch: Int64, facility: Int, on connection: PostgresConnection) async throws -> Outcome {
         var outcome = Outcome(batch: batch)
-        let sent = try await rows(on: connection, """
-            SELECT facility_id, patient_id, person_id, name, sex, birth_date::text, phone, address, id_hash
-            FROM emr.patients WHERE facility_id = \(facility) AND batch_id = \(batch)
-            ORDER BY patient_id
-            """)
-        outcome.records = sent.count
-        guard !sent.isEmpty else { return outcome }
+        var moved: [Link] = []
+        var after = ""
+        while true {
+            let sent = try await rows(on: connection, """
+                SELECT facility_id, patient_id, person_id, name, sex, birth_date::text, phone, address, id_hash
+                FROM emr.patients WHERE facility_id = \(facility) AND batch_id = \(batch) AND patient_id > \(after)
+                ORDER BY patient_id LIMIT \(chunk)
+                """)
+            guard let last = sent.last else { break }
+            after = last.patient
+            moved += try await link(sent, batch: batch, facility: facility, outcome: &outcome, on: connection)
+        }
+        try await rederiveReferrals(of: moved, on: connection)
+        return outcome
+    }
+
+    /// Links one chunk of the batch's records; the links whose person changed.
+    private func link(_ sent: [Row], batch: Int64, facility: Int, outcome: inout Outcome,
+                      on connection: PostgresConnection) async throws -> [Link] {
+        outcome.records += sent.count
 
         // The stored records that share a looked-up key with one of them, and the other records
         // of their persons now (a corrected record may no longer be theirs); the name counts.
@@ -185,13 +229,13 @@ public struct PersonLinker: Sendable {
                 links[index].person = id
                 links[index].method = "new"
             }
-            outcome.newPersons = ids.count
+            outcome.newPersons += ids.count
         }
-        outcome.reviews = reviews.count
-        outcome.changed = links.filter { $0.person != $0.row.person }.count
+        outcome.reviews += reviews.count
+        let moved = links.filter { $0.person != $0.row.person }
+        outcome.changed += moved.count
         try await write(links: links, reviews: reviews, batch: batch, on: connection)
-        try await rederiveReferrals(of: links.filter { $0.person != $0.row.person }, on: connection)
-        return outcome
+        return moved
     }
 
     /// A record's link as this linking leaves it.
