@@ -55,6 +55,11 @@ struct BenchCommand: AsyncParsableCommand {
                 lines.append(String(format: "ratio to pgloader:    %.2f × (goal ≥ 3)", f.regioRowsPerSecond / pgloader))
             }
             lines.append(String(format: "ingest service peak resident memory: %.0f MB (goal ≤ 200 MB)", Double(f.peakResidentBytes) / 1_048_576))
+            if let seconds = f.linkSeconds {
+                lines.append(String(format: "then the patient index linked its %d patient records in %.1f s (%.0f records/s); peak memory %.0f MB",
+                                    f.linkedRecords, seconds, Double(f.linkedRecords) / max(seconds, 0.001),
+                                    Double(f.peakResidentBytesLinked) / 1_048_576))
+            }
             return lines.joined(separator: "\n")
         }
 

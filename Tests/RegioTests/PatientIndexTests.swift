@@ -148,4 +148,26 @@ struct PatientIndexTests {
             #expect(try await s.value(snapshot) == incremental)
         }
     }
+
+    @Test("relinking after a change of thresholds decides every record again and keeps the history")
+    func relinkAfterRuleChange() async throws {
+        try await IngestScenario.run { s in
+            let a = try await s.upload(Self.patients("A1,孙丽,2,1983-08-14,,,13512345678,清河区胜利路7号"), facility: Self.first)
+            let b = try await s.upload(Self.patients("B1,孙莉,2,1983-08-14,,,,"), facility: Self.second)
+            let shared = try #require(try await Self.person(s, Self.first, "A1"))
+            #expect(try await Self.person(s, Self.second, "B1") == shared, "a homophone, the same birth date and sex")
+            // The region raises the bar: a homophone and a birth date are no longer enough.
+            try await s.database.query("UPDATE registry.settings SET value = '25' WHERE key = 'link_threshold'")
+            #expect(try await PersonLinker(database: s.database).resetForRelink(actor: "test") == 2)
+            try await s.waitUntilLinked(a.id)
+            try await s.waitUntilLinked(b.id)
+            #expect(try await Self.person(s, Self.first, "A1") == shared, "the first record keeps its person")
+            let apart = try #require(try await Self.person(s, Self.second, "B1"))
+            #expect(apart != shared)
+            #expect(try await s.value("SELECT string_agg(method || ':' || (person_id = \(shared))::text, ',' ORDER BY id) FROM emr.person_links WHERE patient_id = 'B1'")
+                    == "probabilistic:true,new:false")
+            #expect(try await s.value("SELECT reason FROM emr.link_reviews WHERE patient_id = 'B1' AND decided_at IS NULL") == "score")
+            #expect(try await s.value("SELECT count(*)::text FROM audit.events WHERE action = 'mpi.relink'") == "1")
+        }
+    }
 }

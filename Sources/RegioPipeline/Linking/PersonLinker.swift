@@ -49,6 +49,8 @@ public struct PersonLinker: Sendable {
         public var reviews = 0
         /// Records whose person changed (a first link counts).
         public var changed = 0
+
+        public init(batch: Int64) { self.batch = batch }
     }
 
     /// A stored or sent patient record, as linking reads it.
@@ -141,8 +143,9 @@ public struct PersonLinker: Sendable {
                       on connection: PostgresConnection) async throws -> [Link] {
         outcome.records += sent.count
 
-        // The stored records that share a looked-up key with one of them, and the other records
-        // of their persons now (a corrected record may no longer be theirs); the name counts.
+        // The linked records that share a looked-up key with one of them, and the other linked
+        // records of their persons now (a corrected record may no longer be theirs; during a
+        // relink, only those decided again count); the name counts.
         let lookups = Array(Set(sent.flatMap(\.record.lookupKeys)))
         let persons = Array(Set(sent.compactMap(\.person)))
         let candidates = try await rows(on: connection, """
@@ -154,7 +157,9 @@ public struct PersonLinker: Sendable {
             SELECT p.facility_id, p.patient_id, p.person_id, p.name, p.sex, p.birth_date::text, p.phone, p.address, p.id_hash
             FROM emr.patients p
             WHERE p.person_id IS NOT NULL AND NOT (p.facility_id = \(facility) AND p.batch_id = \(batch))
-              AND ((p.facility_id, p.patient_id) IN (SELECT facility_id, patient_id FROM keyed) OR p.person_id = ANY(\(persons)))
+              AND ((p.facility_id, p.patient_id) IN (SELECT facility_id, patient_id FROM keyed)
+                   OR (p.person_id = ANY(\(persons))
+                       AND EXISTS (SELECT 1 FROM emr.match_keys m WHERE m.facility_id = p.facility_id AND m.patient_id = p.patient_id)))
             """)
         var matcher = PersonMatcher(model: try await model(on: connection), blockLimit: blockLimit)
         let nameKeys = Array(Set(sent.map { "s\($0.record.name.simplified)" }))
@@ -383,5 +388,25 @@ public struct PersonLinker: Sendable {
                                                 address: address, idHash: idHash)))
         }
         return rows
+    }
+}
+
+extension PersonLinker {
+    /// Readies every loaded batch to be linked again, after a change of the model or its
+    /// thresholds: the blocking keys are dropped and the batches marked not linked, so that
+    /// `linkNext` (here, or in the service's workers) decides each record again, batch by batch in
+    /// the order they loaded. Persons stay where the new decisions agree; every change is a new
+    /// history row, none is erased. Audited. Returns how many batches will be linked again.
+    public func resetForRelink(actor: String) async throws -> Int {
+        try await database.withTransaction { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: database.logger)
+            try await connection.query("DELETE FROM emr.match_keys", logger: database.logger)
+            let batches = try await connection.changedRows("""
+                UPDATE ingest.batches SET linked_at = NULL WHERE status = 'loaded' AND NOT dry_run
+                """, logger: database.logger)
+            try await AuditLog.record(actor: actor, action: "mpi.relink", subject: nil, detail: ["batches": "\(batches)"],
+                                      on: connection, logger: database.logger)
+            return batches
+        }
     }
 }
