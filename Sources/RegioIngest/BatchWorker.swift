@@ -5,8 +5,8 @@ import ServiceLifecycle
 
 /// Decides committed batches in the background: `workers` at once, each taking the next queued
 /// batch (one facility's batches in business-date order) under this process's lease
-/// (`IngestInstance`); when none is queued, a worker links the next loaded batch's patient
-/// records to persons (`PersonLinker`). Beside them, `BatchRecovery` settles what stopped processes left — at once
+/// (`IngestInstance`); when none is queued, the first worker links the next loaded batch's
+/// patient records to persons (`PersonLinker`). Beside them, `BatchRecovery` settles what stopped processes left — at once
 /// on start, then every `sweep` (10 s) — so that a batch whose owner died is taken up again within
 /// seconds, and a side transaction left prepared is settled. On graceful shutdown a worker
 /// finishes the batch it holds and stops.
@@ -86,8 +86,12 @@ public struct BatchWorker: Service {
                     try await Task.sleep(for: .milliseconds(100))
                     continue
                 }
-                // Deciding comes first; the patient index links loaded batches when none waits.
-                if try await processor.processNext(owner: owner) == nil, try await linker.linkNext() == nil {
+                // Deciding comes first; the first worker links loaded batches' records to persons
+                // when none waits (one process links at a time anyway). A decided batch rings the
+                // doorbell, so that an idle first worker links it at once.
+                if try await processor.processNext(owner: owner) != nil {
+                    committed.ring()
+                } else if try await worker != 0 ? true : linker.linkNext() == nil {
                     // A graceful shutdown need not wait for the poll.
                     await withGracefulShutdownHandler {
                         await committed.wait(upTo: idle)

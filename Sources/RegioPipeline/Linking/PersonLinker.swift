@@ -66,6 +66,14 @@ public struct PersonLinker: Sendable {
     /// Links the records of the next loaded batch not linked yet; nil when there is none.
     public func linkNext() async throws -> Outcome? {
         let started = ContinuousClock.now
+        // Most calls find nothing to do: one indexed look first, no transaction.
+        var waiting = false
+        for try await found in try await database.query("""
+            SELECT EXISTS (SELECT 1 FROM ingest.batches WHERE status = 'loaded' AND linked_at IS NULL AND NOT dry_run)
+            """).decode(Bool.self) {
+            waiting = found
+        }
+        guard waiting else { return nil }
         let linked: Outcome?
         do {
             linked = try await database.withTransaction { connection -> Outcome? in
