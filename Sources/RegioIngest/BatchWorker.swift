@@ -78,6 +78,17 @@ public struct BatchWorker: Service {
     }
 
     func loop(_ worker: Int) async {
+        // When the first worker looks for a batch to link next: at once after a decision (rung),
+        // else at most once a second, so that idle polling stays one query per poll.
+        var linkDue = ContinuousClock.now
+        func linkNow() async throws -> Bool {
+            guard worker == 0, ContinuousClock.now >= linkDue else { return false }
+            guard try await linker.linkNext() != nil else {
+                linkDue = .now + .seconds(1)
+                return false
+            }
+            return true
+        }
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 // No batch is taken without a lease (the database out of reach, or the lease
@@ -91,7 +102,8 @@ public struct BatchWorker: Service {
                 // doorbell, so that an idle first worker links it at once.
                 if try await processor.processNext(owner: owner) != nil {
                     committed.ring()
-                } else if try await worker != 0 ? true : linker.linkNext() == nil {
+                    linkDue = .now
+                } else if try await !linkNow() {
                     // A graceful shutdown need not wait for the poll.
                     await withGracefulShutdownHandler {
                         await committed.wait(upTo: idle)
