@@ -132,6 +132,12 @@ public struct PersonLinker: Sendable {
         var outcome = Outcome(batch: batch)
         var moved: [Link] = []
         var after = ""
+        // The records in the index, counted once (each chunk adds its own): an exact name's share.
+        var indexed = 0
+        for try await count in try await connection.query(
+            "SELECT count(*)::int FROM emr.match_keys WHERE key LIKE 's%'", logger: database.logger).decode(Int.self) {
+            indexed = count
+        }
         while true {
             let sent = try await rows(on: connection, """
                 SELECT facility_id, patient_id, person_id, name, sex, birth_date::text, phone, address, id_hash
@@ -140,14 +146,15 @@ public struct PersonLinker: Sendable {
                 """)
             guard let last = sent.last else { break }
             after = last.patient
-            moved += try await link(sent, batch: batch, facility: facility, outcome: &outcome, on: connection)
+            moved += try await link(sent, batch: batch, facility: facility, indexed: indexed, outcome: &outcome, on: connection)
+            indexed += sent.count
         }
         try await rederiveReferrals(of: moved, on: connection)
         return outcome
     }
 
     /// Links one chunk of the batch's records; the links whose person changed.
-    private func link(_ sent: [Row], batch: Int64, facility: Int, outcome: inout Outcome,
+    private func link(_ sent: [Row], batch: Int64, facility: Int, indexed: Int, outcome: inout Outcome,
                       on connection: PostgresConnection) async throws -> [Link] {
         outcome.records += sent.count
 
@@ -176,11 +183,6 @@ public struct PersonLinker: Sendable {
             SELECT key, count(*)::int FROM emr.match_keys WHERE key = ANY(\(nameKeys)) GROUP BY key
             """, logger: database.logger).decode((String, Int).self) {
             names[String(key.dropFirst())] = count
-        }
-        var indexed = 0
-        for try await count in try await connection.query(
-            "SELECT count(*)::int FROM emr.match_keys WHERE key LIKE 's%'", logger: database.logger).decode(Int.self) {
-            indexed = count
         }
         matcher.drawnFrom(records: indexed, names: names)
         for candidate in candidates {
