@@ -67,10 +67,14 @@ public struct RegioServer {
             // What users change (thresholds) goes to the primary, on a small pool of its own.
             let writes = Database(url: configuration.queryWriteDatabaseURL ?? primary, poolSize: 2, name: "query-writes",
                                   logger: logger.with(label: "db.query-writes"))
-            let router = try QueryService.buildRouter(database: database, writes: writes, migrations: migrations,
-                                                      metrics: RegioMetrics.registry)
+            // The cross-facility lookups read and audit on the primary, as a role of their own.
+            let lookups = Database(url: configuration.queryLookupDatabaseURL ?? primary, poolSize: 2, name: "query-lookups",
+                                   logger: logger.with(label: "db.query-lookups"))
+            let pseudonymizer = configuration.secretFile == nil ? nil : Pseudonymizer(secret: try configuration.loadSecret())
+            let router = try QueryService.buildRouter(database: database, writes: writes, lookups: lookups, pseudonymizer: pseudonymizer,
+                                                      migrations: migrations, metrics: RegioMetrics.registry)
             services.append(Self.application(name: "query", router: router, listener: configuration.queryListener,
-                                             idleTimeout: idleTimeout, databases: [database, writes], background: [], logger: logger,
+                                             idleTimeout: idleTimeout, databases: [database, writes, lookups], background: [], logger: logger,
                                              onListening: onListening))
         }
     }

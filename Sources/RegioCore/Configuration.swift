@@ -10,6 +10,9 @@ public struct RegioConfiguration: Sendable, Equatable {
     /// Where the query service writes what its users change (the primary, as a role that may
     /// write only that); defaults to `databaseURL`.
     public var queryWriteDatabaseURL: DatabaseURL?
+    /// Where the query service's cross-facility lookups read and audit (the primary, as a role
+    /// that may read `emr` and write lookup audit rows only); defaults to `databaseURL`.
+    public var queryLookupDatabaseURL: DatabaseURL?
     public var ingestListener: Listener
     public var queryListener: Listener
     /// File holding the region secret that keys national-ID pseudonyms.
@@ -63,12 +66,14 @@ public struct RegioConfiguration: Sendable, Equatable {
                 meaning: "Database the query service reads, typically a streaming replica."),
         Setting(name: "REGIO_QUERY_WRITE_DATABASE_URL", defaultValue: "REGIO_DATABASE_URL",
                 meaning: "Where the query service writes what its users change (thresholds): the primary, as a role that may write only that (regio_query_writer)."),
+        Setting(name: "REGIO_QUERY_LOOKUP_DATABASE_URL", defaultValue: "REGIO_DATABASE_URL",
+                meaning: "Where the query service's cross-facility lookups read and write their audit rows: the primary, as a role that may read emr and insert into audit.lookups only (regio_lookup)."),
         Setting(name: "REGIO_INGEST_HOST", defaultValue: "127.0.0.1", meaning: "Address the ingestion service listens on."),
         Setting(name: "REGIO_INGEST_PORT", defaultValue: "8081", meaning: "Port of the ingestion service (0 picks a free one)."),
         Setting(name: "REGIO_QUERY_HOST", defaultValue: "127.0.0.1", meaning: "Address the query service listens on."),
         Setting(name: "REGIO_QUERY_PORT", defaultValue: "8082", meaning: "Port of the query service (0 picks a free one)."),
         Setting(name: "REGIO_SECRET_FILE", defaultValue: "(none; required by the ingestion service)",
-                meaning: "File holding the region secret (at least 32 bytes) that keys national-ID pseudonyms."),
+                meaning: "File holding the region secret (at least 32 bytes) that keys national-ID pseudonyms. The query service needs it only for lookups by resident ID number."),
         Setting(name: "REGIO_LOG_LEVEL", defaultValue: "info",
                 meaning: "trace, debug, info, notice, warning, error or critical."),
         Setting(name: "REGIO_LOG_FORMAT", defaultValue: "text", meaning: "text (for people) or json (one object a line)."),
@@ -130,6 +135,7 @@ public struct RegioConfiguration: Sendable, Equatable {
         self.databaseURL = url("REGIO_DATABASE_URL")
         self.queryDatabaseURL = url("REGIO_QUERY_DATABASE_URL") ?? databaseURL
         self.queryWriteDatabaseURL = url("REGIO_QUERY_WRITE_DATABASE_URL") ?? databaseURL
+        self.queryLookupDatabaseURL = url("REGIO_QUERY_LOOKUP_DATABASE_URL") ?? databaseURL
         self.ingestListener = Listener(host: string("REGIO_INGEST_HOST") ?? "127.0.0.1",
                                        port: int("REGIO_INGEST_PORT", default: 8081, range: 0...65535))
         self.queryListener = Listener(host: string("REGIO_QUERY_HOST") ?? "127.0.0.1",
@@ -156,6 +162,9 @@ public struct RegioConfiguration: Sendable, Equatable {
         }
         if environment["REGIO_QUERY_WRITE_DATABASE_URL"] != nil, databaseURL == nil, queryWriteDatabaseURL != nil {
             problems.append("REGIO_QUERY_WRITE_DATABASE_URL is set but REGIO_DATABASE_URL is not")
+        }
+        if environment["REGIO_QUERY_LOOKUP_DATABASE_URL"] != nil, databaseURL == nil, queryLookupDatabaseURL != nil {
+            problems.append("REGIO_QUERY_LOOKUP_DATABASE_URL is set but REGIO_DATABASE_URL is not")
         }
         if !problems.isEmpty { throw ConfigurationError(problems: problems) }
     }

@@ -103,7 +103,8 @@ public enum SQLScript {
 }
 
 extension String {
-    func trimmingWhitespace() -> String {
+    /// Without leading and trailing white space (Unicode's, so a full-width space too).
+    public func trimmingWhitespace() -> String {
         // Fast path: nothing to trim (the usual case for CSV fields).
         if let first = utf8.first, let last = utf8.last, first > 0x20, last > 0x20, first < 0x80, last < 0x80 { return self }
         if isEmpty { return self }

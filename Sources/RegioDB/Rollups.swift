@@ -78,6 +78,7 @@ public enum Rollups {
     public static func rebuildAll(_ database: Database) async throws {
         try await database.withTransaction { connection in
             let logger = database.logger
+            try await connection.query("SELECT pg_advisory_xact_lock(\(PersonFacts.linkingLock))", logger: logger)
             _ = try await matchReferrals(facility: nil, touchedFrom: nil, on: connection, logger: logger)
             let facilityMonths = try await keys(PostgresQuery(unsafeSQL: try SQLFile.load("reports/facility_month_keys.sql").render()),
                                                 on: connection, logger: logger)
@@ -86,6 +87,7 @@ public enum Rollups {
             try await connection.query("DELETE FROM reports.referral_month", logger: database.logger)
             try await refreshFacilityMonths(facilityMonths, on: connection, logger: database.logger)
             try await refreshReferralMonths(referralMonths, on: connection, logger: database.logger)
+            try await PersonFacts.rebuildAll(on: connection, logger: logger)
         }
     }
 }

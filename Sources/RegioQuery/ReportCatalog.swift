@@ -5,7 +5,7 @@ import RegioCore
 public enum ReportCatalog {
     public static let all: [ReportDefinition] = [
         registrySummary, uploadHistory, activity, primaryCareShare, referrals, efficiency, alerts, dataQuality,
-        dataQualityChecks,
+        dataQualityChecks, duplicateExams, duplicateExamPairs, patientIndex,
     ]
 
     public static func report(id: String) -> ReportDefinition? {

@@ -15,7 +15,7 @@ struct Regio: AsyncParsableCommand {
             DemoCommand.self, MigrateCommand.self, ServeCommand.self,
             UploadCommand.self, ExtractCommand.self, BenchCommand.self,
             RegionCommand.self, FacilityCommand.self, AllianceCommand.self, TokenCommand.self,
-            ThresholdCommand.self, RollupCommand.self, BatchCommand.self, PatientIndexCommand.self,
+            ThresholdCommand.self, RollupCommand.self, BatchCommand.self, PatientIndexCommand.self, CatalogCommand.self,
         ]
     )
 }

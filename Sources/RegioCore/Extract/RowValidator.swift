@@ -473,3 +473,14 @@ public struct RowValidator: Sendable {
         return String(decoding: first17 + [FieldChecks.checkCharacter(first17)], as: UTF8.self)
     }
 }
+
+extension Pseudonymizer {
+    /// The keyed hash a resident ID number is stored under, as an extract's row stores it (a
+    /// legacy 15-digit number as today's 18-character one); nil when it is not a valid number.
+    public func residentIDPseudonym(_ number: String) -> String? {
+        var canonical = number.trimmingWhitespace().uppercased()
+        guard case .success = FieldChecks.residentID(canonical) else { return nil }
+        if canonical.utf8.count == 15 { canonical = RowValidator.upgradeLegacyID(canonical) }
+        return pseudonym("RID:" + canonical)
+    }
+}

@@ -77,14 +77,15 @@ public struct PersonMatcher: Sendable {
         return (decision, person)
     }
 
-    /// The decision for `record` against the records placed so far.
-    public func decide(_ record: MatchRecord) -> Decision {
+    /// The decision for `record` against the records placed so far; the persons in `apart` (a
+    /// steward kept the record apart from them) are not considered.
+    public func decide(_ record: MatchRecord, excluding apart: Set<Int> = []) -> Decision {
         var candidates = Set<Int32>()
         for key in record.lookupKeys {
             guard let members = blocks[key], members.count <= blockLimit else { continue }
             candidates.formUnion(members)
         }
-        let best = scores(record, candidates)
+        let best = scores(record, candidates).filter { !apart.contains($0.key) }
         let ranked = best.sorted { $0.value.total > $1.value.total }
         guard let (closest, closestScore) = ranked.first, closestScore.total >= model.reviewThreshold else { return .new }
         // A link needs the name to agree in some way (or the ID number): a family shares a phone,

@@ -6,7 +6,8 @@ import RegioDB
 
 /// Takes a loaded batch back: the rows it brought are removed, the stored rows it replaced or
 /// retracted are put back as they were (kept by migration 0013's triggers while it merged), its
-/// referral statuses are dropped, and the facility's rollups and referral findings recomputed —
+/// referral statuses are dropped, and the facility's rollups and referral findings recomputed, and
+/// the exam registry of the exams and persons it touched (`PersonFacts`) —
 /// one transaction, audited. A batch sent with a wrong business date or wrong content so never
 /// freezes its facility: once it is retracted, the corrected extract loads.
 ///
@@ -101,6 +102,9 @@ public struct BatchRetraction: Sendable {
                 throw Problem.tooOld(id, days: days)
             }
 
+            // The exams and persons it touched, while its rows still say so; no linking meanwhile.
+            try await connection.query("SELECT pg_advisory_xact_lock(\(PersonFacts.linkingLock))", logger: logger)
+            let touched = try await PersonFacts.touched(byBatch: id, facility: found.facilityID, on: connection, logger: logger)
             var tables: [Outcome.TableCounts] = []
             for try await (table, removed, restored) in try await connection.query(
                 "SELECT table_name, removed, restored FROM ingest.retract_rows(\(id), \(found.facilityID)::int)", logger: logger
@@ -111,6 +115,7 @@ public struct BatchRetraction: Sendable {
                 UPDATE ingest.batches SET status = 'retracted', reason = \("retracted by \(actor): \(reason)") WHERE id = \(id)
                 """, logger: logger)
             try await Rollups.refreshFacility(found.facilityID, on: connection, logger: logger)
+            try await PersonFacts.refresh(persons: touched.persons, exams: touched.exams, on: connection, logger: logger)
             var detail = ["facility": found.facility, "business_date": found.businessDate, "reason": reason]
             for counts in tables where counts.removed + counts.restored > 0 {
                 detail[counts.table] = "\(counts.removed) removed, \(counts.restored) restored"

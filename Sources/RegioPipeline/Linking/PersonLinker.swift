@@ -29,8 +29,8 @@ public struct PersonLinker: Sendable {
     /// Records linked at a time.
     let chunk: Int
 
-    /// Arbitrary, fixed: the advisory lock key of linking ("link").
-    static let lockKey: Int64 = 0x6c69_6e6b
+    /// The advisory lock key of linking ("link").
+    static let lockKey = PersonFacts.linkingLock
 
     public init(database: Database, model: MatchModel = .standard, blockLimit: Int = 400, chunk: Int = 5_000) {
         self.database = database
@@ -63,8 +63,10 @@ public struct PersonLinker: Sendable {
         var key: String { "\(facility)|\(patient)" }
     }
 
-    /// Links the records of the next loaded batch not linked yet; nil when there is none.
+    /// Carries out the stewards' queued decisions (`applyStewardActions`), then links the records
+    /// of the next loaded batch not linked yet; nil when there is none.
     public func linkNext() async throws -> Outcome? {
+        try await applyStewardActions()
         let started = ContinuousClock.now
         // Most calls find nothing to do: one indexed look first, no transaction.
         var waiting = false
@@ -131,6 +133,7 @@ public struct PersonLinker: Sendable {
     func link(batch: Int64, facility: Int, on connection: PostgresConnection) async throws -> Outcome {
         var outcome = Outcome(batch: batch)
         var moved: [Link] = []
+        var persons = Set<Int64>()
         var after = ""
         // The records in the index, counted once (each chunk adds its own): an exact name's share.
         var indexed = 0
@@ -146,14 +149,25 @@ public struct PersonLinker: Sendable {
                 """)
             guard let last = sent.last else { break }
             after = last.patient
-            moved += try await link(sent, batch: batch, facility: facility, indexed: indexed, outcome: &outcome, on: connection)
+            let links = try await link(sent, batch: batch, facility: facility, indexed: indexed, outcome: &outcome, on: connection)
+            moved += links.filter { $0.person != $0.row.person }
+            persons.formUnion(links.compactMap(\.person) + links.compactMap(\.row.person))
             indexed += sent.count
         }
         try await rederiveReferrals(of: moved, on: connection)
+        try await refreshFacts(batch: batch, facility: facility, persons: persons, on: connection)
         return outcome
     }
 
-    /// Links one chunk of the batch's records; the links whose person changed.
+    /// The exam registry and the patient-index rollup (`PersonFacts`) of the batch's exams and of
+    /// the persons its records have, had, and were linked with.
+    private func refreshFacts(batch: Int64, facility: Int, persons: Set<Int64>, on connection: PostgresConnection) async throws {
+        let touched = try await PersonFacts.touched(byBatch: batch, facility: facility, on: connection, logger: database.logger)
+        try await PersonFacts.refresh(persons: persons.union(touched.persons).sorted(), exams: touched.exams,
+                                      on: connection, logger: database.logger)
+    }
+
+    /// Links one chunk of the batch's records; their links.
     private func link(_ sent: [Row], batch: Int64, facility: Int, indexed: Int, outcome: inout Outcome,
                       on connection: PostgresConnection) async throws -> [Link] {
         outcome.records += sent.count
@@ -189,12 +203,21 @@ public struct PersonLinker: Sendable {
             matcher.place(candidate.record, person: Int(candidate.person!), counted: false)
         }
 
+        // Stewards' decisions stand: a record a steward linked keeps its person, and one kept
+        // apart from a person is never linked to it.
+        let (stewarded, apart) = try await stewardDecisions(for: sent, on: connection)
+
         // Each sent record in turn; each decided one is a candidate for the next.
         var links: [Link] = []
         var reviews: [Review] = []
         var pendingNew: [Int] = []  // indexes into `links` waiting for a new person's id
         for row in sent {
-            let decision = matcher.decide(row.record)
+            if stewarded.contains(row.key), let person = row.person {
+                links.append(Link(row: row, person: person, method: "steward", score: nil))
+                matcher.place(row.record, person: Int(person))
+                continue
+            }
+            let decision = matcher.decide(row.record, excluding: apart[row.key] ?? [])
             // The record's person now, if it holds other records: what the record is measured against.
             let current = row.person.flatMap { person in matcher.score(row.record, against: Int(person)).map { (person, $0) } }
             var link = Link(row: row, person: row.person, method: "new", score: nil)
@@ -247,10 +270,39 @@ public struct PersonLinker: Sendable {
             outcome.newPersons += ids.count
         }
         outcome.reviews += reviews.count
-        let moved = links.filter { $0.person != $0.row.person }
-        outcome.changed += moved.count
+        outcome.changed += links.filter { $0.person != $0.row.person }.count
         try await write(links: links, reviews: reviews, batch: batch, on: connection)
-        return moved
+        return links
+    }
+
+    /// Of these records, those whose current link a steward made, and the persons each was kept
+    /// apart from.
+    private func stewardDecisions(for rows: [Row], on connection: PostgresConnection) async throws
+        -> (stewarded: Set<String>, apart: [String: Set<Int>]) {
+        var stewarded = Set<String>()
+        var apart: [String: Set<Int>] = [:]
+        let (facilities, patients) = (rows.map(\.facility), rows.map(\.patient))
+        for try await (kind, facility, patient, person) in try await connection.query("""
+            SELECT 'steward', l.facility_id, l.patient_id, l.person_id FROM (
+                SELECT DISTINCT ON (l.facility_id, l.patient_id) l.facility_id, l.patient_id, l.person_id, l.method
+                FROM emr.person_links l
+                JOIN unnest(\(facilities)::int[], \(patients)::text[]) AS r (facility, patient)
+                  ON l.facility_id = r.facility AND l.patient_id = r.patient
+                ORDER BY l.facility_id, l.patient_id, l.linked_at DESC, l.id DESC
+            ) l WHERE l.method = 'steward'
+            UNION ALL
+            SELECT 'apart', k.facility_id, k.patient_id, k.person_id FROM emr.kept_apart k
+            JOIN unnest(\(facilities)::int[], \(patients)::text[]) AS r (facility, patient)
+              ON k.facility_id = r.facility AND k.patient_id = r.patient
+            """, logger: database.logger).decode((String, Int, String, Int64?).self) {
+            let key = "\(facility)|\(patient)"
+            if kind == "steward" {
+                stewarded.insert(key)
+            } else if let person {
+                apart[key, default: []].insert(Int(person))
+            }
+        }
+        return (stewarded, apart)
     }
 
     /// A record's link as this linking leaves it.
@@ -361,8 +413,13 @@ public struct PersonLinker: Sendable {
     /// derived again and their rollups refreshed.
     private func rederiveReferrals(of moved: [Link], on connection: PostgresConnection) async throws {
         guard !moved.isEmpty else { return }
-        let persons = Array(Set(moved.compactMap(\.person) + moved.compactMap(\.row.person)))
-        var facilities = Set(moved.map(\.row.facility))
+        try await rederiveReferrals(facilities: Set(moved.map(\.row.facility)),
+                                    persons: Array(Set(moved.compactMap(\.person) + moved.compactMap(\.row.person))), on: connection)
+    }
+
+    /// The referral findings of these facilities and of those holding records of these persons.
+    func rederiveReferrals(facilities: Set<Int>, persons: [Int64], on connection: PostgresConnection) async throws {
+        var facilities = facilities
         for try await facility in try await connection.query(
             "SELECT DISTINCT facility_id FROM emr.patients WHERE person_id = ANY(\(persons))", logger: database.logger
         ).decode(Int.self) {
