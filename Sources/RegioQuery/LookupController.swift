@@ -50,7 +50,6 @@ public struct LookupController: Sendable {
         /// seconds; until then it has nothing elsewhere to show).
         var linked: Bool
         var reports: [Report]
-        var audit_id: Int64
     }
 
     struct Report: Codable {
@@ -168,7 +167,7 @@ public struct LookupController: Sendable {
             let result = byResident ? "refused" : "not_found"
             var localID: String?
             if case .local(let id) = patient { localID = id }
-            _ = try await audit(actor: actor, facility: facility, patient: localID, byResident: byResident, person: nil,
+            try await audit(actor: actor, facility: facility, patient: localID, byResident: byResident, person: nil,
                                 purpose: purpose, result: result, reports: nil, on: connection)
             if case .local(let id) = patient { return .notFound(id) }
             return .refused
@@ -197,21 +196,18 @@ public struct LookupController: Sendable {
                                       document_ref: row.10, recognised_until: row.11, within_window: row.12))
             }
         }
-        let id = try await audit(actor: actor, facility: facility, patient: record.patient, byResident: byResident,
-                                 person: record.person, purpose: purpose, result: "allowed", reports: reports.count, on: connection)
-        return .allowed(Answer(patient_id: record.patient, linked: record.person != nil, reports: reports, audit_id: id))
+        try await audit(actor: actor, facility: facility, patient: record.patient, byResident: byResident,
+                        person: record.person, purpose: purpose, result: "allowed", reports: reports.count, on: connection)
+        return .allowed(Answer(patient_id: record.patient, linked: record.person != nil, reports: reports))
     }
 
+    /// The lookup's audit row. (No `RETURNING`: the lookup's role may insert audit rows, not read them.)
     private func audit(actor: String, facility: Int, patient: String?, byResident: Bool, person: Int64?, purpose: String,
-                       result: String, reports: Int?, on connection: PostgresConnection) async throws -> Int64 {
-        for try await id in try await connection.query("""
+                       result: String, reports: Int?, on connection: PostgresConnection) async throws {
+        try await connection.query("""
             INSERT INTO audit.lookups (actor, facility_id, patient_id, by_resident_id, person_id, purpose, result, reports)
             VALUES (\(actor), \(facility), \(patient), \(byResident), \(person), \(purpose), \(result), \(reports))
-            RETURNING id
-            """, logger: database.logger).decode(Int64.self) {
-            return id
-        }
-        throw Problem(status: .internalServerError, type: "internal", detail: "the lookup could not be audited")
+            """, logger: database.logger)
     }
 }
 

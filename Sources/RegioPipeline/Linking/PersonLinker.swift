@@ -7,7 +7,9 @@ import RegioDB
 /// The patient index's step after a batch has loaded: each patient record the batch wrote is
 /// given its person. A record with a valid ID number has one already (the merge links it by the
 /// number's hash); it is checked against that person's other records, and one whose number
-/// disagrees with everything else about it (a child on a parent's card) goes to review. A record
+/// disagrees with everything else about it (a child on a parent's card) goes to review. If the
+/// number's person has no other record, the record may match a person known without the number:
+/// it joins that person, and the number moves with it. A record
 /// without one is decided by `PersonMatcher` against the stored records sharing a blocking key
 /// with it (`emr.match_keys`): linked, a new person, or a new person with a review for a steward.
 ///
@@ -225,13 +227,18 @@ public struct PersonLinker: Sendable {
                 // Linked by the number in the merge: kept, and checked against the person's other
                 // records. One the number disagrees with (a child on a parent's card) goes to review.
                 link.method = "id"
-                outcome.linkedByID += 1
                 if case .link(let linked, _, let score) = decision, linked == Int(person) {
                     link.score = score
                 } else if let (_, score) = current {
                     reviews.append(Review(row: row, person: person, score: score, reason: "id_conflict"))
                 } else if case .link(let other, _, let score) = decision {
-                    reviews.append(Review(row: row, person: Int64(other), score: score, reason: "ambiguous"))
+                    // The number's person holds no other record, and the record matches another
+                    // person (whose records carry no other number): it joins that person, and
+                    // the number with it, so that the next record with the number is linked there.
+                    link.person = Int64(other)
+                    link.method = "probabilistic"
+                    link.score = score
+                    link.numberFrom = person
                 }
             } else {
                 switch decision {
@@ -239,7 +246,6 @@ public struct PersonLinker: Sendable {
                     link.person = Int64(person)
                     link.method = "probabilistic"
                     link.score = score
-                    outcome.linkedByScore += 1
                 case .review(let person, let score):
                     reviews.append(Review(row: row, person: Int64(person), score: score, reason: "score"))
                     fallthrough
@@ -252,6 +258,7 @@ public struct PersonLinker: Sendable {
                     }
                 }
             }
+            if link.method == "id" { outcome.linkedByID += 1 } else if link.method == "probabilistic" { outcome.linkedByScore += 1 }
             links.append(link)
             if let person = link.person { matcher.place(row.record, person: Int(person)) }
         }
@@ -311,6 +318,8 @@ public struct PersonLinker: Sendable {
         var person: Int64?
         var method: String
         var score: MatchScore?
+        /// The person whose ID number moves to `person` with the record (see `link`).
+        var numberFrom: Int64?
     }
 
     struct Review {
@@ -331,6 +340,24 @@ public struct PersonLinker: Sendable {
                 FROM unnest(\(moved.map(\.row.facility))::int[], \(moved.map(\.row.patient))::text[], \(moved.map { $0.person! })::int8[])
                      AS m (facility, patient, person)
                 WHERE p.facility_id = m.facility AND p.patient_id = m.patient
+                """, logger: logger)
+        }
+        // ID numbers that moved with their record: off the person left without records, onto the new one.
+        let numbers = links.compactMap { link in link.numberFrom.map { (from: $0, to: link.person!) } }
+        if !numbers.isEmpty {
+            var hashes: [Int64: String] = [:]
+            for try await (id, hash) in try await connection.query("""
+                UPDATE emr.persons p SET id_hash = NULL FROM emr.persons o
+                WHERE p.id = o.id AND p.id = ANY(\(numbers.map(\.from))) AND p.id_hash IS NOT NULL
+                RETURNING p.id, o.id_hash
+                """, logger: logger).decode((Int64, String).self) {
+                hashes[id] = hash
+            }
+            let moves = numbers.compactMap { number in hashes[number.from].map { (to: number.to, hash: $0) } }
+            try await connection.query("""
+                UPDATE emr.persons p SET id_hash = m.hash
+                FROM (SELECT DISTINCT ON (hash) * FROM unnest(\(moves.map(\.to))::int8[], \(moves.map(\.hash))::text[]) AS m (person, hash)) m
+                WHERE p.id = m.person AND p.id_hash IS NULL
                 """, logger: logger)
         }
         // History: a row for each record whose person changed, or whose current link has no row

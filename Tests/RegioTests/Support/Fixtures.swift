@@ -19,11 +19,19 @@ enum Fixtures {
         return Dictionary(uniqueKeysWithValues: issued.map { ($0.0, $0.2) })
     }
 
-    /// `writes`: where the query service writes (`database` when nil).
-    static func queryApp(_ database: Database, writes: Database? = nil) throws -> some ApplicationProtocol {
+    /// One token per role for a region already seeded.
+    static func seedDemoTokens(_ database: Database) async throws -> [Role: String] {
+        let issued = try await DemoRegion.issueTokens(credentials: CredentialStore(database: database), actor: "test")
+        return Dictionary(uniqueKeysWithValues: issued.map { ($0.0, $0.2) })
+    }
+
+    /// `writes`: where the query service writes (`database` when nil); `lookups`: where its
+    /// cross-facility lookups read and audit (`writes` when nil). Resident ID numbers are hashed
+    /// with the ingestion service's test secret.
+    static func queryApp(_ database: Database, writes: Database? = nil, lookups: Database? = nil) throws -> some ApplicationProtocol {
         Application(router: try QueryService.buildRouter(
-            database: database, writes: writes ?? database, migrations: MigrationRunner(migrations: try Migration.bundled()),
-            metrics: RegioMetrics.registry))
+            database: database, writes: writes ?? database, lookups: lookups, pseudonymizer: pseudonymizer,
+            migrations: MigrationRunner(migrations: try Migration.bundled()), metrics: RegioMetrics.registry))
     }
 
     static let pseudonymizer = Pseudonymizer(secret: Data(repeating: 42, count: 32))
