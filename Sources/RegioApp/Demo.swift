@@ -28,6 +28,7 @@ public enum Demo {
         let (tokens, uploadTokens) = try await withDatabase(configuration.databaseURL!, logger: logger) { database in
             try await MigrationRunner(migrations: try Migration.bundled()).upgrade(database)
             try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "demo")
+            try await DemoRegion.seedExamCatalog(ExamCatalogStore(database: database), actor: "demo")
             let credentials = CredentialStore(database: database)
             var uploadTokens: [String: String] = [:]
             if loadExtracts {
@@ -43,7 +44,7 @@ public enum Demo {
         var loader: DemoLoader?
         if loadExtracts {
             let folders = try sampleWeek(in: stateDirectory)
-            loader = DemoLoader(folders: folders, tokens: uploadTokens, logger: logger)
+            loader = DemoLoader(folders: folders, tokens: uploadTokens, database: configuration.databaseURL!, logger: logger)
         }
         let banner = Banner(tokens: tokens, database: configuration.databaseURL!, embedded: embedded != nil, loader: loader)
         let server = try RegioServer(selection: .all, configuration: configuration, logger: logger) { name, host, port in
@@ -135,7 +136,8 @@ public enum Demo {
             fflush(nil)
             if let loader {
                 let ingestURL = "http://\(ingest.0):\(ingest.1)"
-                Task { await loader.run(ingest: ingestURL) }
+                let lookup = tokens.first { $0.0 == .facility }.map { (facility: $0.1 ?? "", token: $0.2, query: queryURL) }
+                Task { await loader.run(ingest: ingestURL, lookup: lookup) }
             }
         }
     }

@@ -78,6 +78,18 @@ public enum DemoRegion {
     }
 
     /// One fresh token per role, for the demo's printout.
+    /// The sample region's exam catalogue, and every facility's local codes mapped to it except the
+    /// last facility's: `regio catalog unmapped` and the steward's list have something to show.
+    public static func seedExamCatalog(_ catalog: ExamCatalogStore, actor: String) async throws {
+        _ = try await catalog.importCodes(SampleExtractGenerator.examCatalog, actor: actor)
+        let mappings = facilities.dropLast().flatMap { facility in
+            SampleExtractGenerator.examCatalog.map {
+                ExamCodeMapping(facility: facility.code, localCode: SampleExtractGenerator.localExamCode($0.code), regionalCode: $0.code)
+            }
+        }
+        _ = try await catalog.importMappings(mappings, actor: actor)
+    }
+
     public static func issueTokens(credentials: CredentialStore, actor: String) async throws -> [(Role, String?, String)] {
         var tokens: [(Role, String?, String)] = []
         for role in Role.allCases {

@@ -82,6 +82,31 @@ enum SampleCatalog {
         Item(code: "C0401030040000001357", name: "一次性输液器", spec: "带针", manufacturer: "江西洪达医疗", purchaseUnit: "箱", packSizes: [200], baseUnit: "套", basePrice: 1.1, vbp: false),
     ]
 
+    /// Traditional forms of the sample names' characters, and given-name homophones (same pinyin).
+    static let traditional: [Character: Character] = [
+        "张": "張", "刘": "劉", "陈": "陳", "杨": "楊", "黄": "黃", "赵": "趙", "吴": "吳", "孙": "孫", "马": "馬", "罗": "羅",
+        "郑": "鄭", "谢": "謝", "韩": "韓", "冯": "馮", "邓": "鄧", "叶": "葉", "苏": "蘇", "卢": "盧", "钟": "鍾", "陆": "陸",
+        "伟": "偉", "丽": "麗", "军": "軍", "杰": "傑", "涛": "濤", "华": "華", "国": "國", "东": "東", "兰": "蘭", "红": "紅",
+        "静": "靜", "娟": "娟", "艳": "艷", "强": "強", "庆": "慶", "轩": "軒", "浩": "浩", "涵": "涵", "诺": "諾", "桐": "桐",
+    ]
+    static let homophones: [Character: Character] = [
+        "丽": "莉", "芳": "方", "伟": "玮", "杰": "洁", "军": "君", "明": "铭", "平": "萍", "涛": "滔", "霞": "侠", "敏": "闵",
+    ]
+
+    /// The name as another clerk wrote it: in traditional characters, or with a homophone for a
+    /// given-name character.
+    static func variant(of name: String, rng: inout SplitMix64) -> String {
+        if rng.chance(0.5) { return String(name.map { traditional[$0] ?? $0 }) }
+        var characters = Array(name)
+        for index in characters.indices.dropFirst() {
+            if let homophone = homophones[characters[index]] {
+                characters[index] = homophone
+                break
+            }
+        }
+        return String(characters)
+    }
+
     static let departments: [(code: String, name: String)] = [
         ("0301", "内科"), ("0401", "外科"), ("0501", "妇产科"), ("0701", "儿科"), ("1001", "急诊科"), ("5001", "中医科"), ("0201", "全科"),
     ]

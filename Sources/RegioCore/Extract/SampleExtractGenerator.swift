@@ -92,7 +92,7 @@ public struct SampleExtractGenerator {
         func ensurePatient(_ person: Int) throws -> String {
             let local = Self.localPatientID(person, facility: facility)
             if seen[facility.code, default: []].insert(person).inserted {
-                try emit(.patients, patientRow(person, localID: local, rng: &rng))
+                try emit(.patients, patientRow(person, localID: local, facility: facility, rng: &rng))
             }
             return local
         }
@@ -111,9 +111,12 @@ public struct SampleExtractGenerator {
             try emit(.encounters, fields)
         }
 
-        func exams(for encounter: Encounter, count: Int) throws {
+        /// `usual`: the person's usual exam only (a patient arriving on a referral is examined again).
+        func exams(for encounter: Encounter, count: Int, person: Int, usual: Bool = false) throws {
             for _ in 0..<count {
-                let exam = rng.pick(SampleCatalog.exams)
+                // Some exams are the person's usual one, whichever facility sees them: the repeats
+                // the duplicate-exam report counts.
+                let exam = usual || rng.chance(0.3) ? Self.usualExam(person, seed: options.seed) : rng.pick(SampleCatalog.exams)
                 let regional = rng.chance(0.85)
                 let id = nextID("R")
                 let performed = encounter.start
@@ -122,7 +125,7 @@ public struct SampleExtractGenerator {
                 case "IMAGING": rng.chance(0.7) ? "未见明显异常" : "见少许斑片影，建议结合临床,随诊复查"
                 default: rng.chance(0.1) ? "报告摘要：\n第一行\n第二行" : "未见明显异常"
                 }
-                try emit(.exams, [id, encounter.patient, encounter.id, regional ? exam.code : "L" + exam.code, regional ? "REGIONAL" : "LOCAL",
+                try emit(.exams, [id, encounter.patient, encounter.id, regional ? exam.code : Self.localExamCode(exam.code), regional ? "REGIONAL" : "LOCAL",
                                   exam.name, exam.category, exam.modality, exam.bodySite, performed, performed,
                                   summary, "his://\(facility.code)/reports/\(id)", money(exam.price), nil])
             }
@@ -147,6 +150,7 @@ public struct SampleExtractGenerator {
                 let encounter = newEncounter(patient: patient, type: inpatient ? "I" : "O", referral: (from, referralID))
                 try writeEncounter(encounter)
                 todays.append(encounter)
+                try exams(for: encounter, count: rng.chance(0.7) ? 1 : 0, person: person, usual: true)
                 if inpatient { schedule(discharge: encounter, person: person) }
             default:
                 break
@@ -203,7 +207,7 @@ public struct SampleExtractGenerator {
             todays.append(encounter)
             if type == "I" { schedule(discharge: encounter, person: person) }
             let examCount = type == "I" ? Int.random(in: 1...3, using: &rng) : rng.chance(0.3) ? Int.random(in: 1...2, using: &rng) : 0
-            try exams(for: encounter, count: examCount)
+            try exams(for: encounter, count: examCount, person: person)
             if facility.tier == .primary, type == "O", rng.chance(0.025), let target = pickFacility(tier: rng.chance(0.6) ? .secondary : .tertiary, near: person, rng: &rng) {
                 try refer(person: person, patient: patient, to: target, dx: encounter.dx, inpatient: rng.chance(0.3))
             }
@@ -269,14 +273,31 @@ public struct SampleExtractGenerator {
         return rng.pick(nearby.isEmpty || tier == .tertiary ? candidates : nearby)
     }
 
+    /// The sample region's regional exam catalogue.
+    public static var examCatalog: [ExamCode] {
+        SampleCatalog.exams.map { ExamCode(code: $0.code, name: $0.name, category: $0.category) }
+    }
+
+    /// The code a facility's own system gives a regional exam code, in the sample region.
+    public static func localExamCode(_ regional: String) -> String { "L" + regional }
+
     static func localPatientID(_ person: Int, facility: Facility) -> String {
         // Each hospital numbers its own patients (病案号); the same person has different numbers.
         let salt = facility.code.unicodeScalars.reduce(0) { $0 &* 31 &+ Int($1.value) } & 0xFFFF
         return "MRN" + pad((person &* 7919 &+ salt &* 104_729) % 100_000_000, 8)
     }
 
-    /// Person `index` of the population, the same every time.
-    func patientRow(_ index: Int, localID: String, rng: inout SplitMix64) -> [String?] {
+    /// The exam a person has wherever they go (their chronic condition's check).
+    static func usualExam(_ person: Int, seed: UInt64) -> SampleCatalog.Exam {
+        var usual = SplitMix64.derived(seed, 6, UInt64(person))
+        return usual.pick(SampleCatalog.exams)
+    }
+
+    /// Person `index` of the population as `facility` records them: the same every time. A record
+    /// without an ID number (the person has none, or this facility did not take it) is sometimes
+    /// written with the name in traditional characters or a homophone, or an older phone number:
+    /// what the patient index links by score.
+    func patientRow(_ index: Int, localID: String, facility: Facility, rng: inout SplitMix64) -> [String?] {
         var person = SplitMix64.derived(options.seed, 1, UInt64(index))
         let county = countyCodes[index % countyCodes.count]
         let year = 2024 - Int((Double.random(in: 0..<1, using: &person) * Double.random(in: 0..<1, using: &person) * 0.6 + Double.random(in: 0..<0.4, using: &person)) * 84)
@@ -294,6 +315,12 @@ public struct SampleExtractGenerator {
         var row: [String?] = [localID, name, male ? "1" : "2", birth.description, "RID", idNumber, phone, address, nil]
         if idRoll < 0.04 { row[4] = nil; row[5] = nil }                                   // no ID on record
         else if idRoll < 0.05 { row[4] = "PASSPORT"; row[5] = "E" + pad(index % 100_000_000, 8) }
+        var here = SplitMix64.derived(options.seed, 7, UInt64(index), UInt64(facility.code.hashValueStable))
+        if idRoll >= 0.05, here.chance(0.08) { row[4] = nil; row[5] = nil }               // not taken at this facility
+        if row[5] == nil {
+            if here.chance(0.3) { row[1] = SampleCatalog.variant(of: name, rng: &here) }
+            if here.chance(0.3) { row[6] = "1" + here.pick(["3", "5", "8"]) + pad(Int.random(in: 0...999_999_999, using: &here), 9) }
+        }
         if rng.chance(options.badRowShare) {
             switch Int.random(in: 0..<4, using: &rng) {
             case 0:  // a typo in the ID number: the check character no longer fits (a warning)
