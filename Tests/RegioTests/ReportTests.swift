@@ -141,6 +141,12 @@ struct ReportTests {
     func columnsMatch() async throws {
         try await IngestScenario.run { s in
             try await BureauScenario.load(s)
+            // The same person's blood count at two facilities three days apart: a repeat.
+            try await SharedEMRTests.codes(s.database)
+            try await s.upload(["exams.csv": SharedEMRTests.examsHeader + SharedEMRTests.exam("XR1", "Q1", "LAB0001", "LAB", "2026-10-06 09:00:00")],
+                               facility: "P339901001", date: "2026-10-06")
+            try await s.upload(["exams.csv": SharedEMRTests.examsHeader + SharedEMRTests.exam("XR2", "T1", "LAB0001", "LAB", "2026-10-09 09:00:00")],
+                               facility: "H339901001", date: "2026-11-05")
             let runner = try ReportRunner(database: s.database, reports: ReportCatalog.all)
             let admin = Identity(tokenID: 0, role: .admin, label: "test")
             for report in ReportCatalog.all {
