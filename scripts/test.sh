@@ -31,10 +31,12 @@ stop() {
 trap stop EXIT
 
 "${as_owner[@]}" "$bin/initdb" -D "$cluster/data" -U regio --auth=trust --encoding=UTF8 --locale=C.UTF-8 --lc-collate=C --no-sync >/dev/null
-# Durability is irrelevant for a throwaway cluster; connections must cover parallel tests, and so
-# must prepared transactions (a batch's merge prepares one beside its main transaction).
+# Durability is irrelevant for a throwaway cluster; connections must cover parallel tests (each
+# holds a pool of its own: a hundred tests at once hold about 400, and a pool refused connections
+# stalls its test), and so must prepared transactions (a batch's merge prepares one beside its
+# main transaction).
 "${as_owner[@]}" "$bin/pg_ctl" -D "$cluster/data" -l "$cluster/postgres.log" -w -t 60 start -o \
-    "-p $port -c listen_addresses=127.0.0.1 -k $cluster -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400 -c max_prepared_transactions=100" >/dev/null
+    "-p $port -c listen_addresses=127.0.0.1 -k $cluster -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=1000 -c max_prepared_transactions=100" >/dev/null
 
 export REGIO_TEST_DATABASE_URL="postgres://regio@127.0.0.1:$port/postgres"
 echo "test cluster: $REGIO_TEST_DATABASE_URL" >&2
