@@ -1,12 +1,41 @@
 import ArgumentParser
 import Foundation
 import RegioApp
+import RegioCore
 import RegioDB
 import RegioPipeline
 
 struct PatientIndexCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "mpi", abstract: "The regional patient index.", subcommands: [Relink.self])
+        commandName: "mpi", abstract: "The regional patient index.", subcommands: [Relink.self, Weights.self])
+
+    struct Weights: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the matching model in force: each field's levels with m, u and weight, and the thresholds.",
+            discussion: """
+                A region sets its own m and u for a level in emr.match_weights (field, level, m, u); \
+                `regio mpi relink` then applies them to the stored records.
+                """)
+
+        func run() async throws {
+            let environment = try Environment.load()
+            let url = try environment.databaseURL()
+            try await reportingFailure {
+                try await withDatabase(url, logger: environment.logger) { database in
+                    let model = try await database.withConnection { try await PersonLinker(database: database).model(on: $0) }
+                    func column(_ text: String, _ width: Int) -> String { text.padding(toLength: width, withPad: " ", startingAt: 0) }
+                    print(column("field", 12) + column("level", 13) + column("m", 10) + column("u", 10) + "weight")
+                    for level in model.levels {
+                        let standard = MatchModel.standard.levels.first { $0.field == level.field && $0.level == level.level }
+                        print(column(level.field.rawValue, 12) + column(level.level, 13) + column(String(format: "%.5f", level.m), 10)
+                              + column(String(format: "%.5f", level.u), 10) + String(format: "%6.2f", level.weight)
+                              + (standard == level ? "" : "   (emr.match_weights)"))
+                    }
+                    print("link at \(model.linkThreshold), review from \(model.reviewThreshold)")
+                }
+            }
+        }
+    }
 
     struct Relink: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -170,4 +170,27 @@ struct PatientIndexTests {
             #expect(try await s.value("SELECT count(*)::text FROM audit.events WHERE action = 'mpi.relink'") == "1")
         }
     }
+
+    @Test("a region's own m and u (emr.match_weights) decide the links after a relink")
+    func regionWeights() async throws {
+        try await IngestScenario.run { s in
+            let a = try await s.upload(Self.patients("A1,孙丽,2,1983-08-14,,,13512345678,清河区胜利路7号"), facility: Self.first)
+            let b = try await s.upload(Self.patients("B1,孙莉,2,1983-08-14,,,13512345678,清河区胜利路7号"), facility: Self.second)
+            let shared = try #require(try await Self.person(s, Self.first, "A1"))
+            #expect(try await Self.person(s, Self.second, "B1") == shared, "a homophone, the same birth date, phone and address")
+            // The region judges a homophone of the given name to say nothing of a match, a shared
+            // phone little more, and an address nothing.
+            try await s.database.query("""
+                INSERT INTO emr.match_weights (field, level, m, u) VALUES
+                    ('name', 'homophone', 0.01, 0.5), ('phone', 'exact', 0.05, 0.04), ('address', 'same', 0.05, 0.05), ('name', 'nonsense', 0.5, 0.5)
+                """)
+            let model = try await s.database.withConnection { try await PersonLinker(database: s.database).model(on: $0) }
+            #expect(model.level(.name, "homophone").weight < 0)
+            #expect(model.levels.count == MatchModel.standard.levels.count, "a row naming no level is ignored")
+            _ = try await PersonLinker(database: s.database).resetForRelink(actor: "test")
+            try await s.waitUntilLinked(a.id)
+            try await s.waitUntilLinked(b.id)
+            #expect(try await Self.person(s, Self.second, "B1") != shared)
+        }
+    }
 }

@@ -33,6 +33,15 @@ public struct MatchModel: Sendable, Codable, Equatable {
     /// At or above (and below `linkThreshold`): the pair goes to a steward's review.
     public var reviewThreshold: Double
 
+    /// Sets one level's m and u (a region's own, `emr.match_weights`); false when the model has no
+    /// such field and level.
+    public mutating func set(field: String, level: String, m: Double, u: Double) -> Bool {
+        guard let index = levels.firstIndex(where: { $0.field.rawValue == field && $0.level == level }) else { return false }
+        levels[index].m = m
+        levels[index].u = u
+        return true
+    }
+
     public init(levels: [Level], linkThreshold: Double, reviewThreshold: Double) {
         self.levels = levels
         self.linkThreshold = linkThreshold

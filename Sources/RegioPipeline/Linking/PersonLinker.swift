@@ -459,8 +459,9 @@ public struct PersonLinker: Sendable {
         try await Rollups.refreshReferralMonths(keys, on: connection, logger: database.logger)
     }
 
-    /// The model with the region's thresholds (`registry.settings`).
-    private func model(on connection: PostgresConnection) async throws -> MatchModel {
+    /// The model in force: the region's thresholds (`registry.settings`) and its own m and u where
+    /// it set them (`emr.match_weights`; a row naming no level of the model is logged and ignored).
+    public func model(on connection: PostgresConnection) async throws -> MatchModel {
         var model = self.model
         for try await (link, review) in try await connection.query("""
             SELECT registry.setting_number('link_threshold', \(model.linkThreshold)::numeric)::float8,
@@ -468,6 +469,11 @@ public struct PersonLinker: Sendable {
             """, logger: database.logger).decode((Double, Double).self) {
             model.linkThreshold = link
             model.reviewThreshold = review
+        }
+        for try await (field, level, m, u) in try await connection.query(
+            "SELECT field, level, m, u FROM emr.match_weights ORDER BY field, level", logger: database.logger
+        ).decode((String, String, Double, Double).self) where !model.set(field: field, level: level, m: m, u: u) {
+            database.logger.warning("emr.match_weights names no level of the model; ignored", metadata: ["field": "\(field)", "level": "\(level)"])
         }
         return model
     }

@@ -80,6 +80,18 @@ CREATE TABLE reports.person_index (
     first_records integer NOT NULL
 );
 
+-- The region's own m and u for a field's level of the matching model (MatchModel.standard's levels,
+-- docs/patient-index.md): a row overrides the standard values; `regio mpi weights` shows the model
+-- in force, `regio mpi relink` applies a change to the stored records.
+CREATE TABLE emr.match_weights (
+    field      text NOT NULL,
+    level      text NOT NULL,
+    m          double precision NOT NULL CHECK (m > 0 AND m <= 1),
+    u          double precision NOT NULL CHECK (u > 0 AND u <= 1),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (field, level)
+);
+
 -- A steward's "these are not the same person": the linker never links the record to that person.
 CREATE TABLE emr.kept_apart (
     facility_id integer NOT NULL,
