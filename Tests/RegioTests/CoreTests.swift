@@ -142,6 +142,33 @@ struct FacilityImportTests {
     }
 }
 
+@Suite("Exam catalogue import files")
+struct ExamCatalogImportTests {
+    @Test("codes: every problem with line and column; an empty window takes the category's default")
+    func codes() throws {
+        let good = try ExamCodeImport.parse("category,code,name,window_days\nlab,LAB0001,血常规,\nIMAGING,IMG0202,胸部CT平扫,45\n").get()
+        #expect(good == [ExamCode(code: "LAB0001", name: "血常规", category: "LAB"),
+                         ExamCode(code: "IMG0202", name: "胸部CT平扫", category: "IMAGING", windowDays: 45)])
+        guard case .failure(let errors) = ExamCodeImport.parse("""
+            code,name,category,window_days
+            LAB0001,,BLOOD,-1
+            LAB0002,肝功能,LAB,
+            LAB0002,肝功能,LAB,7
+            """) else { Issue.record("expected failure"); return }
+        #expect(errors.problems.map { "\($0.line):\($0.column ?? "-")" } == ["2:name", "2:category", "2:window_days", "4:code"])
+    }
+
+    @Test("mappings: facility codes checked, duplicates refused, a missing column rejects the file")
+    func mappings() {
+        guard case .failure(let errors) = ExamMapImport.parse("facility,local_code,regional_code\nh1,X1,LAB0001\nH339901001,X2,\nH339901001,X2,LAB0002\n") else {
+            Issue.record("expected failure"); return
+        }
+        #expect(errors.problems.map { "\($0.line):\($0.column ?? "-")" } == ["2:facility", "3:regional_code", "4:local_code"])
+        guard case .failure(let missing) = ExamMapImport.parse("facility,local_code\n") else { Issue.record("expected failure"); return }
+        #expect(missing.problems.map(\.column) == ["regional_code"])
+    }
+}
+
 @Suite("Report parameters and scope")
 struct ReportScopeTests {
     let report = ReportDefinition(

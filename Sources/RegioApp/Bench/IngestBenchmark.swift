@@ -106,8 +106,9 @@ public struct IngestBenchmark {
                 try await connection.query("""
                     TRUNCATE ingest.batches, ingest.batch_files, ingest.row_errors, ingest.rejected_rows, ingest.batch_checks,
                              emr.patients, emr.encounters, emr.exams, emr.persons, emr.bed_census, emr.person_links,
-                             emr.link_reviews, emr.match_keys, procurement.purchases, referral.referrals, referral.status_history,
-                             reports.facility_month, reports.referral_month
+                             emr.link_reviews, emr.match_keys, emr.kept_apart, emr.steward_actions, emr.exam_registry,
+                             procurement.purchases, referral.referrals, referral.status_history,
+                             reports.facility_month, reports.referral_month, reports.exam_month, reports.person_index
                     """, logger: database.logger)
                 try await connection.query("ALTER TABLE emr.person_links ENABLE TRIGGER person_links_no_truncate", logger: database.logger)
             }
