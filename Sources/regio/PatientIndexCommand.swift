@@ -27,8 +27,8 @@ struct PatientIndexCommand: AsyncParsableCommand {
                     print(column("field", 12) + column("level", 13) + column("m", 10) + column("u", 10) + "weight")
                     for level in model.levels {
                         let standard = MatchModel.standard.levels.first { $0.field == level.field && $0.level == level.level }
-                        print(column(level.field.rawValue, 12) + column(level.level, 13) + column(String(format: "%.5f", level.m), 10)
-                              + column(String(format: "%.5f", level.u), 10) + String(format: "%6.2f", level.weight)
+                        print(column(level.field.rawValue, 12) + column(level.level, 13) + column(String(format: "%.6f", level.m), 10)
+                              + column(String(format: "%.6f", level.u), 10) + String(format: "%6.2f", level.weight)
                               + (standard == level ? "" : "   (emr.match_weights)"))
                     }
                     print("link at \(model.linkThreshold), review from \(model.reviewThreshold)")

@@ -278,7 +278,7 @@ public struct PersonLinker: Sendable {
         }
         outcome.reviews += reviews.count
         outcome.changed += links.filter { $0.person != $0.row.person }.count
-        try await write(links: links, reviews: reviews, batch: batch, on: connection)
+        try await write(links: links, reviews: reviews, batch: batch, facility: facility, on: connection)
         return links
     }
 
@@ -288,19 +288,18 @@ public struct PersonLinker: Sendable {
         -> (stewarded: Set<String>, apart: [String: Set<Int>]) {
         var stewarded = Set<String>()
         var apart: [String: Set<Int>] = [:]
-        let (facilities, patients) = (rows.map(\.facility), rows.map(\.patient))
+        // A chunk's records are one facility's: its id and the patient ids make index lookups.
+        let (facility, patients) = (rows.first?.facility ?? 0, rows.map(\.patient))
         for try await (kind, facility, patient, person) in try await connection.query("""
             SELECT 'steward', l.facility_id, l.patient_id, l.person_id FROM (
                 SELECT DISTINCT ON (l.facility_id, l.patient_id) l.facility_id, l.patient_id, l.person_id, l.method
                 FROM emr.person_links l
-                JOIN unnest(\(facilities)::int[], \(patients)::text[]) AS r (facility, patient)
-                  ON l.facility_id = r.facility AND l.patient_id = r.patient
+                WHERE l.facility_id = \(facility) AND l.patient_id = ANY(\(patients))
                 ORDER BY l.facility_id, l.patient_id, l.linked_at DESC, l.id DESC
             ) l WHERE l.method = 'steward'
             UNION ALL
             SELECT 'apart', k.facility_id, k.patient_id, k.person_id FROM emr.kept_apart k
-            JOIN unnest(\(facilities)::int[], \(patients)::text[]) AS r (facility, patient)
-              ON k.facility_id = r.facility AND k.patient_id = r.patient
+            WHERE k.facility_id = \(facility) AND k.patient_id = ANY(\(patients))
             """, logger: database.logger).decode((String, Int, String, Int64?).self) {
             let key = "\(facility)|\(patient)"
             if kind == "steward" {
@@ -330,8 +329,10 @@ public struct PersonLinker: Sendable {
     }
 
     /// The records' persons, their history rows (for records whose person changed, or that have
-    /// none yet), the reviews (replacing a record's open one), and their blocking keys.
-    private func write(links: [Link], reviews: [Review], batch: Int64, on connection: PostgresConnection) async throws {
+    /// none yet), the reviews (replacing a record's open one), and their blocking keys. The records
+    /// are one chunk of `facility`'s batch: looked up by the facility and their patient ids, which
+    /// the indexes serve (a join with the unnested pairs scanned `emr.match_keys` whole).
+    private func write(links: [Link], reviews: [Review], batch: Int64, facility: Int, on connection: PostgresConnection) async throws {
         let logger = database.logger
         let moved = links.filter { $0.person != $0.row.person }
         if !moved.isEmpty {
@@ -369,8 +370,7 @@ public struct PersonLinker: Sendable {
             for try await (facility, patient, person) in try await connection.query("""
                 SELECT DISTINCT ON (l.facility_id, l.patient_id) l.facility_id, l.patient_id, l.person_id
                 FROM emr.person_links l
-                JOIN unnest(\(unchanged.map(\.row.facility))::int[], \(unchanged.map(\.row.patient))::text[]) AS r (facility, patient)
-                  ON l.facility_id = r.facility AND l.patient_id = r.patient
+                WHERE l.facility_id = \(facility) AND l.patient_id = ANY(\(unchanged.map(\.row.patient)))
                 ORDER BY l.facility_id, l.patient_id, l.linked_at DESC, l.id DESC
                 """, logger: logger).decode((Int, String, Int64?).self) {
                 if let person { known.insert("\(facility)|\(patient)|\(person)") }
@@ -391,8 +391,7 @@ public struct PersonLinker: Sendable {
         // Reviews: a record's open review is superseded by this linking's, or closed if it has none.
         try await connection.query("""
             UPDATE emr.link_reviews r SET decided_at = now(), decision = 'superseded', decided_by = 'linker'
-            FROM unnest(\(links.map(\.row.facility))::int[], \(links.map(\.row.patient))::text[]) AS s (facility, patient)
-            WHERE r.decided_at IS NULL AND r.facility_id = s.facility AND r.patient_id = s.patient
+            WHERE r.decided_at IS NULL AND r.facility_id = \(facility) AND r.patient_id = ANY(\(links.map(\.row.patient)))
             """, logger: logger)
         if !reviews.isEmpty {
             try await connection.query("""
@@ -406,9 +405,7 @@ public struct PersonLinker: Sendable {
         }
         // Blocking keys: what each record is filed under now, and its name for the counts.
         try await connection.query("""
-            DELETE FROM emr.match_keys k
-            USING unnest(\(links.map(\.row.facility))::int[], \(links.map(\.row.patient))::text[]) AS s (facility, patient)
-            WHERE k.facility_id = s.facility AND k.patient_id = s.patient
+            DELETE FROM emr.match_keys k WHERE k.facility_id = \(facility) AND k.patient_id = ANY(\(links.map(\.row.patient)))
             """, logger: logger)
         var keys: [String] = [], facilities: [Int] = [], patients: [String] = []
         for link in links where link.person != nil {
@@ -422,6 +419,9 @@ public struct PersonLinker: Sendable {
             INSERT INTO emr.match_keys (key, facility_id, patient_id)
             SELECT * FROM unnest(\(keys)::text[], \(facilities)::int[], \(patients)::text[])
             """, logger: logger)
+        // A first night, or a relink, fills the keys in this one transaction: the next chunk's
+        // statements are planned from statistics that count them (as the merge does, GrownTables).
+        try await GrownTables.analyzeIfGrown("emr.match_keys", inserted: keys.count, on: connection, logger: logger)
     }
 
     /// A score's parts as stored: `{"total": 27.1, "name": {"level": "exact", "weight": 12.1}, …}`.
