@@ -33,7 +33,7 @@ public struct ExamCatalogStore: Sendable {
     /// Adds or updates catalogue codes.
     public func importCodes(_ codes: [ExamCode], actor: String) async throws -> ImportOutcome {
         try await database.withTransaction { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(PersonFacts.linkingLock))", logger: database.logger)
+            try await PersonFacts.lock(on: connection, logger: database.logger)
             var outcome = ImportOutcome()
             var changed: [String] = []
             for try await (code, inserted) in try await connection.query("""
@@ -65,7 +65,7 @@ public struct ExamCatalogStore: Sendable {
     /// regional code is unknown.
     public func importMappings(_ mappings: [ExamCodeMapping], actor: String) async throws -> ImportOutcome {
         try await database.withTransaction { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(PersonFacts.linkingLock))", logger: database.logger)
+            try await PersonFacts.lock(on: connection, logger: database.logger)
             var problems: [CSVImport.Problem] = []
             for try await (line, facilityKnown, codeKnown, facility, code) in try await connection.query("""
                 SELECT m.line, f.id IS NOT NULL, c.code IS NOT NULL, m.facility, m.regional
@@ -112,7 +112,7 @@ public struct ExamCatalogStore: Sendable {
     /// Sets the recognition window of a category's codes that name none of their own.
     public func setDefaultWindow(category: String, days: Int, actor: String) async throws -> ImportOutcome {
         try await database.withTransaction { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(PersonFacts.linkingLock))", logger: database.logger)
+            try await PersonFacts.lock(on: connection, logger: database.logger)
             let changed = try await connection.changedRows("""
                 UPDATE emr.recognition_defaults SET window_days = \(days) WHERE category = \(category) AND window_days <> \(days)
                 """, logger: database.logger)

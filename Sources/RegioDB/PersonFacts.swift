@@ -13,6 +13,20 @@ public enum PersonFacts {
     /// from it (the linker's, stewards' decisions, a retraction, a catalogue import): one at a time.
     public static let linkingLock: Int64 = 0x6c69_6e6b
 
+    /// Takes the linking lock for the transaction of `connection` if no one holds it; whether it did.
+    public static func tryLock(on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        for try await got in try await connection.query("SELECT pg_try_advisory_xact_lock(\(linkingLock))", logger: logger)
+            .decode(Bool.self) {
+            return got
+        }
+        return false
+    }
+
+    /// Waits for the linking lock, held until the transaction of `connection` ends.
+    public static func lock(on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("SELECT pg_advisory_xact_lock(\(linkingLock))", logger: logger)
+    }
+
     /// An exam report: a facility and its `report_id`.
     public typealias Exam = (facility: Int, report: String)
 

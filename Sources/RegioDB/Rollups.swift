@@ -78,7 +78,7 @@ public enum Rollups {
     public static func rebuildAll(_ database: Database) async throws {
         try await database.withTransaction { connection in
             let logger = database.logger
-            try await connection.query("SELECT pg_advisory_xact_lock(\(PersonFacts.linkingLock))", logger: logger)
+            try await PersonFacts.lock(on: connection, logger: logger)
             _ = try await matchReferrals(facility: nil, touchedFrom: nil, on: connection, logger: logger)
             let facilityMonths = try await keys(PostgresQuery(unsafeSQL: try SQLFile.load("reports/facility_month_keys.sql").render()),
                                                 on: connection, logger: logger)

@@ -92,35 +92,32 @@ public struct StewardController: Sendable {
             """).decode((Int64, String, Double, String, Int, Int, String, Int64, String).self) {
             rows.append(row)
         }
-        // The records, in two queries for the page rather than two per review.
-        let records = try await patientRecords("""
-            SELECT f.code, p.patient_id, p.name, p.sex, p.birth_date::text, p.phone, p.address, p.id_hash IS NOT NULL, p.person_id, p.facility_id
-            FROM emr.patients p JOIN registry.facilities f ON f.id = p.facility_id
-            JOIN unnest(\(rows.map(\.facility))::int[], \(rows.map(\.patient))::text[]) AS r (facility, patient)
-              ON p.facility_id = r.facility AND p.patient_id = r.patient
-            """)
-        let candidates = try await patientRecords("""
-            SELECT f.code, p.patient_id, p.name, p.sex, p.birth_date::text, p.phone, p.address, p.id_hash IS NOT NULL, p.person_id, p.facility_id
-            FROM emr.patients p JOIN registry.facilities f ON f.id = p.facility_id
-            WHERE p.person_id = ANY(\(rows.map(\.candidate)))
-            ORDER BY f.code, p.patient_id
-            """).map(\.record)
+        // The reviewed records and the candidates' records, in one query for the page.
+        let records = try await patientRecords(facilities: rows.map(\.facility), patients: rows.map(\.patient),
+                                               persons: rows.map(\.candidate))
         let reviews = rows.compactMap { row -> Review? in
             guard let record = records.first(where: { $0.facilityID == row.facility && $0.record.patient_id == row.patient }) else {
                 return nil
             }
             return Review(id: row.id, reason: row.reason, score: row.score, created_at: row.created, age_days: row.age,
                           record: record.record, candidate_person: row.candidate,
-                          candidate_records: candidates.filter { $0.person_id == row.candidate },
+                          candidate_records: records.map(\.record).filter { $0.person_id == row.candidate },
                           contributions: (try? JSONDecoder().decode([String: JSONValue].self, from: Data(row.contributions.utf8))) ?? [:])
         }
         return Reviews(open: open, reviews: reviews)
     }
 
-    private func patientRecords(_ query: PostgresQuery) async throws -> [(facilityID: Int, record: PatientRecord)] {
+    /// The records named by (facility, patient id) pairs and those of `persons`, by facility and id.
+    private func patientRecords(facilities: [Int] = [], patients: [String] = [], persons: [Int64])
+        async throws -> [(facilityID: Int, record: PatientRecord)] {
         var records: [(Int, PatientRecord)] = []
-        for try await row in try await database.query(query)
-            .decode((String, String, String, String, String?, String?, String?, Bool, Int64?, Int).self) {
+        for try await row in try await database.query("""
+            SELECT f.code, p.patient_id, p.name, p.sex, p.birth_date::text, p.phone, p.address, p.id_hash IS NOT NULL, p.person_id, p.facility_id
+            FROM emr.patients p JOIN registry.facilities f ON f.id = p.facility_id
+            WHERE (p.facility_id, p.patient_id) IN (SELECT * FROM unnest(\(facilities)::int[], \(patients)::text[]))
+               OR p.person_id = ANY(\(persons))
+            ORDER BY f.code, p.patient_id
+            """).decode((String, String, String, String, String?, String?, String?, Bool, Int64?, Int).self) {
             records.append((row.9, PatientRecord(facility: row.0, patient_id: row.1, name: row.2, sex: row.3, birth_date: row.4,
                                                  phone: row.5, address: row.6, has_id_number: row.7, person_id: row.8)))
         }
@@ -147,11 +144,7 @@ public struct StewardController: Sendable {
     @Sendable func person(_ request: Request, context: RegioRequestContext) async throws -> Person {
         _ = try context.caller(in: [.steward])
         let id = try personID(context)
-        let records = try await patientRecords("""
-            SELECT f.code, p.patient_id, p.name, p.sex, p.birth_date::text, p.phone, p.address, p.id_hash IS NOT NULL, p.person_id, p.facility_id
-            FROM emr.patients p JOIN registry.facilities f ON f.id = p.facility_id
-            WHERE p.person_id = \(id) ORDER BY f.code, p.patient_id
-            """).map(\.record)
+        let records = try await patientRecords(persons: [id]).map(\.record)
         guard !records.isEmpty else { throw Problem.notFound("person \(id) has no records") }
         var history: [Link] = []
         for try await row in try await database.query("""

@@ -103,7 +103,7 @@ public struct BatchRetraction: Sendable {
             }
 
             // The exams and persons it touched, while its rows still say so; no linking meanwhile.
-            try await connection.query("SELECT pg_advisory_xact_lock(\(PersonFacts.linkingLock))", logger: logger)
+            try await PersonFacts.lock(on: connection, logger: logger)
             let touched = try await PersonFacts.touched(byBatch: id, facility: found.facilityID, on: connection, logger: logger)
             var tables: [Outcome.TableCounts] = []
             for try await (table, removed, restored) in try await connection.query(

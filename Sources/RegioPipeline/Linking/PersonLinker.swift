@@ -31,9 +31,6 @@ public struct PersonLinker: Sendable {
     /// Records linked at a time.
     let chunk: Int
 
-    /// The advisory lock key of linking ("link").
-    static let lockKey = PersonFacts.linkingLock
-
     public init(database: Database, model: MatchModel = .standard, blockLimit: Int = 400, chunk: Int = 5_000) {
         self.database = database
         self.model = model
@@ -68,15 +65,16 @@ public struct PersonLinker: Sendable {
     /// Carries out the stewards' queued decisions (`applyStewardActions`), then links the records
     /// of the next loaded batch not linked yet; nil when there is none.
     public func linkNext() async throws -> Outcome? {
-        try await applyStewardActions()
         let started = ContinuousClock.now
-        // Most calls find nothing to do: one indexed look first, no transaction.
-        var waiting = false
+        // Most calls find nothing to do: one look at both queues (each an indexed one), no transaction.
+        var (decisions, waiting) = (false, false)
         for try await found in try await database.query("""
-            SELECT EXISTS (SELECT 1 FROM ingest.batches WHERE status = 'loaded' AND linked_at IS NULL AND NOT dry_run)
-            """).decode(Bool.self) {
-            waiting = found
+            SELECT EXISTS (SELECT 1 FROM emr.steward_actions WHERE status = 'pending'),
+                   EXISTS (SELECT 1 FROM ingest.batches WHERE status = 'loaded' AND linked_at IS NULL AND NOT dry_run)
+            """).decode((Bool, Bool).self) {
+            (decisions, waiting) = found
         }
+        if decisions { try await applyQueuedActions() }
         guard waiting else { return nil }
         let linked: Outcome?
         do {
@@ -103,12 +101,7 @@ public struct PersonLinker: Sendable {
     /// another process is linking (only one links at a time: a link decided for one batch's
     /// record is a candidate for the next batch's).
     private func linkNext(on connection: PostgresConnection) async throws -> Outcome? {
-        var locked = false
-        for try await got in try await connection.query(
-            "SELECT pg_try_advisory_xact_lock(\(Self.lockKey))", logger: database.logger).decode(Bool.self) {
-            locked = got
-        }
-        guard locked else { return nil }
+        guard try await PersonFacts.tryLock(on: connection, logger: database.logger) else { return nil }
         try await connection.query("SET LOCAL lock_timeout = '2s'", logger: database.logger)
         // A batch whose facility has a later batch being decided waits for it: that merge
         // rewrites the same records.
@@ -499,7 +492,7 @@ extension PersonLinker {
     /// history row, none is erased. Audited. Returns how many batches will be linked again.
     public func resetForRelink(actor: String) async throws -> Int {
         try await database.withTransaction { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: database.logger)
+            try await PersonFacts.lock(on: connection, logger: database.logger)
             try await connection.query("DELETE FROM emr.match_keys", logger: database.logger)
             let batches = try await connection.changedRows("""
                 UPDATE ingest.batches SET linked_at = NULL WHERE status = 'loaded' AND NOT dry_run

@@ -28,6 +28,13 @@ extension PersonLinker {
             pending = found
         }
         guard pending else { return 0 }
+        return try await applyQueuedActions()
+    }
+
+    /// Applies the queued decisions one transaction each, until none is left or another process
+    /// holds the linking lock.
+    @discardableResult
+    func applyQueuedActions() async throws -> Int {
         var handled = 0
         do {
             while try await database.withTransaction({ connection in try await applyNextAction(on: connection) }) {
@@ -71,12 +78,7 @@ extension PersonLinker {
     /// none is pending or another process holds the linking lock.
     private func applyNextAction(on connection: PostgresConnection) async throws -> Bool {
         let logger = database.logger
-        var locked = false
-        for try await got in try await connection.query("SELECT pg_try_advisory_xact_lock(\(Self.lockKey))", logger: logger)
-            .decode(Bool.self) {
-            locked = got
-        }
-        guard locked else { return false }
+        guard try await PersonFacts.tryLock(on: connection, logger: logger) else { return false }
         try await connection.query("SET LOCAL lock_timeout = '2s'", logger: logger)
         var next: Action?
         for try await (id, kind, review, person, into, records, reason, actor) in try await connection.query("""
