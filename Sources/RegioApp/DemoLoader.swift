@@ -60,7 +60,8 @@ struct DemoLoader {
     }
 
     /// Once the patient index has linked the week: a lookup, by the facility's own patient id, of a
-    /// patient known there without an ID number who has reports at other facilities.
+    /// patient who has reports at other facilities — one known there without an ID number when
+    /// there is one (linked by score).
     private func printLookup(_ lookup: Lookup) async throws {
         try await withDatabase(database, logger: logger) { database in
             let deadline = ContinuousClock.now + .seconds(300)
