@@ -46,6 +46,12 @@ public struct ReportParameter: Sendable {
         case integer
         /// How rows are grouped: `facility`, `county`, `city` or `tier`.
         case level
+        /// A standard item's national code (procurement).
+        case item
+        /// A generic group of the procurement catalogue.
+        case group
+        /// A percentage from 0 to 1000, decimals allowed.
+        case percent
     }
 
     public var name: String
@@ -85,6 +91,13 @@ public struct ReportParameter: Sendable {
             return Int(value) != nil ? .success(value) : bad("a whole number")
         case .level:
             return ["facility", "county", "city", "tier"].contains(value) ? .success(value) : bad("facility, county, city or tier")
+        case .item:
+            return CatalogItem.isValidCode(value) ? .success(value) : bad("a national code")
+        case .group:
+            return !value.isEmpty && value.count <= 64 ? .success(value) : bad("a generic group")
+        case .percent:
+            guard let percent = PlainDecimal.parse(value), percent <= 1000 else { return bad("a percentage from 0 to 1000") }
+            return .success("\(percent)")
         }
     }
 }
@@ -105,9 +118,12 @@ public struct ReportColumn: Sendable {
     public var personCount: Bool
     /// The columns a ratio is built from: it is suppressed with any of them.
     public var builtOn: [String]
+    /// Names an alliance member (its code or name): emptied in outputs for publication, where
+    /// members appear by rank only.
+    public var namesMember: Bool
 
     public init(_ name: String, _ type: ValueType, unit: String? = nil, zh titleZh: String, personCount: Bool = false,
-                builtOn: [String] = [], _ definition: String) {
+                builtOn: [String] = [], namesMember: Bool = false, _ definition: String) {
         self.name = name
         self.type = type
         self.unit = unit
@@ -115,6 +131,7 @@ public struct ReportColumn: Sendable {
         self.definition = definition
         self.personCount = personCount
         self.builtOn = builtOn
+        self.namesMember = namesMember
     }
 }
 
@@ -122,6 +139,17 @@ public struct ReportColumn: Sendable {
 /// count from 1 to threshold − 1 becomes "<threshold" and the ratios built on it become empty.
 /// Zero stays zero — it discloses nobody.
 public enum DisclosureControl {
+    /// Outputs for publication show alliance members by rank only: their codes and names are emptied.
+    public static func hideMembers(in rows: [[ReportValue]], columns: [ReportColumn]) -> [[ReportValue]] {
+        let naming = columns.indices.filter { columns[$0].namesMember }
+        guard !naming.isEmpty else { return rows }
+        return rows.map { row in
+            var row = row
+            for index in naming { row[index] = .null }
+            return row
+        }
+    }
+
     public static func apply(to rows: [[ReportValue]], columns: [ReportColumn], threshold: Int) -> [[ReportValue]] {
         let counted = columns.indices.filter { columns[$0].personCount }
         let ratios = columns.indices.filter { !columns[$0].builtOn.isEmpty }

@@ -3,7 +3,7 @@ import Logging
 import PostgresNIO
 import RegioCore
 
-/// The report rollups (`reports.*`) and the referral findings they build on: refreshed for the
+/// The bureau's report rollups (`reports.*`) and the referral findings they build on: refreshed for the
 /// keys a batch touched, inside its transaction; or rebuilt whole, which must give the same rows.
 public enum Rollups {
     /// A facility and a month, `YYYY-MM-01`.
@@ -65,6 +65,7 @@ public enum Rollups {
             UNION SELECT facility_id, month::text FROM reports.referral_month WHERE facility_id = \(facility)
             """), on: connection, logger: logger)
         try await refreshReferralMonths(referralMonths, on: connection, logger: logger)
+        try await ProcurementRollups.refreshFacility(facility, on: connection, logger: logger)
     }
 
     /// The (sending facility, month) of every referral: the keys `reports.referral_month` may hold.
@@ -88,6 +89,7 @@ public enum Rollups {
             try await refreshFacilityMonths(facilityMonths, on: connection, logger: database.logger)
             try await refreshReferralMonths(referralMonths, on: connection, logger: database.logger)
             try await PersonFacts.rebuildAll(on: connection, logger: logger)
+            try await ProcurementRollups.refreshFacility(nil, on: connection, logger: logger)
         }
     }
 }

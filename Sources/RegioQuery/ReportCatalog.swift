@@ -5,7 +5,7 @@ import RegioCore
 public enum ReportCatalog {
     public static let all: [ReportDefinition] = [
         registrySummary, uploadHistory, activity, primaryCareShare, referrals, efficiency, alerts, dataQuality,
-        dataQualityChecks, duplicateExams, duplicateExamPairs, patientIndex,
+        dataQualityChecks, duplicateExams, duplicateExamPairs, patientIndex, priceComparison, priceOutliers, vbpCompletion, priceTrend,
     ]
 
     public static func report(id: String) -> ReportDefinition? {

@@ -40,9 +40,12 @@ public struct ReportsController: Sendable {
         case .failure(let error): throw Problem.badRequest(error.description, type: "bad-parameter")
         }
         var result = try await runner.run(report, binds: binds)
-        // Small cells are suppressed in outputs marked for publication and in every alliance export.
+        // Outputs marked for publication show alliance members by rank only; small cells are
+        // suppressed there and in every alliance export.
         var disclosure: Disclosure?
-        if try Self.isPublication(request) || caller.role == .alliance {
+        let publication = try Self.isPublication(request)
+        if publication { result.rows = DisclosureControl.hideMembers(in: result.rows, columns: result.columns) }
+        if publication || caller.role == .alliance {
             let threshold = try await runner.smallCellThreshold()
             result.rows = DisclosureControl.apply(to: result.rows, columns: result.columns, threshold: threshold)
             disclosure = Disclosure(threshold: threshold)
@@ -105,7 +108,7 @@ struct CatalogEntry: Encodable {
     struct Parameter: Encodable { var name: String; var kind: String; var required: Bool; var description: String }
     struct Column: Encodable {
         var name: String; var type: String; var unit: String?; var title_zh: String; var definition: String
-        var person_count: Bool; var built_on: [String]
+        var person_count: Bool; var built_on: [String]; var names_member: Bool
     }
     var id: String
     var title: Title
@@ -125,7 +128,7 @@ struct CatalogEntry: Encodable {
         }
         columns = report.columns.map {
             Column(name: $0.name, type: $0.type.rawValue, unit: $0.unit, title_zh: $0.titleZh, definition: $0.definition,
-                   person_count: $0.personCount, built_on: $0.builtOn)
+                   person_count: $0.personCount, built_on: $0.builtOn, names_member: $0.namesMember)
         }
     }
 }

@@ -7,7 +7,8 @@ import RegioDB
 ///
 /// - the **main** transaction merges persons and patients (starting while the checks still run:
 ///   it needs only the duplicates, marked at upload), then waits for every check and the
-///   rejected-row threshold, merges exams and purchases, and records the batch's outcome;
+///   rejected-row threshold, merges exams and purchases (with the purchase rollups), and records
+///   the batch's outcome;
 /// - the **side** transaction merges the activity — encounters, census, referrals — and what
 ///   derives from it (the referral history, the rollups, the referral findings), once the
 ///   references of its own kinds are checked, and ends prepared (`PREPARE TRANSACTION`);
@@ -78,8 +79,17 @@ struct BatchMerge: Sendable {
                 }
                 for kind in batch.kinds where kind != .patients && !Self.activityKinds.contains(kind) {
                     let shared = kind == .exams ? try await sharedExams?.value : nil
+                    let purchaseMonths = kind == .purchases ? try await purchaseTouchedMonths(batch, on: connection) : []
                     counts[kind] = try await batch.stages.measure("main: merge \(kind.rawValue)") {
                         try await kinds.merge(kind, batch, lane: "main", on: connection, sharing: shared)
+                    }
+                    if kind == .purchases {
+                        try await batch.stages.measure("main: purchase rollups") {
+                            try await ProcurementRollups.parseSpecs(in: StagingTable(batchID: batch.id, kind: .purchases).name,
+                                                                    on: connection, logger: database.logger)
+                            try await ProcurementRollups.refresh(purchaseMonths.map { (batch.facilityID, $0) }, on: connection,
+                                                                 logger: database.logger)
+                        }
                     }
                 }
                 if let side {
@@ -240,6 +250,14 @@ struct BatchMerge: Sendable {
              SELECT 1 FROM emr.patients t JOIN ingest.batches n ON n.id = \(batch.id)
              WHERE t.facility_id = n.facility_id AND t.patient_id = s.patient_id AND t.as_of > n.business_date))
         """
+    }
+
+    /// The months whose purchase rollups the batch's purchase lines change, taken before they are
+    /// merged: those of the lines sent and of the stored lines they replace or retract.
+    private func purchaseTouchedMonths(_ batch: Batch, on connection: PostgresConnection) async throws -> [String] {
+        var months: [String] = []
+        try await batch.run("ingest/purchase_touched_months.sql", kind: .purchases, on: connection) { months.append(try $0.decode(String.self)) }
+        return months
     }
 
     /// Months whose rollups a batch changes: the facility's (`facility`) and its referrals'
