@@ -328,11 +328,10 @@ public struct ProcurementStore: Sendable {
         try await database.withTransaction { connection in
             try await lockAgreements(on: connection)
             var problems = try await unknown(prices.map { ($0.line, $0.alliance, nil, $0.nationalCode) }, on: connection)
-            guard problems.isEmpty else { throw Refused(problems: problems) }
             // Overlaps among the new periods and with stored periods that keep their place.
             for try await (line, other) in try await connection.query("""
                 WITH new AS (
-                    SELECT n.line, a.id AS alliance_id, n.code, n.valid_from, n.valid_to
+                    SELECT n.line, a.id AS alliance_id, n.code, n.valid_from, t.valid_to
                     FROM unnest(\(prices.map(\.line))::int[], \(prices.map(\.alliance))::text[], \(prices.map(\.nationalCode))::text[],
                                 \(prices.map(\.validFrom.description))::date[], \(prices.map { $0.validTo?.description ?? "" })::text[])
                          AS n (line, alliance, code, valid_from, valid_to_text)
@@ -352,7 +351,7 @@ public struct ProcurementStore: Sendable {
                 """, logger: logger).decode((Int, String).self) {
                 problems.append(.init(line: line, column: "valid_from", message: "overlaps the agreed price valid from \(other)"))
             }
-            guard problems.isEmpty else { throw Refused(problems: problems) }
+            guard problems.isEmpty else { throw Refused(problems: problems.sorted { $0.line < $1.line }) }
             var outcome = ImportOutcome()
             for try await inserted in try await connection.query("""
                 INSERT INTO procurement.agreed_prices (alliance_id, national_code, price, valid_from, valid_to)
