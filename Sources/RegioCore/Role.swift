@@ -33,12 +33,16 @@ public struct Identity: Sendable, Equatable {
     /// Set for `alliance` tokens: the alliance code it acts for.
     public var allianceCode: String?
     public var label: String
+    /// An alliance token that may also change its alliance's agreed prices and commitments.
+    public var managesAgreements: Bool
 
-    public init(tokenID: Int64, role: Role, facilityCode: String? = nil, allianceCode: String? = nil, label: String) {
+    public init(tokenID: Int64, role: Role, facilityCode: String? = nil, allianceCode: String? = nil, label: String,
+                managesAgreements: Bool = false) {
         self.tokenID = tokenID
         self.role = role
         self.facilityCode = facilityCode
         self.allianceCode = allianceCode
         self.label = label
+        self.managesAgreements = managesAgreements
     }
 }

@@ -22,13 +22,16 @@ public struct CredentialStore: Sendable {
     }
 
     /// Issues a token for `role`, scoped to a facility or alliance code where the role needs one.
+    /// `managesAgreements`: an alliance token that may also change its alliance's agreements.
     /// Returns the credential id and the token, which is not stored and cannot be shown again.
-    public func issue(role: Role, scope: String?, label: String, expiresAt: Date?, actor: String) async throws -> (id: Int64, token: String) {
+    public func issue(role: Role, scope: String?, label: String, expiresAt: Date?, managesAgreements: Bool = false,
+                      actor: String) async throws -> (id: Int64, token: String) {
         switch (role.scopeKind, scope) {
         case (.some(let kind), nil): throw RegistryError("a \(role.rawValue) token needs the \(kind.rawValue) it acts for")
         case (nil, .some): throw RegistryError("a \(role.rawValue) token is region-wide and takes no facility or alliance")
         default: break
         }
+        if managesAgreements, role != .alliance { throw RegistryError("only an alliance token can manage agreements") }
         let token = AccessToken.generate()
         let hash = AccessToken.hash(token)
         let id = try await database.withTransaction { connection -> Int64 in
@@ -45,14 +48,15 @@ public struct CredentialStore: Sendable {
                 if kind == .facility { facilityID = found } else { allianceID = found }
             }
             let rows = try await connection.query("""
-                INSERT INTO registry.credentials (token_hash, role, facility_id, alliance_id, label, expires_at)
-                VALUES (\(hash), \(role.rawValue), \(facilityID), \(allianceID), \(label), \(expiresAt))
+                INSERT INTO registry.credentials (token_hash, role, facility_id, alliance_id, label, expires_at, manages_agreements)
+                VALUES (\(hash), \(role.rawValue), \(facilityID), \(allianceID), \(label), \(expiresAt), \(managesAgreements))
                 RETURNING id
                 """, logger: database.logger)
             var id: Int64 = 0
             for try await value in rows.decode(Int64.self) { id = value }
             try await AuditLog.record(actor: actor, action: "token.issue", subject: "\(id)",
-                                      detail: ["role": role.rawValue, "scope": scope ?? "", "label": label],
+                                      detail: ["role": role.rawValue, "scope": scope ?? "", "label": label,
+                                               "manages_agreements": "\(managesAgreements)"],
                                       on: connection, logger: database.logger)
             return id
         }
@@ -96,17 +100,17 @@ public struct CredentialStore: Sendable {
     /// Looks a presented token up by its hash.
     public func authenticate(token: String) async throws -> Verdict {
         let rows = try await database.query("""
-            SELECT c.id, c.role, f.code, a.code, c.label, c.revoked_at IS NOT NULL, coalesce(c.expires_at <= now(), false)
+            SELECT c.id, c.role, f.code, a.code, c.label, c.revoked_at IS NOT NULL, coalesce(c.expires_at <= now(), false), c.manages_agreements
             FROM registry.credentials c
             LEFT JOIN registry.facilities f ON f.id = c.facility_id
             LEFT JOIN registry.alliances a ON a.id = c.alliance_id
             WHERE c.token_hash = \(AccessToken.hash(token))
             """)
-        for try await row in rows.decode((Int64, String, String?, String?, String, Bool, Bool).self) {
+        for try await row in rows.decode((Int64, String, String?, String?, String, Bool, Bool, Bool).self) {
             if row.5 { return .revoked }
             if row.6 { return .expired }
             return .valid(Identity(tokenID: row.0, role: Role(rawValue: row.1)!, facilityCode: row.2,
-                                   allianceCode: row.3, label: row.4))
+                                   allianceCode: row.3, label: row.4, managesAgreements: row.7))
         }
         return .unknown
     }

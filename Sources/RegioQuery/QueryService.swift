@@ -27,6 +27,7 @@ public enum QueryService {
         ThresholdsController(store: ThresholdStore(database: writes)).addRoutes(to: skeleton.api)
         LookupController(database: lookups ?? writes, pseudonymizer: pseudonymizer).addRoutes(to: skeleton.api)
         StewardController(database: database, writes: writes).addRoutes(to: skeleton.api)
+        ProcurementController(database: database, writes: writes).addRoutes(to: skeleton.api)
         return skeleton.router
     }
 }

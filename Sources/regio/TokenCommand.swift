@@ -16,9 +16,11 @@ struct TokenCommand: AsyncParsableCommand {
         @Option(help: "Alliance code (required for --role alliance).") var alliance: String?
         @Option(help: "Who or what the token is for.") var label: String?
         @Option(help: "Expiry date YYYY-MM-DD (the token ends at the start of that day, UTC).") var expires: String?
+        @Flag(help: "An alliance token that may also change its alliance's agreed prices and commitments.") var managesAgreements = false
 
         func validate() throws {
             if facility != nil, alliance != nil { throw ValidationError("give --facility or --alliance, not both") }
+            if managesAgreements, role != .alliance { throw ValidationError("--manages-agreements is for alliance tokens") }
             if let expires, CalendarDate(expires) == nil { throw ValidationError("--expires must be a date YYYY-MM-DD") }
         }
 
@@ -35,7 +37,8 @@ struct TokenCommand: AsyncParsableCommand {
             try await reportingFailure {
                 let issued = try await withDatabase(url, logger: environment.logger) { database in
                     try await CredentialStore(database: database).issue(
-                        role: role, scope: scope, label: label, expiresAt: expiry, actor: environment.actor)
+                        role: role, scope: scope, label: label, expiresAt: expiry, managesAgreements: managesAgreements,
+                        actor: environment.actor)
                 }
                 FileHandle.standardError.write(Data("token \(issued.id) issued; it is shown only now:\n".utf8))
                 print(issued.token)

@@ -376,4 +376,98 @@ struct ProcurementTests {
             #expect(try await store.agreements(alliance: Self.alliance).agreedPrices.map(\.price) == [Self.decimal("0.45")])
         }
     }
+
+    @Test("agreements and stewards' decisions over HTTP, written as the deployed writer role: who may change what, refusals, audit")
+    func agreementsOverHTTP() async throws {
+        try await IngestScenario.run { s in
+            let database = s.database
+            for role in ["regio_query", "regio_query_writer"] {
+                try await database.query(PostgresQuery(unsafeSQL: """
+                    DO $$ BEGIN CREATE ROLE \(role) LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$
+                    """))
+            }
+            try await database.query("GRANT USAGE ON SCHEMA registry, reports, audit, ingest, emr, referral, procurement TO regio_query")
+            try await database.query("GRANT SELECT ON ALL TABLES IN SCHEMA registry, reports, audit, ingest, emr, referral, procurement TO regio_query")
+            try await database.query("SELECT registry.grant_service_roles()")
+            _ = try await ProcurementStore(database: database).importItems(try CatalogItemImport.parse(Self.catalogue).get(), actor: "test")
+            _ = try await s.upload(["purchases.csv": Self.purchasesHeader
+                                        + Self.line("M1", "YP-0042", price: "14.00", quantity: 10, date: "2026-10-05", system: "LOCAL")],
+                                   facility: Self.third, date: "2026-12-05")
+            let credentials = CredentialStore(database: database)
+            let analyst = try await credentials.issue(role: .alliance, scope: Self.alliance, label: "analyst", expiresAt: nil, actor: "test").token
+            let manager = try await credentials.issue(role: .alliance, scope: Self.alliance, label: "采购办", expiresAt: nil,
+                                                      managesAgreements: true, actor: "test").token
+            let admin = try await credentials.issue(role: .admin, scope: nil, label: "ops", expiresAt: nil, actor: "test").token
+            let steward = try await credentials.issue(role: .steward, scope: nil, label: "王", expiresAt: nil, actor: "test").token
+            try await RegistryStore(database: database).upsertAlliance(code: "NS-ALLIANCE", name: "南山社区联盟", actor: "test")
+            let price = ByteBuffer(string: #"{"national_code": "\#(Self.itemA)", "price": "0.45", "valid_from": "2026-11-01", "valid_to": null}"#)
+            let (read, write) = { () -> (DatabaseURL, DatabaseURL) in
+                var (read, write) = (database.url, database.url)
+                (read.username, write.username) = ("regio_query", "regio_query_writer")
+                return (read, write)
+            }()
+            try await withDatabase(read, name: "reader", poolSize: 2, logger: TestDatabase.logger) { reader in
+                try await withDatabase(write, name: "writer", poolSize: 2, logger: TestDatabase.logger) { writer in
+                    try await Fixtures.queryApp(reader, writes: writer).test(.router) { client in
+                        let path = "/v1/alliances/\(Self.alliance)/agreed-prices"
+                        try await client.execute(uri: path, method: .post, headers: Fixtures.bearer(analyst), body: price) {
+                            #expect($0.status == .forbidden, "an analyst reads agreements, does not change them")
+                        }
+                        try await client.execute(uri: "/v1/alliances/NS-ALLIANCE/agreed-prices", method: .post, headers: Fixtures.bearer(manager),
+                                                 body: price) {
+                            #expect($0.status == .forbidden, "another alliance's")
+                        }
+                        try await client.execute(uri: path, method: .post, headers: Fixtures.bearer(manager), body: price) { response in
+                            #expect(response.status == .created, "\(response.text)")
+                            #expect(response.text.contains(#""valid_from":"2026-11-01""#))
+                        }
+                        try await client.execute(uri: path, method: .post, headers: Fixtures.bearer(admin), body: ByteBuffer(
+                            string: #"{"national_code": "\#(Self.itemA)", "price": 0.4, "valid_from": "2026-12-01", "valid_to": "2027-01-30"}"#)) {
+                            #expect($0.status == .badRequest, "not a whole month")
+                        }
+                        try await client.execute(uri: path, method: .post, headers: Fixtures.bearer(admin), body: ByteBuffer(
+                            string: #"{"national_code": "\#(Self.itemA)", "price": 0.4, "valid_from": "2026-06-01"}"#)) { response in
+                            #expect(response.status == .conflict && response.text.contains("overlaps"), "\(response.text)")
+                        }
+                        let id = try #require(try await s.value("SELECT id::text FROM procurement.agreed_prices"))
+                        try await client.execute(uri: "/v1/alliances/\(Self.alliance)/agreements", method: .get, headers: Fixtures.bearer(analyst)) {
+                            #expect($0.status == .ok && $0.text.contains(#""price":0.45"#), "\($0.text)")
+                        }
+                        try await client.execute(uri: "/v1/alliances/NS-ALLIANCE/agreements", method: .get, headers: Fixtures.bearer(analyst)) {
+                            #expect($0.status == .forbidden)
+                        }
+                        try await client.execute(uri: "/v1/alliances/\(Self.alliance)/commitments", method: .post, headers: Fixtures.bearer(admin),
+                                                 body: ByteBuffer(string: #"{"member": "\#(Self.first)", "national_code": "\#(Self.itemA)", "cycle_start": "2026-10-01", "cycle_end": "2027-09-30", "committed_base_units": 5000}"#)) {
+                            #expect($0.status == .created, "\($0.text)")
+                        }
+                        try await client.execute(uri: "\(path)/\(id)", method: .delete, headers: Fixtures.bearer(manager)) {
+                            #expect($0.status == .noContent)
+                        }
+                        try await client.execute(uri: "\(path)/\(id)", method: .delete, headers: Fixtures.bearer(manager)) {
+                            #expect($0.status == .notFound)
+                        }
+
+                        // The steward maps the LOCAL code the list suggests; the line counts at once.
+                        try await client.execute(uri: "/v1/steward/items/unmapped", method: .get, headers: Fixtures.bearer(analyst)) {
+                            #expect($0.status == .forbidden)
+                        }
+                        let suggested = try await client.execute(uri: "/v1/steward/items/unmapped", method: .get, headers: Fixtures.bearer(steward)) { response in
+                            let items = try #require(try response.json()["items"] as? [[String: Any]])
+                            let suggestions = try #require(items.first?["suggestions"] as? [[String: Any]])
+                            return try #require(suggestions.first?["national_code"] as? String)
+                        }
+                        #expect(suggested == Self.itemA)
+                        try await client.execute(uri: "/v1/steward/items/map", method: .post, headers: Fixtures.bearer(steward), body: ByteBuffer(
+                            string: #"{"facility": "\#(Self.third)", "local_code": "YP-0042", "national_code": "\#(suggested)"}"#)) {
+                            #expect($0.status == .ok, "\($0.text)")
+                        }
+                    }
+                }
+            }
+            #expect(try await s.value("SELECT string_agg(national_code || ':' || pack_check, ' ') FROM reports.purchase_month") == "\(Self.itemA):ok")
+            #expect(try await s.value("""
+                SELECT string_agg(actor || ' ' || action, ', ' ORDER BY id) FROM audit.events WHERE action LIKE 'procurement.%' AND actor <> 'test'
+                """) == "alliance:采购办 procurement.agreed_prices, admin:ops procurement.commitments, alliance:采购办 procurement.agreed_prices.delete, steward:王 procurement.item_map")
+        }
+    }
 }

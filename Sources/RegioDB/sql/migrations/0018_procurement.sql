@@ -251,6 +251,7 @@ BEGIN
         GRANT SELECT ON ALL TABLES IN SCHEMA procurement TO regio_query_writer;
         GRANT INSERT, UPDATE, DELETE ON procurement.agreed_prices, procurement.commitments, procurement.listed_prices,
             procurement.item_map, procurement.item_map_rejections, procurement.pack_decisions TO regio_query_writer;
+        GRANT INSERT ON procurement.spec_parses TO regio_query_writer;
         GRANT SELECT, INSERT, DELETE ON reports.purchase_month TO regio_query_writer;
     END IF;
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'regio_lookup') THEN
