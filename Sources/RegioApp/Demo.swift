@@ -29,6 +29,9 @@ public enum Demo {
             try await MigrationRunner(migrations: try Migration.bundled()).upgrade(database)
             try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "demo")
             try await DemoRegion.seedExamCatalog(ExamCatalogStore(database: database), actor: "demo")
+            try await DemoRegion.seedProcurement(ProcurementStore(database: database), firstNight: DemoRegion.firstNight(nights: 7),
+                                                 seed: SampleExtractGenerator.Options(firstNight: DemoRegion.firstNight(nights: 7)).seed,
+                                                 actor: "demo")
             let credentials = CredentialStore(database: database)
             var uploadTokens: [String: String] = [:]
             if loadExtracts {
@@ -60,7 +63,9 @@ public enum Demo {
         if !FileManager.default.fileExists(atPath: folder.path) {
             var writer = SampleExtractWriter(output: folder)
             writer.gb18030 = DemoRegion.gb18030Facilities
-            return try writer.write(facilities: DemoRegion.facilities, options: .init(firstNight: first, nights: 7))
+            var options = SampleExtractGenerator.Options(firstNight: first, nights: 7)
+            options.purchaseHistoryDays = DemoRegion.purchaseHistoryDays(firstNight: first)
+            return try writer.write(facilities: DemoRegion.facilities, options: options)
         }
         var folders: [URL] = []
         for facility in try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted() {
@@ -124,6 +129,14 @@ public enum Demo {
                     "  curl -H \"Authorization: Bearer \(bureau)\" \"\(queryURL)/v1/reports\"",
                     "  curl -H \"Authorization: Bearer \(bureau)\" \"\(queryURL)/v1/reports/registry-summary?format=csv\"",
                     "  curl -H \"Authorization: Bearer \(bureau)\" \"\(queryURL)/v1/reports/upload-history?format=csv\"",
+                ]
+            }
+            if let alliance = tokens.first(where: { $0.0 == .alliance }) {
+                lines += [
+                    "  curl -H \"Authorization: Bearer \(alliance.2)\" \"\(queryURL)/v1/reports/price-comparison?format=csv\"   (\(alliance.1 ?? "")'s members)",
+                    "  curl -H \"Authorization: Bearer \(alliance.2)\" \"\(queryURL)/v1/reports/price-outliers?format=csv\"",
+                    "  curl -H \"Authorization: Bearer \(alliance.2)\" \"\(queryURL)/v1/reports/vbp-completion?format=csv\"",
+                    "  curl -H \"Authorization: Bearer \(alliance.2)\" \"\(queryURL)/v1/reports/price-trend?format=csv\"",
                 ]
             }
             if let facility = tokens.first(where: { $0.0 == .facility }) {

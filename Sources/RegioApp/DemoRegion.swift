@@ -3,7 +3,7 @@ import RegioCore
 import RegioDB
 
 /// The sample region `regio demo` loads: one (fictional) city of three counties with 2 tertiary,
-/// 6 secondary and 24 primary facilities, and one procurement alliance.
+/// 6 secondary and 24 primary facilities, and two procurement alliances.
 public enum DemoRegion {
     public static let province = Region(code: "330000", name: "浙江省", level: .province, parentCode: nil)
     public static let city = Region(code: "339900", name: "清河市", level: .city, parentCode: "330000")
@@ -15,6 +15,10 @@ public enum DemoRegion {
 
     public static let allianceCode = "QH-ALLIANCE"
     public static let allianceName = "清河市药品耗材联合采购联盟"
+    /// A second alliance: the 南山县 medical community's own group purchasing, whose members also
+    /// belong to the city's alliance.
+    public static let countyAllianceCode = "NS-YGT"
+    public static let countyAllianceName = "南山县医共体药品耗材联合采购"
 
     public static let facilities: [Facility] = {
         var list: [Facility] = [
@@ -59,6 +63,11 @@ public enum DemoRegion {
         facilities.filter { $0.tier != .primary || $0.type == .townshipCentre }.map(\.code)
     }
 
+    /// Members of the county alliance: the purchasing facilities of 南山县.
+    public static var countyAllianceMembers: [String] {
+        facilities.filter { $0.regionCode == "339921" && SampleProcurement.buys($0) }.map(\.code)
+    }
+
     /// These facilities' HIS export GB18030, as many in China still do.
     public static let gb18030Facilities: Set<String> = ["H339902001", "P339921001"]
 
@@ -75,9 +84,10 @@ public enum DemoRegion {
         try await registry.upsertFacilities(facilities, actor: actor)
         try await registry.upsertAlliance(code: allianceCode, name: allianceName, actor: actor)
         try await registry.addMembers(alliance: allianceCode, facilities: allianceMembers, actor: actor)
+        try await registry.upsertAlliance(code: countyAllianceCode, name: countyAllianceName, actor: actor)
+        try await registry.addMembers(alliance: countyAllianceCode, facilities: countyAllianceMembers, actor: actor)
     }
 
-    /// One fresh token per role, for the demo's printout.
     /// The sample region's exam catalogue, and every facility's local codes mapped to it except the
     /// last facility's: `regio catalog unmapped` and the steward's list have something to show.
     public static func seedExamCatalog(_ catalog: ExamCatalogStore, actor: String) async throws {
@@ -90,6 +100,34 @@ public enum DemoRegion {
         _ = try await catalog.importMappings(mappings, actor: actor)
     }
 
+    /// The first day of the alliances' agreement cycle: six months before the month of `firstNight`,
+    /// the demo's first extract, which carries the purchases since (`purchaseHistoryDays`).
+    public static func cycleStart(firstNight: CalendarDate) -> CalendarDate {
+        firstNight.firstOfMonth.addingMonths(-6)
+    }
+
+    /// Days of purchases before `firstNight` its extract carries: back to the cycle's start.
+    public static func purchaseHistoryDays(firstNight: CalendarDate) -> Int {
+        firstNight.dayNumber - cycleStart(firstNight: firstNight).dayNumber
+    }
+
+    /// The procurement catalogue (`deploy/demo/procurement-items.csv`), the LOCAL codes of the
+    /// hospital that sends its own (all but two mapped), the listed prices, and both alliances'
+    /// agreed prices and volume commitments over a 12-month cycle from `cycleStart`.
+    public static func seedProcurement(_ store: ProcurementStore, firstNight: CalendarDate, seed: UInt64, actor: String) async throws {
+        let start = cycleStart(firstNight: firstNight)
+        _ = try await store.importItems(SampleProcurement.catalogue, actor: actor)
+        _ = try await store.importMappings(SampleProcurement.itemMap(facilities: facilities), actor: actor)
+        _ = try await store.importListedPrices(SampleProcurement.listedPrices(from: start), actor: actor)
+        let generator = SampleProcurement(seed: seed)
+        for (alliance, members) in [(allianceCode, allianceMembers), (countyAllianceCode, countyAllianceMembers)] {
+            _ = try await store.importAgreedPrices(SampleProcurement.agreedPrices(alliance: alliance, from: start), actor: actor)
+            let memberFacilities = facilities.filter { members.contains($0.code) }
+            _ = try await store.importCommitments(generator.commitments(alliance: alliance, members: memberFacilities, start: start), actor: actor)
+        }
+    }
+
+    /// One fresh token per role, for the demo's printout.
     public static func issueTokens(credentials: CredentialStore, actor: String) async throws -> [(Role, String?, String)] {
         var tokens: [(Role, String?, String)] = []
         for role in Role.allCases {

@@ -470,4 +470,17 @@ struct ProcurementTests {
                 """) == "alliance:采购办 procurement.agreed_prices, admin:ops procurement.commitments, alliance:采购办 procurement.agreed_prices.delete, steward:王 procurement.item_map")
         }
     }
+
+    @Test("the sample catalogue shipped for the demo is the generator's, and reads back as it")
+    func shippedCatalogue() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../deploy/demo/procurement-items.csv")
+        let shipped = try String(contentsOf: file, encoding: .utf8)
+        #expect(shipped == SampleProcurement.catalogueCSV(), "deploy/demo/procurement-items.csv should read:\n\(SampleProcurement.catalogueCSV())")
+        #expect(try CatalogItemImport.parse(shipped).get() == SampleProcurement.catalogue)
+        for item in SampleProcurement.catalogue {
+            if case .success(let parsed) = PackSpec.parse(item.spec ?? "") {
+                #expect(parsed.count == nil || parsed.count == item.packSize, "\(item.nationalCode): \(item.spec ?? "")")
+            }
+        }
+    }
 }

@@ -30,7 +30,7 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     public mutating func pick<T>(_ items: [T]) -> T { items[Int.random(in: 0..<items.count, using: &self)] }
 }
 
-/// Reference lists the generator draws from: names, diagnoses, exams, purchasable items.
+/// Reference lists the generator draws from: names, diagnoses, exams, departments, suppliers.
 enum SampleCatalog {
     static let surnames = Array("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤").map(String.init)
     static let givenCharacters = Array("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉兰萍红玉梅建华建国志强海燕桂兰欣怡子轩浩然梓涵一诺宇轩雨桐思远晓东丽娟春梅国庆文博佳琪").map(String.init)
@@ -58,28 +58,6 @@ enum SampleCatalog {
         Exam(code: "ECG0001", name: "十二导联心电图", category: "ECG", modality: "ECG", bodySite: nil, price: 30),
         Exam(code: "END0001", name: "电子胃镜检查", category: "ENDOSCOPY", modality: "ES", bodySite: "胃", price: 380),
         Exam(code: "PAT0001", name: "组织病理学检查", category: "PATHOLOGY", modality: nil, bodySite: nil, price: 300),
-    ]
-
-    struct Item {
-        var code: String, name: String, spec: String, manufacturer: String, purchaseUnit: String, packSizes: [Int]
-        var baseUnit: String, basePrice: Double, vbp: Bool
-    }
-    /// National medical-insurance-like codes (国家医保编码 shape: a letter, a letter, then digits).
-    static let items = [
-        Item(code: "XA10BAE054A001010101445", name: "二甲双胍片", spec: "0.5g", manufacturer: "中美上海施贵宝制药", purchaseUnit: "盒", packSizes: [30, 60], baseUnit: "片", basePrice: 0.12, vbp: true),
-        Item(code: "XC09CAA138A001010104218", name: "缬沙坦胶囊", spec: "80mg", manufacturer: "北京诺华制药", purchaseUnit: "盒", packSizes: [7, 14, 28], baseUnit: "粒", basePrice: 0.35, vbp: true),
-        Item(code: "XC10AAA199A001010103652", name: "阿托伐他汀钙片", spec: "20mg", manufacturer: "齐鲁制药", purchaseUnit: "盒", packSizes: [7, 28], baseUnit: "片", basePrice: 0.28, vbp: true),
-        Item(code: "XC08CAA096A001010102104", name: "苯磺酸氨氯地平片", spec: "5mg", manufacturer: "辉瑞制药", purchaseUnit: "盒", packSizes: [7, 28], baseUnit: "片", basePrice: 0.15, vbp: true),
-        Item(code: "XJ01DDT145A001010101232", name: "注射用头孢曲松钠", spec: "1.0g", manufacturer: "上海罗氏制药", purchaseUnit: "盒", packSizes: [1, 10], baseUnit: "支", basePrice: 4.8, vbp: true),
-        Item(code: "XJ01CAA040A001010201776", name: "阿莫西林胶囊", spec: "0.25g", manufacturer: "联邦制药", purchaseUnit: "盒", packSizes: [24, 36], baseUnit: "粒", basePrice: 0.09, vbp: false),
-        Item(code: "XA02BCA211A001010100989", name: "奥美拉唑肠溶胶囊", spec: "20mg", manufacturer: "阿斯利康制药", purchaseUnit: "盒", packSizes: [7, 14], baseUnit: "粒", basePrice: 0.42, vbp: true),
-        Item(code: "XB01ACA056A001010102301", name: "阿司匹林肠溶片", spec: "100mg", manufacturer: "拜耳医药", purchaseUnit: "盒", packSizes: [30], baseUnit: "片", basePrice: 0.5, vbp: false),
-        Item(code: "XN02BEA013A001010300412", name: "对乙酰氨基酚片", spec: "0.5g", manufacturer: "华润双鹤", purchaseUnit: "瓶", packSizes: [100], baseUnit: "片", basePrice: 0.05, vbp: false),
-        Item(code: "XA10AEI230B002010100537", name: "甘精胰岛素注射液", spec: "3ml:300单位", manufacturer: "赛诺菲", purchaseUnit: "盒", packSizes: [1], baseUnit: "支", basePrice: 72.0, vbp: true),
-        Item(code: "C0301010010000001234", name: "一次性使用无菌注射器", spec: "5ml", manufacturer: "山东威高集团", purchaseUnit: "箱", packSizes: [100, 500], baseUnit: "支", basePrice: 0.32, vbp: false),
-        Item(code: "C0201050020000005678", name: "医用外科口罩", spec: "17.5×9.5cm", manufacturer: "稳健医疗", purchaseUnit: "盒", packSizes: [50], baseUnit: "个", basePrice: 0.28, vbp: false),
-        Item(code: "C0801020030000002468", name: "冠脉药物洗脱支架", spec: "3.0×18mm", manufacturer: "乐普医疗", purchaseUnit: "个", packSizes: [1], baseUnit: "个", basePrice: 700, vbp: true),
-        Item(code: "C0401030040000001357", name: "一次性输液器", spec: "带针", manufacturer: "江西洪达医疗", purchaseUnit: "箱", packSizes: [200], baseUnit: "套", basePrice: 1.1, vbp: false),
     ]
 
     /// Traditional forms of the sample names' characters, and given-name homophones (same pinyin).

@@ -1,7 +1,7 @@
 /// Generates realistic, deterministic nightly extracts for a region: a population of persons with
 /// valid resident ID numbers who are seen at several facilities, outpatient, emergency and
 /// inpatient encounters with ICD-10 diagnoses and costs, exam reports, purchases of drugs and
-/// consumables with national-code-like item codes, referrals up and down the tiers (most of which
+/// consumables (SampleProcurement), referrals up and down the tiers (most of which
 /// arrive), bed census, corrections and retractions of earlier rows, and a small share of
 /// deliberately bad rows. The same seed gives the same files.
 public struct SampleExtractGenerator {
@@ -18,6 +18,8 @@ public struct SampleExtractGenerator {
         public var populationSize: Int = 60_000
         /// Only these facilities send extracts (the others still receive referrals); nil for all.
         public var only: Set<String>?
+        /// Days of purchases before the first night that the first night's extract carries.
+        public var purchaseHistoryDays = 0
 
         public init(firstNight: CalendarDate, nights: Int = 7, seed: UInt64 = 20_261_122) {
             self.firstNight = firstNight
@@ -44,6 +46,7 @@ public struct SampleExtractGenerator {
 
     let facilities: [Facility]
     let options: Options
+    let procurement: SampleProcurement
     private var seen: [String: Set<Int>] = [:]
     private var scheduled: [Int: [Scheduled]] = [:]   // by day number
     private var yesterday: [String: [Encounter]] = [:]
@@ -62,6 +65,7 @@ public struct SampleExtractGenerator {
     public init(facilities: [Facility], options: Options) {
         self.facilities = facilities
         self.options = options
+        self.procurement = SampleProcurement(seed: options.seed, scale: options.scale)
     }
 
     public mutating func generate(_ sink: Sink, nightDone: (CalendarDate) throws -> Void = { _ in }) throws {
@@ -223,10 +227,12 @@ public struct SampleExtractGenerator {
         }
         yesterday[facility.code] = Array(todays.filter { $0.type != "I" }.prefix(5))
 
-        // Purchases: hospitals and township centres buy most nights.
-        if facility.tier != .primary || facility.type == .townshipCentre, rng.chance(0.85) {
-            let lines = max(1, Int((Double(facility.tier == .primary ? 4 : facility.tier == .secondary ? 12 : 25) * options.scale).rounded()))
-            for _ in 0..<lines { try emit(.purchases, purchaseRow(facility: facility, night: night, id: nextID("L"), rng: &rng)) }
+        // Purchases: hospitals and township centres buy most days (SampleProcurement). The first
+        // night also carries the purchases of the `purchaseHistoryDays` before it, as a facility's
+        // initial load would.
+        let history = night == options.firstNight ? options.purchaseHistoryDays : 0
+        for day in (0...history).reversed().map({ night.adding(days: -$0) }) {
+            for line in procurement.day(facility, day) { try emit(.purchases, line.row(id: nextID("L"))) }
         }
 
         // Midnight bed census of hospitals.
@@ -332,20 +338,6 @@ public struct SampleExtractGenerator {
             }
         }
         return row
-    }
-
-    func purchaseRow(facility: Facility, night: CalendarDate, id: String, rng: inout SplitMix64) -> [String?] {
-        let item = rng.pick(SampleCatalog.items)
-        let pack = rng.pick(item.packSizes)
-        var facilityBias = SplitMix64.derived(options.seed, 3, UInt64(facility.code.hashValueStable))
-        let bias = Double.random(in: 0.9...1.15, using: &facilityBias)
-        let outlier = rng.chance(0.03) ? 1.6 : 1.0
-        let perBase = item.basePrice * bias * outlier * Double.random(in: 0.97...1.03, using: &rng)
-        let price = (perBase * Double(pack) * 100).rounded() / 100
-        let quantity = Int.random(in: 1...(item.basePrice > 50 ? 5 : 60), using: &rng)
-        return [id, item.code, "NHSA", item.name, item.spec, item.manufacturer, item.purchaseUnit, String(pack), item.baseUnit,
-                money(price), String(quantity), money(price * Double(quantity)), rng.pick(SampleCatalog.suppliers),
-                night.description, "INV" + id.dropFirst(), item.vbp ? "1" : "0", nil]
     }
 
     /// Breaks one field the way real extracts go wrong.
