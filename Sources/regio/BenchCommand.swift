@@ -5,7 +5,7 @@ import RegioApp
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks that print their figures and ratios to the baselines.",
-        subcommands: [Ingest.self, PatientIndex.self])
+        subcommands: [Ingest.self, PatientIndex.self, Reports.self])
 
     struct Ingest: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -130,6 +130,33 @@ struct BenchCommand: AsyncParsableCommand {
         static func top(_ counts: [String: Int]) -> String {
             let sorted = counts.sorted { $0.value == $1.value ? $0.key < $1.key : $0.value > $1.value }
             return sorted.isEmpty ? "none" : sorted.prefix(6).map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        }
+    }
+
+    struct Reports: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The alliance reports' latency on a year of the sample region's purchases, and what their rollup costs.",
+            discussion: "Uses REGIO_DATABASE_URL when set (its procurement tables are emptied!), else an embedded PostgreSQL. Build with -c release first.")
+        @Option(help: "Purchase volume against the demo's (about 4, 12 or 25 lines a day by tier).") var scale = 4.0
+        @Option(help: "Runs of each report.") var runs = 5
+        @Option(help: "Working folder (embedded cluster).") var workDirectory = ".regio/bench"
+
+        func run() async throws {
+            let environment = try Environment.load(label: "regio.bench")
+            try await reportingFailure {
+                var bench = ReportBenchmark(workDirectory: URL(fileURLWithPath: workDirectory, isDirectory: true), logger: environment.logger)
+                bench.scale = scale
+                bench.runs = runs
+                let f = try await bench.run(databaseURL: environment.configuration.databaseURL)
+                print(String(format: "%d purchase lines loaded in %.1f s", f.lines, f.loadSeconds))
+                print(String(format: "rollup rebuilt in %.1f s: %d rows (%.1f lines per row); one facility-month refreshed in %.0f ms",
+                             f.rebuildSeconds, f.rollupRows, Double(f.lines) / Double(max(f.rollupRows, 1)), f.monthRefreshSeconds * 1000))
+                print("\nreport latency over the year (median and fastest of \(runs) runs):")
+                for t in f.timings {
+                    print("  \(t.report.padding(toLength: 17, withPad: " ", startingAt: 0)) \(t.caller.padding(toLength: 24, withPad: " ", startingAt: 0))"
+                          + String(format: " %7.3f s  %7.3f s  %6d rows", t.median, t.fastest, t.rows))
+                }
+            }
         }
     }
 }

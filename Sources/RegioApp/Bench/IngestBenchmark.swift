@@ -108,7 +108,8 @@ public struct IngestBenchmark {
                              emr.patients, emr.encounters, emr.exams, emr.persons, emr.bed_census, emr.person_links,
                              emr.link_reviews, emr.match_keys, emr.kept_apart, emr.steward_actions, emr.exam_registry,
                              procurement.purchases, referral.referrals, referral.status_history,
-                             reports.facility_month, reports.referral_month, reports.exam_month, reports.person_index
+                             reports.facility_month, reports.referral_month, reports.exam_month, reports.person_index,
+                             reports.purchase_month
                     """, logger: database.logger)
                 try await connection.query("ALTER TABLE emr.person_links ENABLE TRIGGER person_links_no_truncate", logger: database.logger)
             }

@@ -146,7 +146,8 @@ public struct SampleProcurement: Sendable {
     }
 
     private func line(_ facility: Facility, _ date: CalendarDate, _ rng: inout SplitMix64) -> Line {
-        let group = rng.pick(Self.groups)
+        // Coronary stents are for hospitals with a cath lab, not for primary care.
+        let group = rng.pick(facility.tier == .primary ? Self.groups.filter { !$0.hasPrefix("coronary-stent") } : Self.groups)
         let candidates = Self.products.filter { $0.item.genericGroup == group }
         let nonSelectedShare = Self.laggards.contains(facility.code) ? 0.45 : 0.08
         let product = candidates.count == 1 ? candidates[0]
