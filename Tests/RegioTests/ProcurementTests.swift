@@ -291,7 +291,7 @@ struct ProcurementTests {
                 #expect(october.map { "\($0["member_code"]!) \($0["price"]!)" } == ["\(Self.third) 0.4", "\(Self.second) 0.5", "\(Self.first) 0.55"])
                 #expect(october.allSatisfy { $0["median_price"] == "0.5" && $0["members"] == "3" })
             }
-            let rollup = "SELECT string_agg(concat_ws(' ', facility_id, month, national_code, supplier, base_unit_price, pack_check, lines, base_units, amount), '; ' ORDER BY 1) FROM reports.purchase_month"
+            let rollup = "SELECT string_agg(concat_ws(' ', facility_id, month, national_code, supplier, base_unit_price, pack_check, lines, base_units, amount), '; ' ORDER BY facility_id, month, national_code, supplier, base_unit_price, pack_check) FROM reports.purchase_month"
             let incremental = try await s.value(rollup)
             #expect(incremental?.contains("pack_spec") == true, "the flagged line is rolled up as flagged")
             try await Rollups.rebuildAll(s.database)

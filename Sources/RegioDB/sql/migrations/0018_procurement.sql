@@ -196,37 +196,107 @@ LANGUAGE sql STABLE AS $$
     WHERE (alliance IS NULL OR a.code = alliance) AND r.month BETWEEN first_month AND last_month
 $$;
 
+-- The q-th quantile (0 … 1) of values each counted as often as `counts` says (a price point and
+-- its lines), interpolated as reports.quantile is over the values written out; NULL for none.
+CREATE FUNCTION reports.weighted_quantile(vals numeric[], counts bigint[], q numeric) RETURNS numeric IMMUTABLE LANGUAGE sql AS $$
+    WITH v AS (
+        SELECT x, sum(c) OVER (ORDER BY x) AS upto FROM unnest(vals, counts) AS u (x, c) WHERE c > 0
+    ), position AS (
+        SELECT ((SELECT sum(c) FROM unnest(counts) AS c WHERE c > 0) - 1) * q AS h
+    )
+    SELECT lo + (h - floor(h)) * (coalesce(hi, lo) - lo)
+    FROM position,
+         LATERAL (SELECT min(x) FROM v WHERE upto > floor(h)) AS l (lo),
+         LATERAL (SELECT min(x) FROM v WHERE upto > floor(h) + 1) AS r (hi)
+$$;
+
 -- Per alliance, member, month and item: the member's quantity-weighted price per base unit
--- (Σ amount ÷ Σ base units of its comparable lines), and the item's reference that month — the
--- alliance's agreed price in force (its validity covers the month), otherwise the median of the
--- members' prices — with the listed price in force. Shared by price-comparison and price-outliers.
+-- (Σ amount ÷ Σ base units of its comparable lines) and its price points (price, base units,
+-- lines, supplier), its lines left out (pack in doubt); across the members buying the item that
+-- month their count, sorted prices, mean and population standard deviation; and the item's
+-- reference that month — the alliance's agreed price in force (its validity covers the month),
+-- otherwise the median of the members' prices — with the listed price in force. Shared by
+-- price-comparison and price-outliers. Item statistics are window functions over the member rows,
+-- not a join back to them; the function is opaque to the planner (plpgsql) with a row estimate,
+-- so that what joins its rows is planned for thousands of them.
 CREATE FUNCTION reports.member_prices(alliance text, first_month date, last_month date)
 RETURNS TABLE (alliance_id integer, alliance_code text, facility_id integer, month date, national_code text,
-               lines bigint, base_units numeric, amount numeric, price numeric, members bigint, prices numeric[],
-               mean numeric, sd numeric, agreed_price numeric, listed_price numeric, reference_price numeric, reference_source text)
-LANGUAGE sql STABLE AS $$
-    WITH member_prices AS (
-        SELECT alliance_id, alliance_code, facility_id, month, national_code, sum(lines) AS lines, sum(base_units) AS base_units,
-               sum(amount) AS amount, sum(amount) / sum(base_units) AS price
-        FROM reports.alliance_purchases(alliance, first_month, last_month)
-        WHERE comparable
-        GROUP BY alliance_id, alliance_code, facility_id, month, national_code
-    ), items AS (
-        SELECT alliance_id, month, national_code, count(*) AS members, array_agg(price ORDER BY price) AS prices,
-               avg(price) AS mean, stddev_pop(price) AS sd
-        FROM member_prices GROUP BY alliance_id, month, national_code
+               lines bigint, base_units numeric, amount numeric, price numeric, flagged_lines bigint,
+               point_prices numeric[], point_units numeric[], point_lines bigint[], point_suppliers text[],
+               members bigint, prices numeric[], mean numeric, sd numeric,
+               agreed_price numeric, listed_price numeric, reference_price numeric, reference_source text)
+LANGUAGE plpgsql STABLE ROWS 5000 AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH by_member AS (
+        SELECT p.alliance_id, p.alliance_code, p.facility_id, p.month, p.national_code,
+               sum(p.lines) FILTER (WHERE p.comparable)::bigint AS lines,
+               sum(p.base_units) FILTER (WHERE p.comparable) AS base_units,
+               sum(p.amount) FILTER (WHERE p.comparable) AS amount,
+               coalesce(sum(p.lines) FILTER (WHERE NOT p.comparable), 0)::bigint AS flagged_lines,
+               array_agg(p.base_unit_price) FILTER (WHERE p.comparable) AS point_prices,
+               array_agg(p.base_units) FILTER (WHERE p.comparable) AS point_units,
+               array_agg(p.lines::bigint) FILTER (WHERE p.comparable) AS point_lines,
+               array_agg(p.supplier) FILTER (WHERE p.comparable) AS point_suppliers
+        FROM reports.alliance_purchases(alliance, first_month, last_month) p
+        GROUP BY p.alliance_id, p.alliance_code, p.facility_id, p.month, p.national_code
+        HAVING sum(p.base_units) FILTER (WHERE p.comparable) > 0
+    ), priced AS (
+        SELECT m.*, m.amount / m.base_units AS price FROM by_member m
+    ), stats AS (
+        SELECT d.*,
+               count(*) OVER w AS members,
+               array_agg(d.price) OVER (w ORDER BY d.price ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS prices,
+               avg(d.price) OVER w AS mean,
+               stddev_pop(d.price) OVER w AS sd
+        FROM priced d
+        WINDOW w AS (PARTITION BY d.alliance_id, d.month, d.national_code)
     )
-    SELECT p.alliance_id, p.alliance_code, p.facility_id, p.month, p.national_code, p.lines, p.base_units, p.amount, p.price,
-           t.members, t.prices, t.mean, t.sd, ap.price, lp.price,
-           coalesce(ap.price, reports.quantile(t.prices, 0.5)),
+    SELECT s.alliance_id, s.alliance_code, s.facility_id, s.month, s.national_code, s.lines, s.base_units, s.amount, s.price,
+           s.flagged_lines, s.point_prices, s.point_units, s.point_lines, s.point_suppliers, s.members, s.prices, s.mean, s.sd,
+           ap.price, lp.price, coalesce(ap.price, reports.quantile(s.prices, 0.5)),
            CASE WHEN ap.price IS NULL THEN 'median' ELSE 'agreed' END
-    FROM member_prices p
-    JOIN items t ON t.alliance_id = p.alliance_id AND t.month = p.month AND t.national_code = p.national_code
+    FROM stats s
     LEFT JOIN procurement.agreed_prices ap
-           ON ap.alliance_id = p.alliance_id AND ap.national_code = p.national_code
-          AND ap.valid_from <= p.month AND (ap.valid_to IS NULL OR ap.valid_to >= p.month)
+           ON ap.alliance_id = s.alliance_id AND ap.national_code = s.national_code
+          AND ap.valid_from <= s.month AND (ap.valid_to IS NULL OR ap.valid_to >= s.month)
     LEFT JOIN procurement.listed_prices lp
-           ON lp.national_code = p.national_code AND lp.valid_from <= p.month AND (lp.valid_to IS NULL OR lp.valid_to >= p.month)
+           ON lp.national_code = s.national_code AND lp.valid_from <= s.month AND (lp.valid_to IS NULL OR lp.valid_to >= s.month);
+END
+$$;
+
+-- Per alliance, month and item, over the members' comparable lines (each line one value): the
+-- median price per base unit and the median absolute deviation from it, with the members buying,
+-- lines, base units and amount, and the agreed and listed prices in force. Shared by
+-- price-outliers and price-trend.
+CREATE FUNCTION reports.item_lines(alliance text, first_month date, last_month date)
+RETURNS TABLE (alliance_id integer, alliance_code text, month date, national_code text, members bigint, lines bigint,
+               base_units numeric, amount numeric, median numeric, mad numeric, agreed_price numeric, listed_price numeric)
+LANGUAGE plpgsql STABLE ROWS 1000 AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH items AS (
+        SELECT p.alliance_id, p.alliance_code, p.month, p.national_code, count(DISTINCT p.facility_id) AS members,
+               sum(p.lines)::bigint AS lines, sum(p.base_units) AS base_units, sum(p.amount) AS amount,
+               array_agg(p.base_unit_price) AS prices, array_agg(p.lines::bigint) AS counts
+        FROM reports.alliance_purchases(alliance, first_month, last_month) p
+        WHERE p.comparable
+        GROUP BY p.alliance_id, p.alliance_code, p.month, p.national_code
+    ), medians AS (
+        SELECT i.*, reports.weighted_quantile(i.prices, i.counts, 0.5) AS median FROM items i
+    )
+    SELECT m.alliance_id, m.alliance_code, m.month, m.national_code, m.members, m.lines, m.base_units, m.amount, m.median,
+           (SELECT reports.weighted_quantile(array_agg(abs(x - m.median)), array_agg(c), 0.5) FROM unnest(m.prices, m.counts) AS u (x, c)),
+           ap.price, lp.price
+    FROM medians m
+    LEFT JOIN procurement.agreed_prices ap
+           ON ap.alliance_id = m.alliance_id AND ap.national_code = m.national_code
+          AND ap.valid_from <= m.month AND (ap.valid_to IS NULL OR ap.valid_to >= m.month)
+    LEFT JOIN procurement.listed_prices lp
+           ON lp.national_code = m.national_code AND lp.valid_from <= m.month AND (lp.valid_to IS NULL OR lp.valid_to >= m.month);
+END
 $$;
 
 INSERT INTO registry.settings (key, value, description) VALUES
