@@ -175,10 +175,13 @@ CREATE INDEX purchase_month_item ON reports.purchase_month (national_code, month
 -- The p-th quantile (0 … 1) of sorted values, interpolated between the two nearest (as
 -- percentile_cont does, but exact on numeric); NULL for none.
 CREATE FUNCTION reports.quantile(sorted numeric[], p numeric) RETURNS numeric IMMUTABLE LANGUAGE sql AS $$
-    SELECT sorted[lo] + (h - (lo - 1)) * (sorted[least(lo + 1, n)] - sorted[lo])
-    FROM (SELECT cardinality(sorted) AS n, (cardinality(sorted) - 1) * p AS h) c,
-         LATERAL (SELECT floor(h)::int + 1 AS lo) l
-    WHERE n > 0
+    -- One expression, so that the planner inlines it: h = (n − 1) × p, 1-based index floor(h) + 1.
+    SELECT CASE WHEN cardinality(sorted) > 0 THEN
+        sorted[floor((cardinality(sorted) - 1) * p)::int + 1]
+        + ((cardinality(sorted) - 1) * p - floor((cardinality(sorted) - 1) * p))
+          * (sorted[least(floor((cardinality(sorted) - 1) * p)::int + 2, cardinality(sorted))]
+             - sorted[floor((cardinality(sorted) - 1) * p)::int + 1])
+    END
 $$;
 
 -- The purchase rollup rows of an alliance's members (every alliance's when `alliance` is NULL) for
@@ -198,16 +201,29 @@ $$;
 
 -- The q-th quantile (0 … 1) of values each counted as often as `counts` says (a price point and
 -- its lines), interpolated as reports.quantile is over the values written out; NULL for none.
-CREATE FUNCTION reports.weighted_quantile(vals numeric[], counts bigint[], q numeric) RETURNS numeric IMMUTABLE LANGUAGE sql AS $$
-    WITH v AS (
-        SELECT x, sum(c) OVER (ORDER BY x) AS upto FROM unnest(vals, counts) AS u (x, c) WHERE c > 0
-    ), position AS (
-        SELECT ((SELECT sum(c) FROM unnest(counts) AS c WHERE c > 0) - 1) * q AS h
-    )
-    SELECT lo + (h - floor(h)) * (coalesce(hi, lo) - lo)
-    FROM position,
-         LATERAL (SELECT min(x) FROM v WHERE upto > floor(h)) AS l (lo),
-         LATERAL (SELECT min(x) FROM v WHERE upto > floor(h) + 1) AS r (hi)
+CREATE FUNCTION reports.weighted_quantile(vals numeric[], counts bigint[], q numeric) RETURNS numeric IMMUTABLE LANGUAGE plpgsql AS $$
+DECLARE
+    total bigint;
+    h numeric;
+    k bigint;
+    seen bigint := 0;
+    lo numeric;
+    hi numeric;
+    x numeric;
+    c bigint;
+BEGIN
+    SELECT sum(u.c) INTO total FROM unnest(counts) AS u (c) WHERE u.c > 0;
+    IF total IS NULL THEN RETURN NULL; END IF;
+    h := (total - 1) * q;
+    k := floor(h);
+    -- The values at (0-based) positions k and k + 1 of the values written out in order.
+    FOR x, c IN SELECT u.x, u.c FROM unnest(vals, counts) AS u (x, c) WHERE u.c > 0 ORDER BY u.x LOOP
+        seen := seen + c;
+        IF lo IS NULL AND seen > k THEN lo := x; END IF;
+        IF seen > k + 1 THEN hi := x; EXIT; END IF;
+    END LOOP;
+    RETURN lo + (h - k) * (coalesce(hi, lo) - lo);
+END
 $$;
 
 -- Per alliance, member, month and item: the member's quantity-weighted price per base unit

@@ -12,27 +12,25 @@ WITH asof AS (
 ), cycles AS (
     SELECT c.*, a.code AS alliance_code, i.generic_group, s.month AS through,
            (extract(year FROM age(c.cycle_end + 1, c.cycle_start)) * 12 + extract(month FROM age(c.cycle_end + 1, c.cycle_start)))::int AS cycle_months,
-           (extract(year FROM age(s.month, c.cycle_start)) * 12 + extract(month FROM age(s.month, c.cycle_start)))::int + 1 AS elapsed_months
+           (extract(year FROM age(s.month, c.cycle_start)) * 12 + extract(month FROM age(s.month, c.cycle_start)))::int + 1 AS elapsed_months,
+           -- The generic group's products, and those the alliance's commitments of this cycle name.
+           (SELECT array_agg(g.national_code) FROM procurement.items g WHERE g.generic_group = i.generic_group) AS group_codes,
+           (SELECT array_agg(DISTINCT o.national_code) FROM procurement.commitments o JOIN procurement.items g ON g.national_code = o.national_code
+            WHERE o.alliance_id = c.alliance_id AND o.cycle_start = c.cycle_start AND g.generic_group = i.generic_group) AS selected_codes
     FROM procurement.commitments c
     JOIN registry.alliances a ON a.id = c.alliance_id
     JOIN procurement.items i ON i.national_code = c.national_code
     CROSS JOIN asof s
     WHERE ($1::text IS NULL OR a.code = $1) AND c.cycle_start <= s.month AND c.cycle_end >= s.month
-), selected AS (
-    -- The products the alliance's commitments of a cycle name, by generic group.
-    SELECT DISTINCT c.alliance_id, c.cycle_start, i.generic_group, c.national_code
-    FROM procurement.commitments c JOIN procurement.items i ON i.national_code = c.national_code
 ), bought AS (
     SELECT c.id,
            coalesce(sum(r.base_units) FILTER (WHERE r.national_code = c.national_code), 0) AS purchased,
-           coalesce(sum(r.base_units) FILTER (WHERE NOT EXISTS (
-               SELECT 1 FROM selected x WHERE x.alliance_id = c.alliance_id AND x.cycle_start = c.cycle_start
-                                          AND x.generic_group = c.generic_group AND x.national_code = r.national_code)), 0) AS nonselected,
+           coalesce(sum(r.base_units) FILTER (WHERE r.national_code <> ALL (c.selected_codes)), 0) AS nonselected,
            coalesce(sum(r.base_units), 0) AS group_units
     FROM cycles c
     LEFT JOIN reports.purchase_month r
            ON r.facility_id = c.facility_id AND r.month BETWEEN c.cycle_start AND c.through AND r.pack_check IN ('ok', 'confirmed')
-          AND r.national_code IN (SELECT national_code FROM procurement.items WHERE generic_group = c.generic_group)
+          AND r.national_code = ANY (c.group_codes)
     GROUP BY c.id
 ), judged AS (
     SELECT c.*, b.purchased, b.nonselected, b.group_units,
