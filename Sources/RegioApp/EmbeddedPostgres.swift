@@ -97,6 +97,14 @@ public final class EmbeddedPostgres: Sendable {
     }
 
     /// Creates the cluster if needed, starts it, and makes sure the `regio` database exists.
+    /// `url` when there is one; otherwise a cluster under `directory`, started (the caller stops it).
+    static func unless(_ url: DatabaseURL?, directory: URL, logger: Logger) throws -> (url: DatabaseURL, embedded: EmbeddedPostgres?) {
+        if let url { return (url, nil) }
+        let postgres = try EmbeddedPostgres(directory: directory, logger: logger)
+        try postgres.start()
+        return (postgres.url, postgres)
+    }
+
     public func start() throws {
         let fileManager = FileManager.default
         try fileManager.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -35,42 +35,38 @@ struct CatalogCommand: AsyncParsableCommand {
         @Argument(help: "CSV file (UTF-8).") var file: String
 
         func run() async throws {
-            let environment = try Environment.load()
-            let url = try environment.databaseURL()
-            try await reportingFailure {
+            try await withCommandDatabase { database, environment in
                 guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
                     throw RegistryError("cannot read \(file) as UTF-8 text")
                 }
-                try await withDatabase(url, logger: environment.logger) { database in
-                    let exams = ExamCatalogStore(database: database)
-                    let procurement = ProcurementStore(database: database)
-                    let actor = environment.actor
-                    do {
-                        switch kind {
-                        case .examCodes, .examMap:
-                            let outcome = kind == .examCodes
-                                ? try await exams.importCodes(try ExamCodeImport.parse(text).get(), actor: actor)
-                                : try await exams.importMappings(try ExamMapImport.parse(text).get(), actor: actor)
-                            print("\(outcome.inserted) added, \(outcome.updated) updated, \(outcome.unchanged) unchanged; \(outcome.exams) exam reports derived again")
-                            return
-                        case .items:
-                            Self.report(try await procurement.importItems(try CatalogItemImport.parse(text).get(), actor: actor))
-                        case .itemMap:
-                            Self.report(try await procurement.importMappings(try ItemMapImport.parse(text).get(), actor: actor))
-                        case .agreedPrices:
-                            Self.report(try await procurement.importAgreedPrices(try AgreedPriceImport.parse(text).get(), actor: actor))
-                        case .commitments:
-                            Self.report(try await procurement.importCommitments(try CommitmentImport.parse(text).get(), actor: actor))
-                        case .listedPrices:
-                            Self.report(try await procurement.importListedPrices(try ListedPriceImport.parse(text).get(), actor: actor))
-                        }
-                    } catch let errors as CSVImportErrors {
-                        throw Self.refused(errors.problems, file: file)
-                    } catch let refused as ExamCatalogStore.Refused {
-                        throw Self.refused(refused.problems, file: file)
-                    } catch let refused as ProcurementStore.Refused {
-                        throw Self.refused(refused.problems, file: file)
+                let exams = ExamCatalogStore(database: database)
+                let procurement = ProcurementStore(database: database)
+                let actor = environment.actor
+                do {
+                    switch kind {
+                    case .examCodes, .examMap:
+                        let outcome = kind == .examCodes
+                            ? try await exams.importCodes(try ExamCodeImport.parse(text).get(), actor: actor)
+                            : try await exams.importMappings(try ExamMapImport.parse(text).get(), actor: actor)
+                        print("\(outcome.inserted) added, \(outcome.updated) updated, \(outcome.unchanged) unchanged; \(outcome.exams) exam reports derived again")
+                        return
+                    case .items:
+                        Self.report(try await procurement.importItems(try CatalogItemImport.parse(text).get(), actor: actor))
+                    case .itemMap:
+                        Self.report(try await procurement.importMappings(try ItemMapImport.parse(text).get(), actor: actor))
+                    case .agreedPrices:
+                        Self.report(try await procurement.importAgreedPrices(try AgreedPriceImport.parse(text).get(), actor: actor))
+                    case .commitments:
+                        Self.report(try await procurement.importCommitments(try CommitmentImport.parse(text).get(), actor: actor))
+                    case .listedPrices:
+                        Self.report(try await procurement.importListedPrices(try ListedPriceImport.parse(text).get(), actor: actor))
                     }
+                } catch let errors as CSVImportErrors {
+                    throw Self.refused(errors.problems, file: file)
+                } catch let refused as ExamCatalogStore.Refused {
+                    throw Self.refused(refused.problems, file: file)
+                } catch let refused as ProcurementStore.Refused {
+                    throw Self.refused(refused.problems, file: file)
                 }
             }
         }
@@ -92,18 +88,14 @@ struct CatalogCommand: AsyncParsableCommand {
         @Argument(help: "Days a result is recognised at other facilities.") var days: Int
 
         func run() async throws {
-            let environment = try Environment.load()
-            let url = try environment.databaseURL()
-            try await reportingFailure {
+            try await withCommandDatabase { database, environment in
                 guard ExamCode.categories.contains(category.uppercased()) else {
                     throw RegistryError("category must be one of \(ExamCode.categories.joined(separator: ", "))")
                 }
                 guard (0...3650).contains(days) else { throw RegistryError("days must be from 0 to 3650") }
-                try await withDatabase(url, logger: environment.logger) { database in
-                    let outcome = try await ExamCatalogStore(database: database)
-                        .setDefaultWindow(category: category.uppercased(), days: days, actor: environment.actor)
-                    print("\(category.uppercased()): \(days) days; \(outcome.exams) exam reports derived again")
-                }
+                let outcome = try await ExamCatalogStore(database: database)
+                    .setDefaultWindow(category: category.uppercased(), days: days, actor: environment.actor)
+                print("\(category.uppercased()): \(days) days; \(outcome.exams) exam reports derived again")
             }
         }
     }
@@ -112,13 +104,9 @@ struct CatalogCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the categories' default recognition windows.")
 
         func run() async throws {
-            let environment = try Environment.load()
-            let url = try environment.databaseURL()
-            try await reportingFailure {
-                try await withDatabase(url, logger: environment.logger) { database in
-                    for (category, days) in try await ExamCatalogStore(database: database).defaultWindows() {
-                        print("\(category.padding(toLength: 10, withPad: " ", startingAt: 0)) \(days) days")
-                    }
+            try await withCommandDatabase { database, environment in
+                for (category, days) in try await ExamCatalogStore(database: database).defaultWindows() {
+                    print("\(category.padding(toLength: 10, withPad: " ", startingAt: 0)) \(days) days")
                 }
             }
         }
@@ -130,15 +118,11 @@ struct CatalogCommand: AsyncParsableCommand {
         @Option(help: "Only this facility's codes.") var facility: String?
 
         func run() async throws {
-            let environment = try Environment.load()
-            let url = try environment.databaseURL()
-            try await reportingFailure {
-                try await withDatabase(url, logger: environment.logger) { database in
-                    print(CSVWriter.exportLine(["facility", "local_code", "regional_code", "name", "exams", "last_performed"]), terminator: "")
-                    for code in try await ExamCatalogStore(database: database).unmapped(facility: facility) {
-                        print(CSVWriter.exportLine([code.facility, code.localCode, "", code.name, "\(code.exams)", code.lastPerformed]),
-                              terminator: "")
-                    }
+            try await withCommandDatabase { database, environment in
+                print(CSVWriter.exportLine(["facility", "local_code", "regional_code", "name", "exams", "last_performed"]), terminator: "")
+                for code in try await ExamCatalogStore(database: database).unmapped(facility: facility) {
+                    print(CSVWriter.exportLine([code.facility, code.localCode, "", code.name, "\(code.exams)", code.lastPerformed]),
+                          terminator: "")
                 }
             }
         }
@@ -152,18 +136,14 @@ struct CatalogCommand: AsyncParsableCommand {
         @Option(help: "Only this facility's codes.") var facility: String?
 
         func run() async throws {
-            let environment = try Environment.load()
-            let url = try environment.databaseURL()
-            try await reportingFailure {
-                try await withDatabase(url, logger: environment.logger) { database in
-                    print(CSVWriter.exportLine(["facility", "local_code", "national_code", "name", "spec", "manufacturer", "lines", "amount",
-                                                "last_purchased", "suggestions"]), terminator: "")
-                    for item in try await ProcurementStore(database: database).unmappedItems(facility: facility) {
-                        let suggestions = item.suggestions.map { "\($0.nationalCode) \($0.genericName) \($0.spec ?? "") \($0.manufacturer ?? "") (\($0.score))" }
-                        print(CSVWriter.exportLine([item.facility, item.localCode, item.suggestions.first?.nationalCode ?? "", item.name,
-                                                    item.spec ?? "", item.manufacturer ?? "", "\(item.lines)", "\(item.amount)", item.lastPurchased,
-                                                    suggestions.joined(separator: "; ")]), terminator: "")
-                    }
+            try await withCommandDatabase { database, environment in
+                print(CSVWriter.exportLine(["facility", "local_code", "national_code", "name", "spec", "manufacturer", "lines", "amount",
+                                            "last_purchased", "suggestions"]), terminator: "")
+                for item in try await ProcurementStore(database: database).unmappedItems(facility: facility) {
+                    let suggestions = item.suggestions.map { "\($0.nationalCode) \($0.genericName) \($0.spec ?? "") \($0.manufacturer ?? "") (\($0.score))" }
+                    print(CSVWriter.exportLine([item.facility, item.localCode, item.suggestions.first?.nationalCode ?? "", item.name,
+                                                item.spec ?? "", item.manufacturer ?? "", "\(item.lines)", "\(item.amount)", item.lastPurchased,
+                                                suggestions.joined(separator: "; ")]), terminator: "")
                 }
             }
         }
@@ -177,18 +157,14 @@ struct CatalogCommand: AsyncParsableCommand {
         @Argument(help: "The suggested item's national code.") var nationalCode: String
 
         func run() async throws {
-            let environment = try Environment.load()
-            let url = try environment.databaseURL()
-            try await reportingFailure {
-                try await withDatabase(url, logger: environment.logger) { database in
-                    do {
-                        try await ProcurementStore(database: database).rejectSuggestion(facility: facility, localCode: localCode,
-                                                                                        nationalCode: nationalCode, actor: environment.actor)
-                    } catch let refused as ProcurementStore.Refused {
-                        throw RegistryError(refused.description)
-                    }
-                    print("\(facility) \(localCode): \(nationalCode) will not be suggested again")
+            try await withCommandDatabase { database, environment in
+                do {
+                    try await ProcurementStore(database: database).rejectSuggestion(facility: facility, localCode: localCode,
+                                                                                    nationalCode: nationalCode, actor: environment.actor)
+                } catch let refused as ProcurementStore.Refused {
+                    throw RegistryError(refused.description)
                 }
+                print("\(facility) \(localCode): \(nationalCode) will not be suggested again")
             }
         }
     }
@@ -199,19 +175,15 @@ struct CatalogCommand: AsyncParsableCommand {
         @Option(help: "Only this facility's lines.") var facility: String?
 
         func run() async throws {
-            let environment = try Environment.load()
-            let url = try environment.databaseURL()
-            try await reportingFailure {
-                try await withDatabase(url, logger: environment.logger) { database in
-                    print(CSVWriter.exportLine(["facility", "item_code", "national_code", "item_name", "spec", "purchase_unit", "pack_size",
-                                                "base_unit", "check", "spec_count", "catalogue_pack", "lines"]), terminator: "")
-                    for issue in try await ProcurementStore(database: database).packIssues(facility: facility) {
-                        print(CSVWriter.exportLine([
-                            issue.facility, issue.itemCode, issue.nationalCode, issue.itemName, issue.spec, issue.purchaseUnit,
-                            "\(issue.packSize)", issue.baseUnit, issue.check, issue.specCount.map { "\($0)" } ?? "",
-                            "\(issue.cataloguePackSize)\(issue.catalogueBaseUnit)/\(issue.cataloguePackUnit)", "\(issue.lines)",
-                        ]), terminator: "")
-                    }
+            try await withCommandDatabase { database, environment in
+                print(CSVWriter.exportLine(["facility", "item_code", "national_code", "item_name", "spec", "purchase_unit", "pack_size",
+                                            "base_unit", "check", "spec_count", "catalogue_pack", "lines"]), terminator: "")
+                for issue in try await ProcurementStore(database: database).packIssues(facility: facility) {
+                    print(CSVWriter.exportLine([
+                        issue.facility, issue.itemCode, issue.nationalCode, issue.itemName, issue.spec, issue.purchaseUnit,
+                        "\(issue.packSize)", issue.baseUnit, issue.check, issue.specCount.map { "\($0)" } ?? "",
+                        "\(issue.cataloguePackSize)\(issue.catalogueBaseUnit)/\(issue.cataloguePackUnit)", "\(issue.lines)",
+                    ]), terminator: "")
                 }
             }
         }
@@ -229,24 +201,20 @@ struct CatalogCommand: AsyncParsableCommand {
         @Option(help: "The lines' pack size.") var packSize: String
 
         func run() async throws {
-            let environment = try Environment.load()
-            let url = try environment.databaseURL()
-            try await reportingFailure {
+            try await withCommandDatabase { database, environment in
                 guard let verdict = ProcurementStore.PackDecision.Verdict(rawValue: decision) else {
                     throw RegistryError("decision must be confirmed or rejected")
                 }
                 guard let size = PlainDecimal.parse(packSize), size > 0 else { throw RegistryError("pack size must be a number above 0") }
-                try await withDatabase(url, logger: environment.logger) { database in
-                    let lines: Int
-                    do {
-                        lines = try await ProcurementStore(database: database).decidePack(
-                            .init(facility: facility, itemCode: itemCode, spec: spec, purchaseUnit: purchaseUnit, packSize: size, decision: verdict),
-                            actor: environment.actor)
-                    } catch let refused as ProcurementStore.Refused {
-                        throw RegistryError(refused.description)
-                    }
-                    print("\(verdict.rawValue): \(lines) purchase line(s); the facility's purchase rollup is recomputed")
+                let lines: Int
+                do {
+                    lines = try await ProcurementStore(database: database).decidePack(
+                        .init(facility: facility, itemCode: itemCode, spec: spec, purchaseUnit: purchaseUnit, packSize: size, decision: verdict),
+                        actor: environment.actor)
+                } catch let refused as ProcurementStore.Refused {
+                    throw RegistryError(refused.description)
                 }
+                print("\(verdict.rawValue): \(lines) purchase line(s); the facility's purchase rollup is recomputed")
             }
         }
     }
@@ -256,22 +224,18 @@ struct CatalogCommand: AsyncParsableCommand {
         @Option(help: "Only this alliance's.") var alliance: String?
 
         func run() async throws {
-            let environment = try Environment.load()
-            let url = try environment.databaseURL()
-            try await reportingFailure {
-                try await withDatabase(url, logger: environment.logger) { database in
-                    let agreements = try await ProcurementStore(database: database).agreements(alliance: alliance)
-                    print(CSVWriter.exportLine(["kind", "id", "alliance", "member", "national_code", "generic_name", "price_or_units", "from", "to"]),
-                          terminator: "")
-                    for price in agreements.agreedPrices {
-                        print(CSVWriter.exportLine(["agreed-price", "\(price.id)", price.alliance, "", price.nationalCode, price.genericName,
-                                                    "\(price.price)", price.validFrom, price.validTo ?? ""]), terminator: "")
-                    }
-                    for commitment in agreements.commitments {
-                        print(CSVWriter.exportLine(["commitment", "\(commitment.id)", commitment.alliance, commitment.member, commitment.nationalCode,
-                                                    commitment.genericName, "\(commitment.committedBaseUnits)", commitment.cycleStart,
-                                                    commitment.cycleEnd]), terminator: "")
-                    }
+            try await withCommandDatabase { database, environment in
+                let agreements = try await ProcurementStore(database: database).agreements(alliance: alliance)
+                print(CSVWriter.exportLine(["kind", "id", "alliance", "member", "national_code", "generic_name", "price_or_units", "from", "to"]),
+                      terminator: "")
+                for price in agreements.agreedPrices {
+                    print(CSVWriter.exportLine(["agreed-price", "\(price.id)", price.alliance, "", price.nationalCode, price.genericName,
+                                                "\(price.price)", price.validFrom, price.validTo ?? ""]), terminator: "")
+                }
+                for commitment in agreements.commitments {
+                    print(CSVWriter.exportLine(["commitment", "\(commitment.id)", commitment.alliance, commitment.member, commitment.nationalCode,
+                                                commitment.genericName, "\(commitment.committedBaseUnits)", commitment.cycleStart,
+                                                commitment.cycleEnd]), terminator: "")
                 }
             }
         }

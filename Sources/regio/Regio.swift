@@ -21,7 +21,7 @@ struct Regio: AsyncParsableCommand {
 }
 
 /// What every command starts with: the configuration (failing with one clear line) and logging.
-struct Environment {
+struct Environment: Sendable {
     var configuration: RegioConfiguration
     var logger: Logger
 
@@ -51,6 +51,16 @@ struct Environment {
     /// The acting user, for the audit log.
     var actor: String {
         "cli:" + (ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? "unknown")
+    }
+}
+
+/// What an administrative command does: loads the environment, opens its database, runs `body`,
+/// and turns a failure into one line on standard error and exit status 1.
+func withCommandDatabase(_ body: @escaping @Sendable (Database, Environment) async throws -> Void) async throws {
+    let environment = try Environment.load()
+    let url = try environment.databaseURL()
+    try await reportingFailure {
+        try await withDatabase(url, logger: environment.logger) { try await body($0, environment) }
     }
 }
 

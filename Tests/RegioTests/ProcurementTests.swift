@@ -381,14 +381,7 @@ struct ProcurementTests {
     func agreementsOverHTTP() async throws {
         try await IngestScenario.run { s in
             let database = s.database
-            for role in ["regio_query", "regio_query_writer"] {
-                try await database.query(PostgresQuery(unsafeSQL: """
-                    DO $$ BEGIN CREATE ROLE \(role) LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$
-                    """))
-            }
-            try await database.query("GRANT USAGE ON SCHEMA registry, reports, audit, ingest, emr, referral, procurement TO regio_query")
-            try await database.query("GRANT SELECT ON ALL TABLES IN SCHEMA registry, reports, audit, ingest, emr, referral, procurement TO regio_query")
-            try await database.query("SELECT registry.grant_service_roles()")
+            let (read, write) = try await Fixtures.deployedQueryRoles(database)
             _ = try await ProcurementStore(database: database).importItems(try CatalogItemImport.parse(Self.catalogue).get(), actor: "test")
             _ = try await s.upload(["purchases.csv": Self.purchasesHeader
                                         + Self.line("M1", "YP-0042", price: "14.00", quantity: 10, date: "2026-10-05", system: "LOCAL")],
@@ -401,11 +394,6 @@ struct ProcurementTests {
             let steward = try await credentials.issue(role: .steward, scope: nil, label: "王", expiresAt: nil, actor: "test").token
             try await RegistryStore(database: database).upsertAlliance(code: "NS-ALLIANCE", name: "南山社区联盟", actor: "test")
             let price = ByteBuffer(string: #"{"national_code": "\#(Self.itemA)", "price": "0.45", "valid_from": "2026-11-01", "valid_to": null}"#)
-            let (read, write) = { () -> (DatabaseURL, DatabaseURL) in
-                var (read, write) = (database.url, database.url)
-                (read.username, write.username) = ("regio_query", "regio_query_writer")
-                return (read, write)
-            }()
             try await withDatabase(read, name: "reader", poolSize: 2, logger: TestDatabase.logger) { reader in
                 try await withDatabase(write, name: "writer", poolSize: 2, logger: TestDatabase.logger) { writer in
                     try await Fixtures.queryApp(reader, writes: writer).test(.router) { client in

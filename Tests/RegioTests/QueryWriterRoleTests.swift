@@ -15,28 +15,9 @@ struct QueryWriterRoleTests {
     func thresholdsWithDeployedRoles() async throws {
         try await TestDatabase.with { database in
             try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "test")
-            // The roles as deploy/postgresql/init-roles.sh makes them (shared by the cluster's test
-            // databases, so made once), the reading grants its default privileges give, and the
-            // writer's from the migrations.
-            for role in ["regio_query", "regio_query_writer"] {
-                try await database.query(PostgresQuery(unsafeSQL: """
-                    DO $$ BEGIN CREATE ROLE \(role) LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$
-                    """))
-            }
-            try await database.query("""
-                GRANT USAGE ON SCHEMA registry, reports, audit, ingest, emr, referral, procurement TO regio_query
-                """)
-            try await database.query("""
-                GRANT SELECT ON ALL TABLES IN SCHEMA registry, reports, audit, ingest, emr, referral, procurement TO regio_query
-                """)
-            try await database.query("SELECT registry.grant_service_roles()")
+            let (readURL, writeURL) = try await Fixtures.deployedQueryRoles(database)
             let bureau = try await CredentialStore(database: database).issue(role: .bureau, scope: nil, label: "科长", expiresAt: nil, actor: "test").token
 
-            let (readURL, writeURL) = { () -> (DatabaseURL, DatabaseURL) in
-                var (read, write) = (database.url, database.url)
-                (read.username, write.username) = ("regio_query", "regio_query_writer")
-                return (read, write)
-            }()
             try await withDatabase(readURL, name: "reader", poolSize: 2, logger: TestDatabase.logger) { reader in
                 try await withDatabase(writeURL, name: "writer", poolSize: 2, logger: TestDatabase.logger) { writer in
                     let body = ByteBuffer(string: #"{"threshold": 45}"#)

@@ -54,16 +54,7 @@ public struct IngestBenchmark {
     /// minutes: several rounds, each with its own ratios, show how much a single figure can be trusted.
     public func run(databaseURL: DatabaseURL?, rounds: Int = 1) async throws -> [Figures] {
         try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
-        var embedded: EmbeddedPostgres?
-        let url: DatabaseURL
-        if let databaseURL {
-            url = databaseURL
-        } else {
-            let postgres = try EmbeddedPostgres(directory: workDirectory.appendingPathComponent("postgres"), logger: logger)
-            try postgres.start()
-            embedded = postgres
-            url = postgres.url
-        }
+        let (url, embedded) = try EmbeddedPostgres.unless(databaseURL, directory: workDirectory.appendingPathComponent("postgres"), logger: logger)
         defer { embedded?.stop() }
 
         print("generating one night of \(encounters) encounters for \(Self.facility)…")

@@ -36,16 +36,7 @@ public struct ReportBenchmark: Sendable {
 
     public func run(databaseURL: DatabaseURL?) async throws -> Figures {
         try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
-        var embedded: EmbeddedPostgres?
-        let url: DatabaseURL
-        if let databaseURL {
-            url = databaseURL
-        } else {
-            let postgres = try EmbeddedPostgres(directory: workDirectory.appendingPathComponent("postgres"), logger: logger)
-            try postgres.start()
-            embedded = postgres
-            url = postgres.url
-        }
+        let (url, embedded) = try EmbeddedPostgres.unless(databaseURL, directory: workDirectory.appendingPathComponent("postgres"), logger: logger)
         defer { embedded?.stop() }
         return try await withDatabase(url, logger: logger) { database in
             var figures = Figures()

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import PostgresNIO
 import RegioApp
 import RegioCore
 import RegioDB
@@ -48,6 +49,23 @@ enum Fixtures {
                 committed: committed),
             services: [BatchWorker(database: database, idle: idle, sideTransactions: sideTransactions,
                                    stagedKeys: stagedKeys, committed: committed, logger: TestDatabase.logger)])
+    }
+
+    /// The query service's roles as deploy/postgresql/init-roles.sh makes them (shared by the
+    /// cluster's test databases, so made once), the reading grants its default privileges give,
+    /// and the writer's from the migrations; the URLs that log in as the reader and the writer.
+    static func deployedQueryRoles(_ database: Database) async throws -> (read: DatabaseURL, write: DatabaseURL) {
+        for role in ["regio_query", "regio_query_writer"] {
+            try await database.query(PostgresQuery(unsafeSQL: """
+                DO $$ BEGIN CREATE ROLE \(role) LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$
+                """))
+        }
+        try await database.query("GRANT USAGE ON SCHEMA registry, reports, audit, ingest, emr, referral, procurement TO regio_query")
+        try await database.query("GRANT SELECT ON ALL TABLES IN SCHEMA registry, reports, audit, ingest, emr, referral, procurement TO regio_query")
+        try await database.query("SELECT registry.grant_service_roles()")
+        var (read, write) = (database.url, database.url)
+        (read.username, write.username) = ("regio_query", "regio_query_writer")
+        return (read, write)
     }
 
     static func bearer(_ token: String) -> HTTPFields {
