@@ -471,4 +471,53 @@ struct ProcurementTests {
             }
         }
     }
+
+    @Test("the catalog commands: the shipped catalogue, agreements all or none with every problem by line, the listings")
+    func commandLine() async throws {
+        try await TestDatabase.with { database in
+            try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "test")
+            let url = database.url
+            let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../deploy/demo/procurement-items.csv")
+            var result = try RegioProcess.run(["catalog", "import", "items", shipped.path], database: url)
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.contains("\(SampleProcurement.catalogue.count) added, 0 updated, 0 unchanged"))
+
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("agreed-\(UUID()).csv")
+            try """
+                alliance,national_code,price,valid_from,valid_to
+                \(Self.alliance),\(Self.itemA),0.15,2026-01-01,
+                \(Self.alliance),\(Self.itemA),0.14,2026-06-01,2026-06-15
+                NOPE,\(Self.itemA),abc,2026-01-01,
+
+                """.write(to: file, atomically: true, encoding: .utf8)
+            result = try RegioProcess.run(["catalog", "import", "agreed-prices", file.path], database: url)
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("line 3, column valid_to: must be the last day of a month, got 2026-06-15"), "\(result.stderr)")
+            #expect(result.stderr.contains("line 4, column price: must be a number above 0"))
+            #expect(result.stderr.contains("nothing was imported"))
+            try """
+                alliance,national_code,price,valid_from,valid_to
+                \(Self.alliance),\(Self.itemA),0.15,2026-01-01,
+                \(Self.alliance),\(Self.itemA),0.14,2026-06-01,2026-06-30
+
+                """.write(to: file, atomically: true, encoding: .utf8)
+            result = try RegioProcess.run(["catalog", "import", "agreed-prices", file.path], database: url)
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("line 2, column valid_from: overlaps the agreed price valid from 2026-06-01"), "\(result.stderr)")
+            #expect(try await database.text("SELECT count(*)::text FROM procurement.agreed_prices") == "0")
+            try "alliance,national_code,price,valid_from,valid_to\n\(Self.alliance),\(Self.itemA),0.15,2026-01-01,\n"
+                .write(to: file, atomically: true, encoding: .utf8)
+            result = try RegioProcess.run(["catalog", "import", "agreed-prices", file.path], database: url)
+            #expect(result.status == 0, "\(result.stderr)")
+            result = try RegioProcess.run(["catalog", "agreements", "--alliance", Self.alliance], database: url)
+            #expect(result.stdout.contains("agreed-price,1,\(Self.alliance),,\(Self.itemA),苯磺酸氨氯地平片,0.15,2026-01-01,"), "\(result.stdout)")
+            #expect(try await database.text("SELECT actor FROM audit.events WHERE action = 'procurement.agreed_prices'") == "cli:tester")
+
+            result = try RegioProcess.run(["catalog", "unmapped-items"], database: url)
+            #expect(result.status == 0 && result.stdout.hasPrefix("facility,local_code,national_code,name"))
+            result = try RegioProcess.run(["catalog", "decide-pack", "maybe", Self.first, Self.itemA, "--purchase-unit", "盒", "--pack-size", "1"],
+                                          database: url)
+            #expect(result.status == 1 && result.stderr.contains("decision must be confirmed or rejected"))
+        }
+    }
 }
