@@ -142,10 +142,12 @@ struct CrashDrill {
         scratch.remove()
     }
 
-    /// One night of the facility, without deliberately bad rows, so that every row is loaded.
+    /// One night of the facility, without deliberately bad rows, so that every row is loaded, and
+    /// with the week of purchases before it (a day may have none), so that every kind is there.
     private func writeNight(into work: URL) throws -> URL {
         var options = SampleExtractGenerator.Options(firstNight: CalendarDate(Self.night)!, nights: 1, seed: 11)
         options.badRowShare = 0
+        options.purchaseHistoryDays = 6
         options.scale = 4
         options.only = [Self.facility]
         return try SampleExtractWriter(output: work.appendingPathComponent("extract")).write(facilities: DemoRegion.facilities, options: options)[0]

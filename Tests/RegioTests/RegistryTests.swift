@@ -48,9 +48,12 @@ struct RegistryTests {
         try await TestDatabase.with { database throws in
             let registry = RegistryStore(database: database)
             try await DemoRegion.seed(registry: registry, actor: "test")
-            let alliance = try #require(try await registry.alliances().first)
-            #expect(alliance.code == DemoRegion.allianceCode)
+            let alliances = try await registry.alliances()
+            #expect(alliances.map(\.code).sorted() == [DemoRegion.countyAllianceCode, DemoRegion.allianceCode].sorted())
+            let alliance = try #require(alliances.first { $0.code == DemoRegion.allianceCode })
             #expect(alliance.memberCodes == DemoRegion.allianceMembers.sorted())
+            let county = try #require(alliances.first { $0.code == DemoRegion.countyAllianceCode })
+            #expect(county.memberCodes == DemoRegion.countyAllianceMembers.sorted())
             await #expect(throws: RegistryError("facility NOPE0 is not registered")) {
                 try await registry.addMembers(alliance: DemoRegion.allianceCode, facilities: ["NOPE0"], actor: "test")
             }
@@ -102,7 +105,7 @@ struct RegistryTests {
             for try await action in try await database.query("SELECT action FROM audit.events WHERE actor = 'tester' ORDER BY id").decode(String.self) {
                 actions.append(action)
             }
-            #expect(actions == ["facility.upsert", "alliance.upsert", "alliance.members.add"])
+            #expect(actions == ["facility.upsert", "alliance.upsert", "alliance.members.add", "alliance.upsert", "alliance.members.add"])
             await #expect(throws: PSQLError.self) { try await database.query("DELETE FROM audit.events") }
         }
     }

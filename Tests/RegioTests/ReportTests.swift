@@ -147,6 +147,8 @@ struct ReportTests {
                                facility: "P339901001", date: "2026-10-06")
             try await s.upload(["exams.csv": SharedEMRTests.examsHeader + SharedEMRTests.exam("XR2", "T1", "LAB0001", "LAB", "2026-10-09 09:00:00")],
                                facility: "H339901001", date: "2026-11-05")
+            // Purchases, the catalogue and agreements, for the alliance reports.
+            try await ProcurementTests.seed(s)
             let runner = try ReportRunner(database: s.database, reports: ReportCatalog.all)
             let admin = Identity(tokenID: 0, role: .admin, label: "test")
             for report in ReportCatalog.all {
