@@ -24,7 +24,8 @@ public struct ExamCatalogStore: Sendable {
         public var exams = 0
     }
 
-    /// A problem only the database can see (an unknown facility or regional code), by line.
+    /// Problems only the database can see (an unknown facility or code, an overlap), by line: what
+    /// refuses a catalogue import whole (this one's and ProcurementStore's).
     public struct Refused: Error, CustomStringConvertible {
         public var problems: [CSVImport.Problem]
         public var description: String { problems.map(\.description).joined(separator: "\n") }

@@ -21,11 +21,9 @@ public struct ProcurementStore: Sendable {
         public var unchanged = 0
     }
 
-    /// Problems only the database can see (an unknown alliance, member or item, an overlap), by line.
-    public struct Refused: Error, CustomStringConvertible {
-        public var problems: [CSVImport.Problem]
-        public var description: String { problems.map(\.description).joined(separator: "\n") }
-    }
+    /// Problems only the database can see (an unknown alliance, member or item, an overlap), by
+    /// line: the exam catalogue's kind of refusal.
+    public typealias Refused = ExamCatalogStore.Refused
 
     private var logger: Logger { database.logger }
 

@@ -65,8 +65,6 @@ struct CatalogCommand: AsyncParsableCommand {
                     throw Self.refused(errors.problems, file: file)
                 } catch let refused as ExamCatalogStore.Refused {
                     throw Self.refused(refused.problems, file: file)
-                } catch let refused as ProcurementStore.Refused {
-                    throw Self.refused(refused.problems, file: file)
                 }
             }
         }
