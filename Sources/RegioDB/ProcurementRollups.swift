@@ -73,7 +73,8 @@ public enum ProcurementRollups {
             .decode((Int, String).self) {
             keys.append(key)
         }
-        try await parseSpecs(in: "procurement.purchases", on: connection, logger: logger)
+        // Each batch parses the specs it brings; a rebuild also covers lines stored before there was a parse.
+        if facility == nil { try await parseSpecs(in: "procurement.purchases", on: connection, logger: logger) }
         try await refresh(keys, on: connection, logger: logger)
     }
 }

@@ -226,6 +226,17 @@ BEGIN
 END
 $$;
 
+-- The alliance's agreed price and the listed price of an item in force in a month (their
+-- validity covers it), or NULL.
+CREATE FUNCTION reports.prices_in_force(alliance integer, item text, in_month date)
+RETURNS TABLE (agreed_price numeric, listed_price numeric) LANGUAGE sql STABLE AS $$
+    SELECT (SELECT a.price FROM procurement.agreed_prices a
+            WHERE a.alliance_id = alliance AND a.national_code = item AND a.valid_from <= in_month
+              AND (a.valid_to IS NULL OR a.valid_to >= in_month)),
+           (SELECT l.price FROM procurement.listed_prices l
+            WHERE l.national_code = item AND l.valid_from <= in_month AND (l.valid_to IS NULL OR l.valid_to >= in_month))
+$$;
+
 -- Per alliance, member, month and item: the member's quantity-weighted price per base unit
 -- (Σ amount ÷ Σ base units of its comparable lines) and its price points (price, base units,
 -- lines, supplier), its lines left out (pack in doubt); across the members buying the item that
@@ -271,14 +282,10 @@ BEGIN
     )
     SELECT s.alliance_id, s.alliance_code, s.facility_id, s.month, s.national_code, s.lines, s.base_units, s.amount, s.price,
            s.flagged_lines, s.point_prices, s.point_units, s.point_lines, s.point_suppliers, s.members, s.prices, s.mean, s.sd,
-           ap.price, lp.price, coalesce(ap.price, reports.quantile(s.prices, 0.5)),
-           CASE WHEN ap.price IS NULL THEN 'median' ELSE 'agreed' END
+           f.agreed_price, f.listed_price, coalesce(f.agreed_price, reports.quantile(s.prices, 0.5)),
+           CASE WHEN f.agreed_price IS NULL THEN 'median' ELSE 'agreed' END
     FROM stats s
-    LEFT JOIN procurement.agreed_prices ap
-           ON ap.alliance_id = s.alliance_id AND ap.national_code = s.national_code
-          AND ap.valid_from <= s.month AND (ap.valid_to IS NULL OR ap.valid_to >= s.month)
-    LEFT JOIN procurement.listed_prices lp
-           ON lp.national_code = s.national_code AND lp.valid_from <= s.month AND (lp.valid_to IS NULL OR lp.valid_to >= s.month);
+    CROSS JOIN LATERAL reports.prices_in_force(s.alliance_id, s.national_code, s.month) f;
 END
 $$;
 
@@ -305,13 +312,9 @@ BEGIN
     )
     SELECT m.alliance_id, m.alliance_code, m.month, m.national_code, m.members, m.lines, m.base_units, m.amount, m.median,
            (SELECT reports.weighted_quantile(array_agg(abs(x - m.median)), array_agg(c), 0.5) FROM unnest(m.prices, m.counts) AS u (x, c)),
-           ap.price, lp.price
+           f.agreed_price, f.listed_price
     FROM medians m
-    LEFT JOIN procurement.agreed_prices ap
-           ON ap.alliance_id = m.alliance_id AND ap.national_code = m.national_code
-          AND ap.valid_from <= m.month AND (ap.valid_to IS NULL OR ap.valid_to >= m.month)
-    LEFT JOIN procurement.listed_prices lp
-           ON lp.national_code = m.national_code AND lp.valid_from <= m.month AND (lp.valid_to IS NULL OR lp.valid_to >= m.month);
+    CROSS JOIN LATERAL reports.prices_in_force(m.alliance_id, m.national_code, m.month) f;
 END
 $$;
 
@@ -337,7 +340,6 @@ BEGIN
         GRANT SELECT ON ALL TABLES IN SCHEMA procurement TO regio_query_writer;
         GRANT INSERT, UPDATE, DELETE ON procurement.agreed_prices, procurement.commitments, procurement.listed_prices,
             procurement.item_map, procurement.item_map_rejections, procurement.pack_decisions TO regio_query_writer;
-        GRANT INSERT ON procurement.spec_parses TO regio_query_writer;
         GRANT SELECT, INSERT, DELETE ON reports.purchase_month TO regio_query_writer;
     END IF;
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'regio_lookup') THEN
