@@ -8,18 +8,21 @@ public struct ReportDefinition: Sendable {
     public var titleZh: String
     public var titleEn: String
     public var description: String
+    /// `description` in Chinese.
+    public var descriptionZh: String
     /// Roles that may run it. A facility or alliance caller is held to its own scope: see
     /// `ReportParameter.Kind.facility` and `.alliance`.
     public var roles: Set<Role>
     public var parameters: [ReportParameter]
     public var columns: [ReportColumn]
 
-    public init(id: String, titleZh: String, titleEn: String, description: String, roles: Set<Role>,
-                parameters: [ReportParameter], columns: [ReportColumn]) {
+    public init(id: String, titleZh: String, titleEn: String, description: String, descriptionZh: String = "",
+                roles: Set<Role>, parameters: [ReportParameter], columns: [ReportColumn]) {
         self.id = id
         self.titleZh = titleZh
         self.titleEn = titleEn
         self.description = description
+        self.descriptionZh = descriptionZh
         self.roles = roles
         self.parameters = parameters
         self.columns = columns
@@ -57,13 +60,26 @@ public struct ReportParameter: Sendable {
     public var name: String
     public var kind: Kind
     public var required: Bool
+    /// A short form label for the filter, in Chinese (区域, 起始月份 …).
+    public var labelZh: String
+    /// The same label in English (Region, From month …).
+    public var labelEn: String
     public var description: String
+    /// `description` in Chinese.
+    public var descriptionZh: String
 
-    public init(_ name: String, _ kind: Kind, required: Bool = false, _ description: String) {
+    /// `ReportParameter("region", .region, zh: "区域", en: "Region", "Province, city or county code.", zh: "省、市或区县代码。")`.
+    /// The labels and the Chinese description default to empty; the catalog's entries give both
+    /// languages.
+    public init(_ name: String, _ kind: Kind, required: Bool = false, zh labelZh: String = "", en labelEn: String = "",
+                _ description: String, zh descriptionZh: String = "") {
         self.name = name
         self.kind = kind
         self.required = required
+        self.labelZh = labelZh
+        self.labelEn = labelEn
         self.description = description
+        self.descriptionZh = descriptionZh
     }
 
     /// Checks one value of this parameter; returns the text bound to the query, or why it is wrong.
@@ -109,10 +125,15 @@ public struct ReportColumn: Sendable {
 
     public var name: String
     public var type: ValueType
-    /// Unit of the values: "facilities", "beds", "visits", "yuan", "%", "days" …; nil for labels.
+    /// Unit of the values, in English: "facilities", "beds", "visits", "yuan", "%", "days" …; nil for
+    /// labels. Every unit used has its Chinese in `unitsZh`.
     public var unit: String?
     public var titleZh: String
+    /// A short English title, e.g. "Outpatient + emergency visits".
+    public var titleEn: String
     public var definition: String
+    /// `definition` in Chinese.
+    public var definitionZh: String
     /// Counts persons (or their visits, stays, referrals): shown as "<N" when below the regional
     /// small-cell threshold in outputs for publication.
     public var personCount: Bool
@@ -122,17 +143,55 @@ public struct ReportColumn: Sendable {
     /// members appear by rank only.
     public var namesMember: Bool
 
-    public init(_ name: String, _ type: ValueType, unit: String? = nil, zh titleZh: String, personCount: Bool = false,
-                builtOn: [String] = [], namesMember: Bool = false, _ definition: String) {
+    /// `ReportColumn("discharges", .integer, unit: "discharges", zh: "出院人次", en: "Discharges", personCount: true,
+    /// "Inpatient encounters ending in the month.", zh: "当月结束的住院就诊。")`: the titles before the
+    /// flags, the definitions last, each in English then Chinese.
+    public init(_ name: String, _ type: ValueType, unit: String? = nil, zh titleZh: String, en titleEn: String,
+                personCount: Bool = false, builtOn: [String] = [], namesMember: Bool = false,
+                _ definition: String, zh definitionZh: String) {
         self.name = name
         self.type = type
         self.unit = unit
         self.titleZh = titleZh
+        self.titleEn = titleEn
         self.definition = definition
+        self.definitionZh = definitionZh
         self.personCount = personCount
         self.builtOn = builtOn
         self.namesMember = namesMember
     }
+
+    /// The unit in Chinese, from `unitsZh`; the English unit should the table lack it.
+    public var unitZh: String? {
+        unit.map { Self.unitsZh[$0] ?? $0 }
+    }
+
+    /// Every unit of the catalog (`unit`) in Chinese.
+    public static let unitsZh: [String: String] = [
+        "%": "%",
+        "base units": "最小计价单位",
+        "batches": "批",
+        "bed-days": "床日",
+        "beds": "张",
+        "checks": "项",
+        "days": "天",
+        "discharges": "人次",
+        "exams": "项次",
+        "extracts": "份",
+        "facilities": "家",
+        "lines": "笔",
+        "members": "家",
+        "persons": "人",
+        "ratio": "比值",
+        "records": "条",
+        "referrals": "人次",
+        "reviews": "条",
+        "rows": "行",
+        "times": "次",
+        "visits": "人次",
+        "yuan": "元",
+        "z": "z",
+    ]
 }
 
 /// Small-cell suppression for outputs marked for publication (and every alliance export): a person

@@ -103,16 +103,24 @@ struct CatalogResponse: ResponseEncodable {
     var reports: [CatalogEntry]
 }
 
+/// A report as the catalog lists it, in Chinese and English: `description` / `description_zh`,
+/// per parameter `label_zh`, `label_en`, `description`, `description_zh`, per column `title_zh`,
+/// `title_en`, `definition`, `definition_zh`, `unit` and `unit_zh`.
 struct CatalogEntry: Encodable {
     struct Title: Encodable { var zh: String; var en: String }
-    struct Parameter: Encodable { var name: String; var kind: String; var required: Bool; var description: String }
+    struct Parameter: Encodable {
+        var name: String; var kind: String; var required: Bool; var label_zh: String; var label_en: String
+        var description: String; var description_zh: String
+    }
     struct Column: Encodable {
-        var name: String; var type: String; var unit: String?; var title_zh: String; var definition: String
+        var name: String; var type: String; var unit: String?; var unit_zh: String?; var title_zh: String; var title_en: String
+        var definition: String; var definition_zh: String
         var person_count: Bool; var built_on: [String]; var names_member: Bool
     }
     var id: String
     var title: Title
     var description: String
+    var description_zh: String
     var roles: [String]
     var parameters: [Parameter]
     var columns: [Column]
@@ -122,12 +130,15 @@ struct CatalogEntry: Encodable {
         id = report.id
         title = Title(zh: report.titleZh, en: report.titleEn)
         description = report.description
+        description_zh = report.descriptionZh
         roles = report.roles.map(\.rawValue).sorted()
         parameters = report.parameters.map {
-            Parameter(name: $0.name, kind: $0.kind.rawValue, required: $0.required, description: $0.description)
+            Parameter(name: $0.name, kind: $0.kind.rawValue, required: $0.required, label_zh: $0.labelZh, label_en: $0.labelEn,
+                      description: $0.description, description_zh: $0.descriptionZh)
         }
         columns = report.columns.map {
-            Column(name: $0.name, type: $0.type.rawValue, unit: $0.unit, title_zh: $0.titleZh, definition: $0.definition,
+            Column(name: $0.name, type: $0.type.rawValue, unit: $0.unit, unit_zh: $0.unitZh, title_zh: $0.titleZh,
+                   title_en: $0.titleEn, definition: $0.definition, definition_zh: $0.definitionZh,
                    person_count: $0.personCount, built_on: $0.builtOn, names_member: $0.namesMember)
         }
     }
