@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
     ],
     targets: [
         // Pure domain logic: tiers, manifests, row validation, ID checks, pseudonymisation. No I/O.
@@ -85,7 +86,10 @@ let package = Package(
         ),
         .target(
             name: "RegioQuery",
-            dependencies: ["RegioCore", "RegioDB", "RegioHTTP"],
+            dependencies: [
+                "RegioCore", "RegioDB", "RegioHTTP",
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Composition: service groups, the embedded PostgreSQL, the demo region, the upload client.
@@ -103,7 +107,7 @@ let package = Package(
         .executableTarget(
             name: "regio",
             dependencies: [
-                "RegioApp", "RegioCore", "RegioDB", "RegioPipeline",
+                "RegioApp", "RegioCore", "RegioDB", "RegioPipeline", "RegioQuery",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -8,8 +8,10 @@ import ServiceLifecycle
 /// PostgreSQL under the state directory (`.regio/`); then it migrates, seeds the sample region,
 /// issues one token per role, starts both services and prints how to reach them.
 public enum Demo {
+    /// - Parameter readyFile: written (JSON: the query service's address and the demo users) once
+    ///   both services listen and the sample week is loaded; the browser tests wait for it.
     public static func run(configuration: RegioConfiguration, stateDirectory: URL, loadExtracts: Bool = true,
-                           logger: Logger) async throws {
+                           readyFile: URL? = nil, logger: Logger) async throws {
         var configuration = configuration
         try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
         var embedded: EmbeddedPostgres?
@@ -25,7 +27,7 @@ public enum Demo {
             configuration.secretFile = try demoSecret(in: stateDirectory).path
         }
 
-        let (tokens, uploadTokens) = try await withDatabase(configuration.databaseURL!, logger: logger) { database in
+        let (tokens, uploadTokens, users) = try await withDatabase(configuration.databaseURL!, logger: logger) { database in
             try await MigrationRunner(migrations: try Migration.bundled()).upgrade(database)
             try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "demo")
             try await DemoRegion.seedExamCatalog(ExamCatalogStore(database: database), actor: "demo")
@@ -41,7 +43,8 @@ public enum Demo {
                         expiresAt: Date().addingTimeInterval(24 * 3600), actor: "demo").token
                 }
             }
-            return (try await DemoRegion.issueTokens(credentials: credentials, actor: "demo"), uploadTokens)
+            return (try await DemoRegion.issueTokens(credentials: credentials, actor: "demo"), uploadTokens,
+                    try await DemoRegion.seedUsers(accounts: AccountStore(database: database), actor: "demo"))
         }
 
         var loader: DemoLoader?
@@ -49,7 +52,8 @@ public enum Demo {
             let folders = try sampleWeek(in: stateDirectory)
             loader = DemoLoader(folders: folders, tokens: uploadTokens, database: configuration.databaseURL!, logger: logger)
         }
-        let banner = Banner(tokens: tokens, database: configuration.databaseURL!, embedded: embedded != nil, loader: loader)
+        let banner = Banner(tokens: tokens, users: users, database: configuration.databaseURL!, embedded: embedded != nil, loader: loader,
+                            readyFile: readyFile)
         let server = try RegioServer(selection: .all, configuration: configuration, logger: logger) { name, host, port in
             await banner.listening(name, host: host, port: port)
         }
@@ -92,16 +96,34 @@ public enum Demo {
     /// Prints where everything is once both services listen.
     actor Banner {
         let tokens: [(Role, String?, String)]
+        let users: [DemoUser]
         let database: DatabaseURL
         let embedded: Bool
         let loader: DemoLoader?
+        let readyFile: URL?
         var ports: [String: (String, Int)] = [:]
 
-        init(tokens: [(Role, String?, String)], database: DatabaseURL, embedded: Bool, loader: DemoLoader?) {
+        init(tokens: [(Role, String?, String)], users: [DemoUser], database: DatabaseURL, embedded: Bool, loader: DemoLoader?,
+             readyFile: URL?) {
             self.tokens = tokens
+            self.users = users
             self.database = database
             self.embedded = embedded
             self.loader = loader
+            self.readyFile = readyFile
+        }
+
+        /// The ready file: where the dashboard is and who may sign in.
+        struct Ready: Encodable {
+            var base_url: String
+            var users: [DemoUser]
+        }
+
+        nonisolated func writeReady(queryURL: String) {
+            guard let readyFile else { return }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try? encoder.encode(Ready(base_url: queryURL, users: users)).write(to: readyFile, options: .atomic)
         }
 
         func listening(_ name: String, host: String, port: Int) {
@@ -115,6 +137,15 @@ public enum Demo {
                 "  ingestion service  http://\(ingest.0):\(ingest.1)   (/health, /ready, /metrics, /v1/…)",
                 "  query service      \(queryURL)   (/v1/reports)",
                 "  database           \(database)\(embedded ? "   (embedded, in .regio/postgres)" : "")",
+                "",
+                "Dashboard: \(queryURL)/sign-in — one user per role (passwords are new at every start):",
+            ]
+            for user in users {
+                let padded = user.role.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)
+                lines.append("  \(padded) \(user.username.padding(toLength: 16, withPad: " ", startingAt: 0)) \(user.password)"
+                             + (user.scope.map { "   (\($0))" } ?? ""))
+            }
+            lines += [
                 "",
                 "Tokens (valid 7 days; `regio token list` shows them, `regio token revoke ID` ends one):",
             ]
@@ -150,7 +181,12 @@ public enum Demo {
             if let loader {
                 let ingestURL = "http://\(ingest.0):\(ingest.1)"
                 let lookup = tokens.first { $0.0 == .facility }.map { (facility: $0.1 ?? "", token: $0.2, query: queryURL) }
-                Task { await loader.run(ingest: ingestURL, lookup: lookup) }
+                Task {
+                    await loader.run(ingest: ingestURL, lookup: lookup)
+                    writeReady(queryURL: queryURL)
+                }
+            } else {
+                writeReady(queryURL: queryURL)
             }
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import RegioCore
 import RegioDB
+import RegioQuery
 
 /// The sample region `regio demo` loads: one (fictional) city of three counties with 2 tertiary,
 /// 6 secondary and 24 primary facilities, and two procurement alliances.
@@ -142,4 +143,39 @@ public enum DemoRegion {
         }
         return tokens
     }
+
+    /// One dashboard account per role, each with a fresh password: added, or reset when the demo's
+    /// cluster already has it. The facility user is the first facility's, the alliance user the
+    /// demo alliance's.
+    public static func seedUsers(accounts: AccountStore, actor: String) async throws -> [DemoUser] {
+        var users: [DemoUser] = []
+        let existing = Set(try await accounts.list().map(\.username))
+        for role in Role.allCases {
+            let scope: String? = switch role.scopeKind {
+            case .facility: facilities[0].code
+            case .alliance: allianceCode
+            case nil: nil
+            }
+            let username = "demo-\(role.rawValue)"
+            let password = Passwords.generate()
+            let hash = try await Passwords.hash(password)
+            if existing.contains(username) {
+                try await accounts.setDisabled(username: username, false, actor: actor)
+                try await accounts.resetPassword(username: username, passwordHash: hash, actor: actor)
+            } else {
+                _ = try await accounts.add(username: username, displayName: "Demo \(role.rawValue)", role: role, scope: scope,
+                                           passwordHash: hash, actor: actor)
+            }
+            users.append(DemoUser(role: role, scope: scope, username: username, password: password))
+        }
+        return users
+    }
+}
+
+/// A demo account and its password, as `regio demo` prints them (and writes them to its ready file).
+public struct DemoUser: Sendable, Codable {
+    public var role: Role
+    public var scope: String?
+    public var username: String
+    public var password: String
 }

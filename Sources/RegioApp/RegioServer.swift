@@ -70,11 +70,14 @@ public struct RegioServer {
             // The cross-facility lookups read and audit on the primary, as a role of their own.
             let lookups = Database(url: configuration.queryLookupDatabaseURL ?? primary, poolSize: 2, name: "query-lookups",
                                    logger: logger.with(label: "db.query-lookups"))
+            // Sign-in and sessions: every page request reads its session here, so it is not the smallest pool.
+            let accounts = Database(url: configuration.queryAccountsDatabaseURL ?? primary, poolSize: 4, name: "query-accounts",
+                                    logger: logger.with(label: "db.query-accounts"))
             let pseudonymizer = configuration.secretFile == nil ? nil : Pseudonymizer(secret: try configuration.loadSecret())
-            let router = try QueryService.buildRouter(database: database, writes: writes, lookups: lookups, pseudonymizer: pseudonymizer,
-                                                      migrations: migrations, metrics: RegioMetrics.registry)
+            let router = try QueryService.buildRouter(database: database, writes: writes, lookups: lookups, accounts: accounts,
+                                                      pseudonymizer: pseudonymizer, migrations: migrations, metrics: RegioMetrics.registry)
             services.append(Self.application(name: "query", router: router, listener: configuration.queryListener,
-                                             idleTimeout: idleTimeout, databases: [database, writes, lookups], background: [], logger: logger,
+                                             idleTimeout: idleTimeout, databases: [database, writes, lookups, accounts], background: [], logger: logger,
                                              onListening: onListening))
         }
     }

@@ -13,6 +13,9 @@ public struct RegioConfiguration: Sendable, Equatable {
     /// Where the query service's cross-facility lookups read and audit (the primary, as a role
     /// that may read `emr` and write lookup audit rows only); defaults to `databaseURL`.
     public var queryLookupDatabaseURL: DatabaseURL?
+    /// Where the query service keeps people's accounts and sessions (the primary, as a role that
+    /// may write only those and audit rows); defaults to `databaseURL`.
+    public var queryAccountsDatabaseURL: DatabaseURL?
     public var ingestListener: Listener
     public var queryListener: Listener
     /// File holding the region secret that keys national-ID pseudonyms.
@@ -136,6 +139,7 @@ public struct RegioConfiguration: Sendable, Equatable {
         self.queryDatabaseURL = url("REGIO_QUERY_DATABASE_URL") ?? databaseURL
         self.queryWriteDatabaseURL = url("REGIO_QUERY_WRITE_DATABASE_URL") ?? databaseURL
         self.queryLookupDatabaseURL = url("REGIO_QUERY_LOOKUP_DATABASE_URL") ?? databaseURL
+        self.queryAccountsDatabaseURL = url("REGIO_QUERY_ACCOUNTS_DATABASE_URL") ?? databaseURL
         self.ingestListener = Listener(host: string("REGIO_INGEST_HOST") ?? "127.0.0.1",
                                        port: int("REGIO_INGEST_PORT", default: 8081, range: 0...65535))
         self.queryListener = Listener(host: string("REGIO_QUERY_HOST") ?? "127.0.0.1",
@@ -165,6 +169,9 @@ public struct RegioConfiguration: Sendable, Equatable {
         }
         if environment["REGIO_QUERY_LOOKUP_DATABASE_URL"] != nil, databaseURL == nil, queryLookupDatabaseURL != nil {
             problems.append("REGIO_QUERY_LOOKUP_DATABASE_URL is set but REGIO_DATABASE_URL is not")
+        }
+        if environment["REGIO_QUERY_ACCOUNTS_DATABASE_URL"] != nil, databaseURL == nil, queryAccountsDatabaseURL != nil {
+            problems.append("REGIO_QUERY_ACCOUNTS_DATABASE_URL is set but REGIO_DATABASE_URL is not")
         }
         if !problems.isEmpty { throw ConfigurationError(problems: problems) }
     }

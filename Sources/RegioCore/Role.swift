@@ -24,7 +24,7 @@ public enum Role: String, Sendable, Codable, CaseIterable {
     public enum ScopeKind: String, Sendable { case facility, alliance }
 }
 
-/// An authenticated caller, as resolved from a bearer token.
+/// An authenticated caller, as resolved from a bearer token or a person's dashboard session.
 public struct Identity: Sendable, Equatable {
     public var tokenID: Int64
     public var role: Role
@@ -35,9 +35,12 @@ public struct Identity: Sendable, Equatable {
     public var label: String
     /// An alliance token that may also change its alliance's agreed prices and commitments.
     public var managesAgreements: Bool
+    /// Set for a person signed in to the dashboard (`tokenID` is then 0): their user id.
+    public var userID: Int64?
 
     public init(tokenID: Int64, role: Role, facilityCode: String? = nil, allianceCode: String? = nil, label: String,
-                managesAgreements: Bool = false) {
+                managesAgreements: Bool = false, userID: Int64? = nil) {
+        self.userID = userID
         self.tokenID = tokenID
         self.role = role
         self.facilityCode = facilityCode

@@ -12,22 +12,32 @@ public enum QueryService {
     ///     primary, as `regio_query_writer`).
     ///   - lookups: where the cross-facility lookup reads and audits (the primary, as
     ///     `regio_lookup`); `writes` when nil.
+    ///   - accounts: where people's accounts and sessions are read and written (the primary, as
+    ///     `regio_web`); `writes` when nil.
     ///   - pseudonymizer: the region secret's, for lookups by resident ID number; without it
     ///     those are unavailable.
     public static func buildRouter(
-        database: Database, writes: Database, lookups: Database? = nil, pseudonymizer: Pseudonymizer? = nil,
+        database: Database, writes: Database, lookups: Database? = nil, accounts: Database? = nil, pseudonymizer: Pseudonymizer? = nil,
         migrations: MigrationRunner, metrics: PrometheusCollectorRegistry,
         catalog: [ReportDefinition] = ReportCatalog.all
     ) throws -> Router<RegioRequestContext> {
+        let credentials = CredentialStore(database: database)
         let skeleton = ServiceRouter(
             operations: OperationsController(database: database, migrations: migrations, metrics: metrics),
-            credentials: CredentialStore(database: database))
-        ReportsController(catalog: catalog, runner: try ReportRunner(database: database, reports: catalog))
-            .addRoutes(to: skeleton.api)
-        ThresholdsController(store: ThresholdStore(database: writes)).addRoutes(to: skeleton.api)
-        LookupController(database: lookups ?? writes, pseudonymizer: pseudonymizer).addRoutes(to: skeleton.api)
-        StewardController(database: database, writes: writes).addRoutes(to: skeleton.api)
-        ProcurementController(database: database, writes: writes).addRoutes(to: skeleton.api)
+            credentials: credentials)
+        let runner = try ReportRunner(database: database, reports: catalog)
+        let thresholds = ThresholdsController(store: ThresholdStore(database: writes))
+        let lookup = LookupController(database: lookups ?? writes, pseudonymizer: pseudonymizer)
+        let steward = StewardController(database: database, writes: writes)
+        let procurement = ProcurementController(database: database, writes: writes)
+        ReportsController(catalog: catalog, runner: runner).addRoutes(to: skeleton.api)
+        thresholds.addRoutes(to: skeleton.api)
+        lookup.addRoutes(to: skeleton.api)
+        steward.addRoutes(to: skeleton.api)
+        procurement.addRoutes(to: skeleton.api)
+        Dashboard(catalog: catalog, runner: runner, database: database, accounts: AccountStore(database: accounts ?? writes),
+                  credentials: credentials, thresholds: thresholds, lookup: lookup, steward: steward, procurement: procurement)
+            .addRoutes(to: skeleton.router)
         return skeleton.router
     }
 }

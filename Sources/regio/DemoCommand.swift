@@ -13,12 +13,16 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(help: "Do not generate and upload the sample week of extracts.")
     var skipExtracts = false
 
+    @Option(help: "Write this JSON file (the dashboard's address and the demo users) once the demo is up and loaded.")
+    var readyFile: String?
+
     func run() async throws {
         let environment = try Environment.load()
         try await reportingFailure {
             try await Demo.run(configuration: environment.configuration,
                                stateDirectory: URL(fileURLWithPath: stateDirectory, isDirectory: true),
                                loadExtracts: !skipExtracts,
+                               readyFile: readyFile.map { URL(fileURLWithPath: $0) },
                                logger: environment.logger)
         }
     }

@@ -29,9 +29,11 @@ enum Fixtures {
     /// `writes`: where the query service writes (`database` when nil); `lookups`: where its
     /// cross-facility lookups read and audit (`writes` when nil). Resident ID numbers are hashed
     /// with the ingestion service's test secret.
-    static func queryApp(_ database: Database, writes: Database? = nil, lookups: Database? = nil) throws -> some ApplicationProtocol {
+    /// `accounts`: where people's accounts and sessions live (`writes` when nil).
+    static func queryApp(_ database: Database, writes: Database? = nil, lookups: Database? = nil,
+                         accounts: Database? = nil) throws -> some ApplicationProtocol {
         Application(router: try QueryService.buildRouter(
-            database: database, writes: writes ?? database, lookups: lookups, pseudonymizer: pseudonymizer,
+            database: database, writes: writes ?? database, lookups: lookups, accounts: accounts, pseudonymizer: pseudonymizer,
             migrations: MigrationRunner(migrations: try Migration.bundled()), metrics: RegioMetrics.registry))
     }
 
@@ -66,6 +68,18 @@ enum Fixtures {
         var (read, write) = (database.url, database.url)
         (read.username, write.username) = ("regio_query", "regio_query_writer")
         return (read, write)
+    }
+
+    /// The accounts role as deploy/postgresql/init-roles.sh makes it, with the migrations' grants;
+    /// the URL that logs in as it.
+    static func deployedAccountsRole(_ database: Database) async throws -> DatabaseURL {
+        try await database.query("""
+            DO $$ BEGIN CREATE ROLE regio_web LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$
+            """)
+        try await database.query("SELECT registry.grant_service_roles()")
+        var url = database.url
+        url.username = "regio_web"
+        return url
     }
 
     static func bearer(_ token: String) -> HTTPFields {
