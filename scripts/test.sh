@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The test command (`make test`): installs PostgreSQL when missing, starts a throwaway cluster on a
-# free loopback port, runs the whole Swift test suite against it, and removes the cluster after.
+# The test command (`make test`): installs PostgreSQL (and the browser tests' Chromium) when
+# missing, starts a throwaway cluster on a free loopback port, runs the whole Swift test suite
+# against it, and removes the cluster after.
 # The suites that time the service under load ($timed) run alone, after the others: beside them
 # the machine's cores are shared, and their timings would measure the neighbours.
+# Then the dashboard in a real browser (scripts/browser-test.sh) against the same cluster.
 # Extra arguments go to one `swift test` instead (e.g. `scripts/test.sh --filter Migrations`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,4 +50,5 @@ timed=HostileLoadTests
 status=0
 swift test --skip "$timed" || status=$?
 swift test --filter "$timed" || status=$?
+scripts/browser-test.sh || status=$?
 exit $status

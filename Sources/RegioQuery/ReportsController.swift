@@ -33,6 +33,19 @@ public struct ReportsController: Sendable {
         _ = try context.caller(in: report.roles)
         let query = request.uri.queryParameters.map { (String($0.key), String($0.value)) }
         let format = try OutputFormat(request: request)
+        let run = try await Self.run(report, query: query, caller: caller, publication: try Self.isPublication(request), runner: runner)
+        context.logger.info("report run", metadata: ["report": "\(report.id)", "rows": "\(run.result.rows.count)"])
+        let parameters = Dictionary(uniqueKeysWithValues: zip(report.parameters.map(\.name), run.binds))
+        return try format.render(report: report, parameters: parameters, result: run.result,
+                                 disclosure: run.threshold.map(Disclosure.init(threshold:)))
+    }
+
+    /// One run of a report as the caller may see it — the API's and the dashboard's one way in:
+    /// the caller's scope applied to the filters (403 outside it, 400 for a bad value); for
+    /// publication, alliance members by rank only; small cells suppressed for publication and for
+    /// every alliance caller (`threshold` is then the threshold used).
+    static func run(_ report: ReportDefinition, query: [(String, String)], caller: Identity, publication: Bool,
+                    runner: ReportRunner) async throws -> (binds: [String?], result: ReportResult, threshold: Int?) {
         let binds: [String?]
         switch report.binds(for: query, caller: caller) {
         case .success(let values): binds = values
@@ -40,19 +53,14 @@ public struct ReportsController: Sendable {
         case .failure(let error): throw Problem.badRequest(error.description, type: "bad-parameter")
         }
         var result = try await runner.run(report, binds: binds)
-        // Outputs marked for publication show alliance members by rank only; small cells are
-        // suppressed there and in every alliance export.
-        var disclosure: Disclosure?
-        let publication = try Self.isPublication(request)
+        var threshold: Int?
         if publication { result.rows = DisclosureControl.hideMembers(in: result.rows, columns: result.columns) }
         if publication || caller.role == .alliance {
-            let threshold = try await runner.smallCellThreshold()
-            result.rows = DisclosureControl.apply(to: result.rows, columns: result.columns, threshold: threshold)
-            disclosure = Disclosure(threshold: threshold)
+            let value = try await runner.smallCellThreshold()
+            result.rows = DisclosureControl.apply(to: result.rows, columns: result.columns, threshold: value)
+            threshold = value
         }
-        context.logger.info("report run", metadata: ["report": "\(report.id)", "rows": "\(result.rows.count)"])
-        let parameters = Dictionary(uniqueKeysWithValues: zip(report.parameters.map(\.name), binds))
-        return try format.render(report: report, parameters: parameters, result: result, disclosure: disclosure)
+        return (binds, result, threshold)
     }
 
     static func isPublication(_ request: Request) throws -> Bool {

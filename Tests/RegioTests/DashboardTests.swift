@@ -123,6 +123,27 @@ struct DashboardTests {
         }
     }
 
+    @Test("text from the database or the request is shown as text: a display name or a filter value cannot inject markup")
+    func escaping() async throws {
+        #expect(HTML("<p>\("<script>alert('x') & \"y\"</script>")</p>").text
+                == "<p>&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;</p>")
+        try await TestDatabase.with { database in
+            try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "test")
+            _ = try await AccountStore(database: database).add(
+                username: "mallory", displayName: "<img src=x onerror=alert(1)>", role: .bureau, scope: nil,
+                passwordHash: try await Passwords.hash(Self.password, cost: 4), actor: "test")
+            try await Fixtures.queryApp(database).test(.router) { client in
+                let browser = Browser(client)
+                _ = try await browser.signIn("mallory", Self.password)
+                let home = try await browser.get("/")
+                #expect(home.text.contains("&lt;img src=x onerror=alert(1)&gt;") && !home.text.contains("<img src=x"))
+                let report = try await browser.get("/reports/registry-summary?region=%22%3E%3Cscript%3E")
+                #expect(report.status == .badRequest)
+                #expect(!report.text.contains("\"><script>"))
+            }
+        }
+    }
+
     @Test("five failures in a row lock the account, even against the right password; a reset lifts it; unknown users are audited too")
     func lockout() async throws {
         try await TestDatabase.with { database in

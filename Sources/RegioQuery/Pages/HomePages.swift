@@ -79,11 +79,14 @@ struct HomePages: Sendable {
                           tone: alerts.result.rows.isEmpty ? "ok" : "bad"))
         let uploads = try await run("upload-history", [], page)
         if let night = uploads.result.rows.compactMap({ text($0, "business_date", uploads.result) }).max() {
+            // A facility may have sent the night more than once: it counts once, as loaded if any batch was.
             let rows = uploads.result.rows.filter { text($0, "business_date", uploads.result) == night }
-            let loaded = rows.filter { text($0, "status", uploads.result) == "loaded" }.count
-            let rate = rows.isEmpty ? 0 : Double(loaded) / Double(rows.count) * 100
+            let facilities = Set(rows.compactMap { text($0, "facility_code", uploads.result) })
+            let loaded = Set(rows.filter { text($0, "status", uploads.result) == "loaded" }.compactMap { text($0, "facility_code", uploads.result) })
+            let rate = facilities.isEmpty ? 0 : Double(loaded.count) / Double(facilities.count) * 100
             cards.append(Card(title: page.t("昨夜上报率", "Last night's reporting rate"), figure: "\(Layout.number(rate)) %",
-                              note: page.t("\(night)：\(loaded) / \(rows.count) 家机构已入库", "\(night): \(loaded) of \(rows.count) facilities loaded"),
+                              note: page.t("\(night)：\(loaded.count) / \(facilities.count) 家机构已入库",
+                                           "\(night): \(loaded.count) of \(facilities.count) facilities loaded"),
                               link: "/uploads", tone: rate >= 95 ? "ok" : "bad"))
         }
         var extra: HTML = .empty

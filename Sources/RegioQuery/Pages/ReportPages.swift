@@ -37,7 +37,7 @@ struct ReportPages: Sendable {
         let page = try PageContext.require(request, context, roles: report.roles)
         let given = Self.filters(of: request, for: report)
         let run = try await execute(report, filters: given, caller: page.identity)
-        if request.uri.queryParameters.get("format") == "csv" { return csv(report, run) }
+        if request.uri.queryParameters.get("format") == "csv" { return try csv(report, run) }
 
         let csvLink = "/reports/\(report.id)?" + HTML.query(given + [("format", "csv")])
         let chart = ReportChart.svg(report: report, result: run.result, language: page.language.chart, idPrefix: "chart-\(report.id)",
@@ -67,24 +67,13 @@ struct ReportPages: Sendable {
         var truncated: Bool
     }
 
-    /// The report as the caller may see it: their scope, small cells suppressed for alliances.
+    /// The report as the caller may see it (`ReportsController.run`), cut at `rowLimit`.
     func execute(_ report: ReportDefinition, filters: [(String, String)], caller: Identity) async throws -> Run {
-        let binds: [String?]
-        switch report.binds(for: filters, caller: caller) {
-        case .success(let values): binds = values
-        case .failure(.outOfScope(let message)): throw Problem.forbidden(message)
-        case .failure(let error): throw Problem.badRequest(error.description, type: "bad-parameter")
-        }
-        var result = try await runner.run(report, binds: binds)
-        var disclosure: Int?
-        if caller.role == .alliance {
-            let threshold = try await runner.smallCellThreshold()
-            result.rows = DisclosureControl.apply(to: result.rows, columns: result.columns, threshold: threshold)
-            disclosure = threshold
-        }
+        var (_, result, threshold) = try await ReportsController.run(report, query: filters, caller: caller, publication: false,
+                                                                     runner: runner)
         let truncated = result.rows.count > Self.rowLimit
         if truncated { result.rows = Array(result.rows.prefix(Self.rowLimit)) }
-        return Run(result: result, disclosure: disclosure, truncated: truncated)
+        return Run(result: result, disclosure: threshold, truncated: truncated)
     }
 
     /// The request's filters that name a parameter of the report and are not empty (a form sends
@@ -97,13 +86,12 @@ struct ReportPages: Sendable {
         }
     }
 
-    func csv(_ report: ReportDefinition, _ run: Run) -> Response {
-        var text = CSVWriter.exportLine(run.result.columns.map(\.name))
-        for row in run.result.rows { text += CSVWriter.exportLine(row.map(\.csvText)) }
-        var headers: HTTPFields = [.contentType: "text/csv; charset=utf-8", .cacheControl: "no-store",
-                                   .contentDisposition: "attachment; filename=\"\(report.id).csv\""]
-        if let threshold = run.disclosure { headers[.init("X-Regio-Suppressed-Below")!] = String(threshold) }
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    /// The page's rows as the API's CSV.
+    func csv(_ report: ReportDefinition, _ run: Run) throws -> Response {
+        var response = try OutputFormat.csv.render(report: report, parameters: [:], result: run.result,
+                                                   disclosure: run.disclosure.map(Disclosure.init(threshold:)))
+        response.headers[.cacheControl] = "no-store"
+        return response
     }
 
     func filterForm(_ report: ReportDefinition, given: [(String, String)], options: FilterOptions, page: PageContext) -> HTML {
