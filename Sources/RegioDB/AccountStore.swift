@@ -58,17 +58,8 @@ public struct AccountStore: Sendable {
         default: break
         }
         return try await database.withTransaction { connection in
-            var (facilityID, allianceID): (Int?, Int?) = (nil, nil)
-            if let scope, let kind = role.scopeKind {
-                let rows = switch kind {
-                case .facility: try await connection.query("SELECT id FROM registry.facilities WHERE code = \(scope)", logger: database.logger)
-                case .alliance: try await connection.query("SELECT id FROM registry.alliances WHERE code = \(scope)", logger: database.logger)
-                }
-                var found: Int?
-                for try await id in rows.decode(Int.self) { found = id }
-                guard let found else { throw RegistryError("\(kind.rawValue) \(scope) is not registered") }
-                if kind == .facility { facilityID = found } else { allianceID = found }
-            }
+            let (facilityID, allianceID) = try await CredentialStore.scopeIDs(role: role, scope: scope, on: connection,
+                                                                              logger: database.logger)
             let existing = try await connection.query("SELECT 1 FROM accounts.users WHERE username = \(username)", logger: database.logger)
             for try await _ in existing { throw RegistryError("user \(username) already exists") }
             let rows = try await connection.query("""

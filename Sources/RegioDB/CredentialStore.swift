@@ -35,18 +35,7 @@ public struct CredentialStore: Sendable {
         let token = AccessToken.generate()
         let hash = AccessToken.hash(token)
         let id = try await database.withTransaction { connection -> Int64 in
-            var facilityID: Int?
-            var allianceID: Int?
-            if let scope, let kind = role.scopeKind {
-                let rows = switch kind {
-                case .facility: try await connection.query("SELECT id FROM registry.facilities WHERE code = \(scope)", logger: database.logger)
-                case .alliance: try await connection.query("SELECT id FROM registry.alliances WHERE code = \(scope)", logger: database.logger)
-                }
-                var found: Int?
-                for try await id in rows.decode(Int.self) { found = id }
-                guard let found else { throw RegistryError("\(kind.rawValue) \(scope) is not registered") }
-                if kind == .facility { facilityID = found } else { allianceID = found }
-            }
+            let (facilityID, allianceID) = try await Self.scopeIDs(role: role, scope: scope, on: connection, logger: database.logger)
             let rows = try await connection.query("""
                 INSERT INTO registry.credentials (token_hash, role, facility_id, alliance_id, label, expires_at, manages_agreements)
                 VALUES (\(hash), \(role.rawValue), \(facilityID), \(allianceID), \(label), \(expiresAt), \(managesAgreements))
@@ -113,5 +102,17 @@ public struct CredentialStore: Sendable {
                                    allianceCode: row.3, label: row.4, managesAgreements: row.7))
         }
         return .unknown
+    }
+
+    /// The registry ids of the facility or alliance a credential or account of `role` acts for.
+    static func scopeIDs(role: Role, scope: String?, on connection: PostgresConnection,
+                         logger: Logger) async throws -> (facility: Int?, alliance: Int?) {
+        guard let scope, let kind = role.scopeKind else { return (nil, nil) }
+        let rows = switch kind {
+        case .facility: try await connection.query("SELECT id FROM registry.facilities WHERE code = \(scope)", logger: logger)
+        case .alliance: try await connection.query("SELECT id FROM registry.alliances WHERE code = \(scope)", logger: logger)
+        }
+        for try await id in rows.decode(Int.self) { return kind == .facility ? (id, nil) : (nil, id) }
+        throw RegistryError("\(kind.rawValue) \(scope) is not registered")
     }
 }

@@ -126,7 +126,7 @@ struct DashboardTests {
     @Test("text from the database or the request is shown as text: a display name or a filter value cannot inject markup")
     func escaping() async throws {
         #expect(HTML("<p>\("<script>alert('x') & \"y\"</script>")</p>").text
-                == "<p>&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;</p>")
+                == "<p>&lt;script&gt;alert(&apos;x&apos;) &amp; &quot;y&quot;&lt;/script&gt;</p>")
         try await TestDatabase.with { database in
             try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "test")
             _ = try await AccountStore(database: database).add(

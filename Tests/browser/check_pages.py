@@ -279,8 +279,12 @@ class UserRun:
 
     def fill_sign_in(self, password: str) -> bool:
         d = self.driver
+        # Leave the current document first: after a failed sign-in the browser is already on
+        # /sign-in, and elements looked up before the new document replaces it go stale.
+        d.get("about:blank")
         d.get(self.url("/sign-in"))
         wait_ready(d)
+        WebDriverWait(d, 10).until(lambda drv: drv.find_elements(By.CSS_SELECTOR, "input[name=username]"))
         status = body_status(d)
         if status != "200":
             self.fail("/sign-in", f"sign-in page has data-status={status!r}, expected '200'")

@@ -25,21 +25,8 @@ public struct HTML: Sendable, ExpressibleByStringInterpolation, CustomStringConv
         public mutating func appendInterpolation(_ values: [HTML]) { for value in values { text += value.text } }
     }
 
-    public static func escape(_ value: String) -> String {
-        var escaped = ""
-        escaped.reserveCapacity(value.utf8.count)
-        for character in value.unicodeScalars {
-            switch character {
-            case "&": escaped += "&amp;"
-            case "<": escaped += "&lt;"
-            case ">": escaped += "&gt;"
-            case "\"": escaped += "&quot;"
-            case "'": escaped += "&#39;"
-            default: escaped.unicodeScalars.append(character)
-            }
-        }
-        return escaped
-    }
+    /// The charts' escaping: `& < > " '` as entities, characters XML cannot carry dropped.
+    public static func escape(_ value: String) -> String { XML.escape(value) }
 
     /// `key=value&…` with both sides percent-encoded, for links that carry a report's filters.
     public static func query(_ items: [(String, String)]) -> String {
