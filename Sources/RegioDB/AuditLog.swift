@@ -15,3 +15,38 @@ public enum AuditLog {
             """, logger: logger)
     }
 }
+
+extension AuditLog {
+    /// What `audit.verify` finds in one audit table, with the table's size and newest hash.
+    public struct Verification: Sendable, Equatable {
+        public var table: String
+        public var rows: Int
+        /// The newest row's hash: kept elsewhere, it shows later whether newest rows were removed.
+        public var head: String?
+        public var problems: [(id: Int64, problem: String)]
+
+        public static func == (a: Self, b: Self) -> Bool {
+            a.table == b.table && a.rows == b.rows && a.head == b.head
+                && a.problems.map(\.id) == b.problems.map(\.id) && a.problems.map(\.problem) == b.problems.map(\.problem)
+        }
+    }
+
+    /// Recomputes the hash chain of `audit.events` and `audit.lookups`.
+    public static func verify(_ database: Database) async throws -> [Verification] {
+        var results: [Verification] = []
+        for table in ["events", "lookups"] {
+            var verification = Verification(table: "audit.\(table)", rows: 0, head: nil, problems: [])
+            for try await (count, head) in try await database.query(PostgresQuery(unsafeSQL: """
+                SELECT count(*)::int, (SELECT hash FROM audit.\(table) ORDER BY id DESC LIMIT 1) FROM audit.\(table)
+                """)).decode((Int, String?).self) {
+                (verification.rows, verification.head) = (count, head)
+            }
+            for try await problem in try await database.query("SELECT row_id, problem FROM audit.verify(\(table))")
+                .decode((Int64, String).self) {
+                verification.problems.append(problem)
+            }
+            results.append(verification)
+        }
+        return results
+    }
+}

@@ -14,7 +14,7 @@ struct Regio: AsyncParsableCommand {
         subcommands: [
             DemoCommand.self, MigrateCommand.self, ServeCommand.self,
             UploadCommand.self, ExtractCommand.self, BenchCommand.self,
-            RegionCommand.self, FacilityCommand.self, AllianceCommand.self, TokenCommand.self, UserCommand.self,
+            RegionCommand.self, FacilityCommand.self, AllianceCommand.self, TokenCommand.self, UserCommand.self, AuditCommand.self,
             ThresholdCommand.self, RollupCommand.self, BatchCommand.self, PatientIndexCommand.self, CatalogCommand.self,
         ]
     )
