@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 import Metrics
+import NIOCore
+import NIOPosix
 import NIOSSL
 import PostgresNIO
 import RegioCore
@@ -52,14 +54,34 @@ public struct Database: Sendable {
     }
 
     /// Runs `body` on one connection of the pool, counted in `regio_db_connections_in_use`.
+    /// While PostgreSQL cannot be reached, throws `DatabaseUnavailable` within seconds rather than
+    /// waiting for a connection (see `DatabaseWatchdog`).
     public func withConnection<Result: Sendable>(
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        try await client.withConnection { connection in
-            inUse.record(leases.change(by: 1))
-            defer { inUse.record(leases.change(by: -1)) }
-            return try await body(connection)
+        // The lease is held by a task of its own, so that the watchdog can give up on it; `body`
+        // runs here, on the connection the lease hands over, until it lets the lease go.
+        let (handed, handOver) = AsyncStream<PostgresConnection>.makeStream()
+        let (released, release) = AsyncStream<Void>.makeStream()
+        let lease = Task { [client] in
+            defer { handOver.finish() }
+            try await client.withConnection { connection in
+                handOver.yield(connection)
+                for await _ in released {}
+            }
         }
+        defer { release.finish() }
+        let watchdog = DatabaseWatchdog(url: url, cancelling: lease)
+        var connections = handed.makeAsyncIterator()
+        let connection = await withTaskCancellationHandler { await connections.next() } onCancel: { lease.cancel() }
+        watchdog.stop()
+        guard let connection else {
+            do { try await lease.value } catch { throw watchdog.fired ? DatabaseUnavailable() : error }
+            throw watchdog.fired ? DatabaseUnavailable() : CancellationError()
+        }
+        inUse.record(leases.change(by: 1))
+        defer { inUse.record(leases.change(by: -1)) }
+        return try await body(connection)
     }
 
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
@@ -80,9 +102,18 @@ public struct Database: Sendable {
         }
     }
 
+    /// Runs one statement on a connection of the pool; its rows stream as they are read. Like
+    /// `withConnection`, throws `DatabaseUnavailable` within seconds while PostgreSQL is gone.
     @discardableResult
     public func query(_ query: PostgresQuery) async throws -> PostgresRowSequence {
-        try await client.query(query, logger: logger)
+        let running = Task { [client, logger] in try await client.query(query, logger: logger) }
+        let watchdog = DatabaseWatchdog(url: url, cancelling: running)
+        defer { watchdog.stop() }
+        do {
+            return try await withTaskCancellationHandler { try await running.value } onCancel: { running.cancel() }
+        } catch {
+            throw watchdog.fired ? DatabaseUnavailable() : error
+        }
     }
 
     /// Connections leased by `withConnection` and `withTransaction` now.
@@ -123,6 +154,22 @@ extension Database {
         if let message = error.serverInfo?[.message] { return "database error: \(message)" }
         return "database error: \(error.code)"
     }
+
+    /// What a log line may say about a failure. A database error's debug description carries the
+    /// statement with its bind values and the server's detail, which quotes the row (names, ID
+    /// numbers): only the error code, SQLSTATE and the server's message are kept. A decoding
+    /// error keeps its column, not the value.
+    public static func logDescription(of error: any Error) -> String {
+        switch error {
+        case let error as PSQLError:
+            let state = error.serverInfo?[.sqlState].map { " \($0)" } ?? ""
+            return "PSQLError \(error.code)\(state): \(error.serverInfo?[.message] ?? "no server message")"
+        case let error as PostgresDecodingError:
+            return "PostgresDecodingError \(error.code) in column \(error.columnName) (\(error.postgresType))"
+        default:
+            return String(describing: error)
+        }
+    }
 }
 
 extension PostgresConnection {
@@ -131,5 +178,56 @@ extension PostgresConnection {
     public func changedRows(_ query: PostgresQuery, logger: Logger) async throws -> Int {
         let result: EventLoopFuture<PostgresQueryResult> = self.query(query, logger: logger)
         return try await result.get().metadata.rows ?? 0
+    }
+}
+
+/// PostgreSQL cannot be reached: the request should be retried later (HTTP 503 with Retry-After).
+public struct DatabaseUnavailable: Error, CustomStringConvertible {
+    public init() {}
+    public var description: String { "the database cannot be reached" }
+}
+
+/// Gives up on a wait for the database once PostgreSQL is gone. A pool waits for a connection
+/// for as long as it takes, which is right while the pool is busy and wrong while the server is
+/// down: every few seconds of waiting, the watchdog opens a TCP connection to the server, and when
+/// that is refused it cancels the waiting task (and `fired` says why it ended).
+final class DatabaseWatchdog: Sendable {
+    /// How long a wait goes on before the watchdog looks.
+    static let patience: Duration = .seconds(2)
+    private let state = Mutex<(fired: Bool, task: Task<Void, Never>?)>((false, nil))
+
+    init<Success: Sendable>(url: DatabaseURL, cancelling task: Task<Success, any Error>) {
+        // The task holds the watchdog until it ends: at `stop()`, or when it fires.
+        let watch = Task { [self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: Self.patience)
+                if Task.isCancelled { return }
+                if await !Self.reachable(url) {
+                    state.withLock { $0.fired = true }
+                    task.cancel()
+                    return
+                }
+            }
+        }
+        state.withLock { $0.task = watch }
+    }
+
+    var fired: Bool { state.withLock { $0.fired } }
+
+    func stop() {
+        state.withLock { $0.task }?.cancel()
+    }
+
+    /// Whether the server accepts a TCP connection within a second.
+    static func reachable(_ url: DatabaseURL) async -> Bool {
+        do {
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.seconds(1))
+                .connect(host: url.host, port: url.port).get()
+            try? await channel.close()
+            return true
+        } catch {
+            return false
+        }
     }
 }

@@ -30,7 +30,7 @@ public struct OperationsController: Sendable {
                 }
                 return EditedResponse(status: .ok, response: Status(status: "ready"))
             } catch {
-                context.logger.warning("readiness check failed", metadata: ["error": "\(error)"])
+                context.logger.warning("readiness check failed", metadata: ["error": "\(Database.logDescription(of: error))"])
                 return EditedResponse(status: .serviceUnavailable, response: Status(status: "unavailable", detail: "database unreachable"))
             }
         }

@@ -1,6 +1,8 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import PostgresNIO
+import RegioDB
 
 /// An error answered as an RFC 9457 problem document (`application/problem+json`):
 /// `{"type", "title", "status", "detail"}` plus optional extra members.
@@ -9,12 +11,36 @@ public struct Problem: HTTPResponseError, Sendable {
     public var type: String
     public var detail: String
     public var extra: [String: String]
+    /// Sent as `Retry-After` (seconds): when to try again.
+    public var retryAfter: Int?
 
-    public init(status: HTTPResponse.Status, type: String, detail: String, extra: [String: String] = [:]) {
+    public init(status: HTTPResponse.Status, type: String, detail: String, extra: [String: String] = [:], retryAfter: Int? = nil) {
         self.status = status
         self.type = type
         self.detail = detail
         self.extra = extra
+        self.retryAfter = retryAfter
+    }
+
+    /// The database is gone for the moment (stopped, restarting, unreachable): try again soon.
+    public static func databaseUnavailable(requestID: String) -> Problem {
+        Problem(status: .serviceUnavailable, type: "database-unavailable",
+                detail: "the database cannot be reached at the moment; nothing was changed by this request unless it said so — try again (request id \(requestID))",
+                retryAfter: 5)
+    }
+
+    /// Whether an error means the database could not be reached or went away mid-request, rather
+    /// than refused what was asked: no connection, a connection lost, the server shutting down.
+    public static func isDatabaseUnavailable(_ error: any Error) -> Bool {
+        if error is DatabaseUnavailable { return true }
+        guard let error = error as? PSQLError else { return false }
+        switch error.code {
+        case .connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed: return true
+        default: break
+        }
+        // Class 08 (connection exception), 57P01–57P03 (the server shutting down, crashed, starting).
+        guard let state = error.serverInfo?[.sqlState] else { return false }
+        return state.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(state)
     }
 
     public static func badRequest(_ detail: String, type: String = "bad-request") -> Problem {
@@ -42,6 +68,7 @@ public struct Problem: HTTPResponseError, Sendable {
         var headers = HTTPFields()
         headers[.contentType] = "application/problem+json"
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"regio\"" }
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: json)))
     }
 }
@@ -60,8 +87,11 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             throw Problem(status: error.status, type: "http-\(error.status.code)", detail: error.body ?? error.status.reasonPhrase)
         } catch let error as any HTTPResponseError {
             throw error
+        } catch where Problem.isDatabaseUnavailable(error) {
+            context.logger.warning("database unavailable", metadata: ["error": "\(Database.logDescription(of: error))"])
+            throw Problem.databaseUnavailable(requestID: context.id)
         } catch {
-            context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])
+            context.logger.error("request failed", metadata: ["error": "\(Database.logDescription(of: error))"])
             throw Problem(status: .internalServerError, type: "internal",
                           detail: "the server failed to answer; quote request id \(context.id) when reporting it")
         }

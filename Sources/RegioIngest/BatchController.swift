@@ -206,14 +206,14 @@ public struct BatchController: Sendable {
 
     // MARK: Helpers
 
-    /// The batch id in the path, once the caller is allowed to see it: 404 for no such batch, 403
-    /// for another facility's.
+    /// The batch id in the path, once the caller is allowed to see it: 404 for no such batch, and
+    /// the same 404 for another facility's, so that a facility cannot learn which batch ids exist.
     func authorisedBatch(_ context: RegioRequestContext, roles: Set<Role> = readers) async throws -> Int64 {
         let caller = try context.caller(in: roles)
         guard let id = Int64(try context.parameters.require("id")) else { throw Problem.notFound("no such batch") }
-        guard let facility = try await store.facility(ofBatch: id) else { throw Problem.notFound("no batch \(id)") }
-        if caller.role == .facility, facility != caller.facilityCode {
-            throw Problem.forbidden("batch \(id) belongs to another facility")
+        let facility = try await store.facility(ofBatch: id)
+        guard let facility, caller.role != .facility || facility == caller.facilityCode else {
+            throw Problem.notFound("no batch \(id)")
         }
         return id
     }

@@ -429,17 +429,24 @@ struct IngestionTests {
         }
     }
 
-    @Test("a facility's token cannot touch another facility's batch")
+    @Test("a facility's token cannot touch another facility's batch, nor learn that it exists")
     func crossFacility() async throws {
         try await IngestScenario.run { s in
             let batch = try await s.upload(["patients.csv": Extracts.patients], facility: "H339902001")
             let other = try await s.token("H339901001")
-            for (uri, method) in [("/v1/batches/\(batch.id)", HTTPRequest.Method.get), ("/v1/batches/\(batch.id)/errors", .get),
-                                  ("/v1/batches/\(batch.id)/commit", .post), ("/v1/batches/\(batch.id)/files/patients.csv", .put),
-                                  ("/v1/batches/\(batch.id)/files/patients.csv/rejected", .get)] {
-                try await s.client.execute(uri: uri, method: method, headers: Fixtures.bearer(other), body: ByteBuffer(string: "x")) {
-                    #expect($0.status == .forbidden, "\(method) \(uri)")
+            let missing = batch.id + 1000
+            for (path, method) in [("", HTTPRequest.Method.get), ("/errors", .get), ("/commit", .post), ("/files/patients.csv", .put),
+                                   ("/files/patients.csv/rejected", .get)] {
+                // Another facility's batch is answered exactly as a batch that does not exist.
+                var answers: [String] = []
+                for id in [batch.id, missing] {
+                    try await s.client.execute(uri: "/v1/batches/\(id)\(path)", method: method, headers: Fixtures.bearer(other),
+                                               body: ByteBuffer(string: "x")) { response in
+                        #expect(response.status == .notFound, "\(method) \(id)\(path)")
+                        answers.append(response.text.replacingOccurrences(of: "\(id)", with: "ID"))
+                    }
                 }
+                #expect(answers.count == 2 && answers[0] == answers[1], "\(answers)")
             }
             try await s.client.execute(uri: "/v1/batches?facility=H339902001", method: .get, headers: Fixtures.bearer(other)) {
                 #expect($0.status == .forbidden)

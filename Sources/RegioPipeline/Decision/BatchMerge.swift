@@ -193,7 +193,7 @@ struct BatchMerge: Sendable {
             } catch {
                 database.logger.error("settling a side transaction failed", metadata: [
                     "batch": "\(batch.id)", "transaction": "\(side.preparedName)", "commit": "\(commit)",
-                    "attempt": "\(attempt)", "error": "\(String(reflecting: error))",
+                    "attempt": "\(attempt)", "error": "\(Database.logDescription(of: error))",
                 ])
                 try? await Task.sleep(for: .seconds(1))
             }

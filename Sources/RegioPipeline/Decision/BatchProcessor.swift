@@ -97,7 +97,7 @@ public struct BatchProcessor: Sendable {
             // Should the database still be away, the lease went with it: BatchRecovery requeues.
             _ = try? await BatchRecovery.requeue(batchID, attempt: attempt, database: database)
         } catch {
-            logger.error("batch failed", metadata: metadata.merging(["error": "\(String(reflecting: error))"]) { $1 })
+            logger.error("batch failed", metadata: metadata.merging(["error": "\(Database.logDescription(of: error))"]) { $1 })
             let reason = (error as? PSQLError)?.serverInfo?[.message] ?? "\(error)"
             do {
                 try await outcome.finish(batchID, attempt: attempt, status: .failed, reason: "the platform could not load this batch: \(reason)")

@@ -187,8 +187,16 @@ struct PageErrorMiddleware: RouterMiddleware {
             return Layout.errorPage(status: problem.status, message: problem.detail, page: page, language: language)
         } catch let error as HTTPError {
             return Layout.errorPage(status: error.status, message: error.body ?? "\(error.status.reasonPhrase)", page: page, language: language)
+        } catch where Problem.isDatabaseUnavailable(error) {
+            context.logger.warning("database unavailable", metadata: ["error": "\(Database.logDescription(of: error))"])
+            var response = Layout.errorPage(status: .serviceUnavailable,
+                                            message: language == .en ? "The database cannot be reached at the moment; try again in a few seconds."
+                                                                     : "暂时无法连接数据库，请稍后重试。",
+                                            page: page, language: language)
+            response.headers[.retryAfter] = "5"
+            return response
         } catch {
-            context.logger.error("page failed", metadata: ["error": "\(Database.message(for: error))"])
+            context.logger.error("page failed", metadata: ["error": "\(Database.logDescription(of: error))"])
             return Layout.errorPage(status: .internalServerError,
                                     message: (language == .en ? "The page could not be built; quote request id " : "页面生成失败，请报告请求号 ") + "\(context.id)",
                                     page: page, language: language)

@@ -1,0 +1,51 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import PostgresNIO
+import RegioApp
+import RegioCore
+import RegioDB
+import Testing
+
+/// PostgreSQL stopped the hard way (`pg_ctl stop -m immediate`) under the query service, then
+/// started again: clients are told to come back (503 with Retry-After) within seconds, never left
+/// hanging, and the service answers again by itself.
+@Suite("PostgreSQL restart under the query service")
+struct DatabaseRestartTests {
+    @Test("report reads during an immediate stop get 503 with Retry-After within seconds; after the restart the service answers again")
+    func reportsAcrossARestart() async throws {
+        let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("regio-restart-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let postgres = try EmbeddedPostgres(directory: directory, logger: TestDatabase.logger)
+        try postgres.start()
+        defer { postgres.stop() }
+        try await withDatabase(postgres.url, name: "query", poolSize: 4, logger: TestDatabase.logger) { database in
+            try await MigrationRunner(migrations: try Migration.bundled()).upgrade(database)
+            let tokens = try await Fixtures.seedDemo(database)
+            let bureau = Fixtures.bearer(try #require(tokens[.bureau]))
+            try await Fixtures.queryApp(database).test(.live) { client in
+                try await client.execute(uri: "/v1/reports/registry-summary", method: .get, headers: bureau) { #expect($0.status == .ok) }
+
+                try postgres.crash()
+                for _ in 1...3 {
+                    let started = ContinuousClock.now
+                    let response = try await client.execute(uri: "/v1/reports/registry-summary", method: .get, headers: bureau)
+                    let waited = ContinuousClock.now - started
+                    #expect(response.status == .serviceUnavailable, "\(response.status) \(response.text)")
+                    #expect(response.headers[.retryAfter].flatMap(Int.init) ?? 0 > 0)
+                    #expect(!response.text.contains("SELECT") && !response.text.contains("PSQLError"))
+                    #expect(waited < .seconds(15), "answered after \(waited)")
+                }
+                let ready = try await client.execute(uri: "/ready", method: .get)
+                #expect(ready.status == .serviceUnavailable)
+
+                try postgres.start()
+                let back = try await eventually(within: .seconds(30)) {
+                    try await client.execute(uri: "/v1/reports/registry-summary", method: .get, headers: bureau).status == .ok
+                }
+                #expect(back, "the service answers again once PostgreSQL is back, without a restart")
+            }
+        }
+    }
+}
