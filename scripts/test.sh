@@ -2,8 +2,9 @@
 # The test command (`make test`): installs PostgreSQL (and the browser tests' Chromium) when
 # missing, starts a throwaway cluster on a free loopback port, runs the whole Swift test suite
 # against it, and removes the cluster after.
-# The suites that time the service under load ($timed) run alone, after the others: beside them
-# the machine's cores are shared, and their timings would measure the neighbours.
+# The suites that time the service under load, or stop a PostgreSQL of their own ($timed), run
+# alone, after the others: beside them the machine's cores are shared, and their timings would
+# measure the neighbours.
 # Then the dashboard in a real browser (scripts/browser-test.sh) against the same cluster.
 # Extra arguments go to one `swift test` instead (e.g. `scripts/test.sh --filter Migrations`).
 set -euo pipefail
@@ -46,7 +47,7 @@ if [ $# -gt 0 ]; then
     swift test "$@"
     exit
 fi
-timed=HostileLoadTests
+timed="HostileLoadTests|DatabaseRestartTests"
 status=0
 swift test --skip "$timed" || status=$?
 swift test --filter "$timed" || status=$?

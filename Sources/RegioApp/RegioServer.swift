@@ -47,7 +47,8 @@ public struct RegioServer {
             let router = try IngestService.buildRouter(database: database, migrations: migrations, metrics: RegioMetrics.registry,
                                                        pseudonymizer: pseudonymizer, keyMemory: keyMemory, stagedKeys: stagedKeys,
                                                        committed: committed,
-                                                       faults: faults, limits: StreamLimits(configuration))
+                                                       faults: faults, limits: StreamLimits(configuration),
+                                                       rateLimit: configuration.rateLimit)
             // The decisions have a pool of their own: uploads hold a connection each for as long
             // as a file streams, and a night of many facilities at once would otherwise leave a
             // batch's checks waiting for them. A batch holds its merge transaction's connection
@@ -75,7 +76,8 @@ public struct RegioServer {
                                     logger: logger.with(label: "db.query-accounts"))
             let pseudonymizer = configuration.secretFile == nil ? nil : Pseudonymizer(secret: try configuration.loadSecret())
             let router = try QueryService.buildRouter(database: database, writes: writes, lookups: lookups, accounts: accounts,
-                                                      pseudonymizer: pseudonymizer, migrations: migrations, metrics: RegioMetrics.registry)
+                                                      pseudonymizer: pseudonymizer, migrations: migrations, metrics: RegioMetrics.registry,
+                                                      rateLimit: configuration.rateLimit)
             services.append(Self.application(name: "query", router: router, listener: configuration.queryListener,
                                              idleTimeout: idleTimeout, databases: [database, writes, lookups, accounts], background: [], logger: logger,
                                              onListening: onListening))
@@ -117,4 +119,9 @@ extension Logger {
         logger.logLevel = logLevel
         return logger
     }
+}
+
+extension RegioConfiguration {
+    /// `REGIO_RATE_LIMIT_PER_MINUTE` as the services take it: nil for no limit.
+    var rateLimit: RateLimit? { rateLimitPerMinute > 0 ? RateLimit(perMinute: rateLimitPerMinute) : nil }
 }

@@ -35,6 +35,8 @@ public struct RegioConfiguration: Sendable, Equatable {
     public var maxBodyMB: Int
     /// How long a connection may send nothing (mid-request or between requests) before it is closed.
     public var idleTimeoutSeconds: Int
+    /// Requests per minute one credential (token or signed-in person) may make; 0: no limit.
+    public var rateLimitPerMinute: Int
     /// How long a graceful shutdown (SIGTERM, SIGINT) may take before what is left is cancelled.
     public var shutdownSeconds: Int
     /// Not fatal, but worth a log line at start: e.g. a misspelt `REGIO_` variable.
@@ -153,6 +155,7 @@ public struct RegioConfiguration: Sendable, Equatable {
         self.maxInflationRatio = int("REGIO_MAX_INFLATION_RATIO", default: 100, range: 2...100_000)
         self.maxBodyMB = int("REGIO_MAX_BODY_MB", default: 4096, range: 1...1_048_576)
         self.idleTimeoutSeconds = int("REGIO_IDLE_TIMEOUT_SECONDS", default: 60, range: 1...3600)
+        self.rateLimitPerMinute = int("REGIO_RATE_LIMIT_PER_MINUTE", default: 600, range: 0...1_000_000)
         self.shutdownSeconds = int("REGIO_SHUTDOWN_SECONDS", default: 10, range: 1...3600)
         self.fault = string("REGIO_FAULT").flatMap { text in
             guard let point = FaultPoint(rawValue: text) else {

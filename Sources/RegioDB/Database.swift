@@ -85,21 +85,40 @@ public struct Database: Sendable {
     }
 
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    /// A transaction PostgreSQL aborted as a serialization failure or a deadlock victim is run
+    /// again, up to `attempts` times in all, after a short random pause: `body` must only act
+    /// on the database (which the rollback undoes).
     public func withTransaction<Result: Sendable>(
-        _ body: (PostgresConnection) async throws -> Result
+        attempts: Int = 3, _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        try await withConnection { connection in
+        for attempt in 1... {
             do {
-                return try await connection.withTransaction(logger: logger) { try await body($0) }
-            } catch let error as PostgresTransactionError {
-                // The caller wants its own error back (a RegistryError, say), not the wrapper,
-                // unless the transaction itself failed around it.
-                if let closureError = error.closureError, error.rollbackError == nil, error.commitError == nil {
-                    throw closureError
+                return try await withConnection { connection in
+                    do {
+                        return try await connection.withTransaction(logger: logger) { try await body($0) }
+                    } catch let error as PostgresTransactionError {
+                        // The caller wants its own error back (a RegistryError, say), not the wrapper,
+                        // unless the transaction itself failed around it.
+                        if let closureError = error.closureError, error.rollbackError == nil, error.commitError == nil {
+                            throw closureError
+                        }
+                        throw error
+                    }
                 }
-                throw error
+            } catch where attempt < attempts && Self.isRetryable(error) {
+                logger.warning("transaction retried", metadata: ["attempt": "\(attempt)", "error": "\(Self.logDescription(of: error))"])
+                try await Task.sleep(for: .milliseconds(Int.random(in: 20...200) * attempt))
             }
         }
+        fatalError("unreachable")
+    }
+
+    /// A serialization failure (40001) or a deadlock (40P01): the same transaction may succeed
+    /// when run again.
+    public static func isRetryable(_ error: any Error) -> Bool {
+        let failure = (error as? PostgresTransactionError).flatMap { $0.closureError ?? $0.commitError } ?? error
+        guard let state = (failure as? PSQLError)?.serverInfo?[.sqlState] else { return false }
+        return state == "40001" || state == "40P01"
     }
 
     /// Runs one statement on a connection of the pool; its rows stream as they are read. Like

@@ -14,14 +14,15 @@ public enum IngestService {
     ///     (`BatchWorker`) that decides their batches; the two share one.
     ///   - committed: rung when a batch is committed, for the same worker.
     ///   - faults: where the crash tests kill the process.
+    ///   - rateLimit: each token's allowance (none when nil).
     public static func buildRouter(
         database: Database, migrations: MigrationRunner, metrics: PrometheusCollectorRegistry, pseudonymizer: Pseudonymizer,
         keyMemory: KeyMemory, stagedKeys: StagedKeys, committed: BatchDoorbell, faults: FaultInjection = .none,
-        limits: StreamLimits = StreamLimits()
+        limits: StreamLimits = StreamLimits(), rateLimit: RateLimit? = nil
     ) throws -> Router<RegioRequestContext> {
         let skeleton = ServiceRouter(
             operations: OperationsController(database: database, migrations: migrations, metrics: metrics),
-            credentials: CredentialStore(database: database))
+            credentials: CredentialStore(database: database), rateLimit: rateLimit)
         BatchController(database: database, pseudonymizer: pseudonymizer, keyMemory: keyMemory, stagedKeys: stagedKeys,
                         committed: committed, faults: faults, limits: limits)
             .addRoutes(to: skeleton.api)

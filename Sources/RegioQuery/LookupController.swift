@@ -19,7 +19,7 @@ import RegioHTTP
 ///   returns nothing.
 /// - It reads the primary through its own pool, as a role that may read `emr` and insert audit
 ///   rows, nothing more (`regio_lookup`, REGIO_QUERY_LOOKUP_DATABASE_URL).
-/// - Every answer, error or not, carries `Cache-Control: no-store`.
+/// - Every answer, error or not, carries `Cache-Control: no-store` (as every `/v1` answer does).
 public struct LookupController: Sendable {
     let database: Database
     /// Hashes a resident ID number as the ingestion service stores it; nil when the query service
@@ -35,7 +35,7 @@ public struct LookupController: Sendable {
     }
 
     public func addRoutes(to group: RouterGroup<RegioRequestContext>) {
-        group.group("lookup").add(middleware: NoStoreMiddleware()).post(use: lookup)
+        group.post("lookup", use: lookup)
     }
 
     struct Question: Decodable {
@@ -208,21 +208,5 @@ public struct LookupController: Sendable {
             INSERT INTO audit.lookups (actor, facility_id, patient_id, by_resident_id, person_id, purpose, result, reports)
             VALUES (\(actor), \(facility), \(patient), \(byResident), \(person), \(purpose), \(result), \(reports))
             """, logger: database.logger)
-    }
-}
-
-/// `Cache-Control: no-store` on every answer of the routes it guards, errors included: patient data
-/// must not stay in a browser's or a proxy's cache.
-struct NoStoreMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        do {
-            var response = try await next(request, context)
-            response.headers[.cacheControl] = "no-store"
-            return response
-        } catch let error as any HTTPResponseError {
-            var response = try error.response(from: request, context: context)
-            response.headers[.cacheControl] = "no-store"
-            return response
-        }
     }
 }

@@ -16,15 +16,16 @@ public enum QueryService {
     ///     `regio_web`); `writes` when nil.
     ///   - pseudonymizer: the region secret's, for lookups by resident ID number; without it
     ///     those are unavailable.
+    ///   - rateLimit: each token's and each signed-in person's allowance (none when nil).
     public static func buildRouter(
         database: Database, writes: Database, lookups: Database? = nil, accounts: Database? = nil, pseudonymizer: Pseudonymizer? = nil,
         migrations: MigrationRunner, metrics: PrometheusCollectorRegistry,
-        catalog: [ReportDefinition] = ReportCatalog.all
+        catalog: [ReportDefinition] = ReportCatalog.all, rateLimit: RateLimit? = nil
     ) throws -> Router<RegioRequestContext> {
         let credentials = CredentialStore(database: database)
         let skeleton = ServiceRouter(
             operations: OperationsController(database: database, migrations: migrations, metrics: metrics),
-            credentials: credentials)
+            credentials: credentials, rateLimit: rateLimit)
         let runner = try ReportRunner(database: database, reports: catalog)
         let thresholds = ThresholdsController(store: ThresholdStore(database: writes))
         let lookup = LookupController(database: lookups ?? writes, pseudonymizer: pseudonymizer)
@@ -36,7 +37,8 @@ public enum QueryService {
         steward.addRoutes(to: skeleton.api)
         procurement.addRoutes(to: skeleton.api)
         Dashboard(catalog: catalog, runner: runner, database: database, accounts: AccountStore(database: accounts ?? writes),
-                  credentials: credentials, thresholds: thresholds, lookup: lookup, steward: steward, procurement: procurement)
+                  credentials: credentials, thresholds: thresholds, lookup: lookup, steward: steward, procurement: procurement,
+                  rateLimit: rateLimit)
             .addRoutes(to: skeleton.router)
         return skeleton.router
     }

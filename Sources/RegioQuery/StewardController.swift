@@ -6,7 +6,7 @@ import RegioCore
 import RegioDB
 import RegioHTTP
 
-/// The data stewards' side of the patient index (`steward` tokens only; every answer `no-store`):
+/// The data stewards' side of the patient index (`steward` tokens only):
 ///
 /// - `GET /v1/steward/reviews` — the open review queue, oldest first: each record beside the
 ///   candidate person's records, with the score and what each field added to it.
@@ -34,7 +34,7 @@ public struct StewardController: Sendable {
     }
 
     public func addRoutes(to group: RouterGroup<RegioRequestContext>) {
-        let steward = group.group("steward").add(middleware: NoStoreMiddleware())
+        let steward = group.group("steward")
         steward.get("reviews", use: reviews)
         steward.post("reviews/{id}", use: decideReview)
         steward.get("persons/{id}", use: person)

@@ -18,7 +18,17 @@ struct DatabaseRestartTests {
         let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("regio-restart-\(UUID())")
         defer { try? FileManager.default.removeItem(at: directory) }
         let postgres = try EmbeddedPostgres(directory: directory, logger: TestDatabase.logger)
-        try postgres.start()
+        /// Starts the server; when it does not start, the test says what its log says.
+        func start() throws {
+            do {
+                try postgres.start()
+            } catch {
+                let log = (try? String(contentsOf: directory.appendingPathComponent("postgres.log"), encoding: .utf8)) ?? ""
+                Issue.record("PostgreSQL did not start: \(log.suffix(2000))")
+                throw error
+            }
+        }
+        try start()
         defer { postgres.stop() }
         try await withDatabase(postgres.url, name: "query", poolSize: 4, logger: TestDatabase.logger) { database in
             try await MigrationRunner(migrations: try Migration.bundled()).upgrade(database)
@@ -40,7 +50,7 @@ struct DatabaseRestartTests {
                 let ready = try await client.execute(uri: "/ready", method: .get)
                 #expect(ready.status == .serviceUnavailable)
 
-                try postgres.start()
+                try start()
                 let back = try await eventually(within: .seconds(30)) {
                     try await client.execute(uri: "/v1/reports/registry-summary", method: .get, headers: bureau).status == .ok
                 }

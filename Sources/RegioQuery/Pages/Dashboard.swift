@@ -18,6 +18,7 @@ struct Dashboard: Sendable {
     let lookup: LookupController
     let steward: StewardController
     let procurement: ProcurementController
+    let rateLimit: RateLimit?
 
     func addRoutes(to router: Router<RegioRequestContext>) {
         router.get("assets/regio.css") { _, _ in
@@ -25,7 +26,8 @@ struct Dashboard: Sendable {
                      body: .init(byteBuffer: ByteBuffer(string: Layout.stylesheet)))
         }
         // The session first, so that an error page still shows the person's navigation.
-        let pages = router.group().add(middleware: WebSessionMiddleware(accounts: accounts)).add(middleware: PageErrorMiddleware())
+        var pages = router.group().add(middleware: WebSessionMiddleware(accounts: accounts)).add(middleware: PageErrorMiddleware())
+        if let rateLimit { pages = pages.add(middleware: RateLimitMiddleware(rateLimit)) }
         let reports = ReportPages(catalog: catalog, runner: runner, database: database)
         SignInController(accounts: accounts, throttle: SignInThrottle()).addRoutes(to: pages)
         HomePages(reports: reports, accounts: accounts, credentials: credentials, steward: steward, procurement: procurement)
