@@ -19,7 +19,7 @@ struct DatabaseRestartTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let postgres = try EmbeddedPostgres(directory: directory, logger: TestDatabase.logger)
         /// Starts the server; when it does not start, the test says what its log says.
-        func start() throws {
+        @Sendable func start() throws {
             do {
                 try postgres.start()
             } catch {
