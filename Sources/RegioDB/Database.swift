@@ -76,6 +76,8 @@ public struct Database: Sendable {
         let connection = await withTaskCancellationHandler { await connections.next() } onCancel: { lease.cancel() }
         watchdog.stop()
         guard let connection else {
+            // Cancelled, or the lease failed: a connection handed over meanwhile goes straight back.
+            release.finish()
             do { try await lease.value } catch { throw watchdog.fired ? DatabaseUnavailable() : error }
             throw watchdog.fired ? DatabaseUnavailable() : CancellationError()
         }

@@ -59,3 +59,34 @@ struct DatabaseRestartTests {
         }
     }
 }
+
+/// The pool's lease, when the task asking for a connection is cancelled before or while it waits.
+@Suite("Connection leases")
+struct ConnectionLeaseTests {
+    @Test("a task cancelled before or while it asks for a connection ends at once, and the connection goes back to the pool")
+    func cancelledLease() async throws {
+        try await TestDatabase.with { database in
+            for _ in 1...20 {
+                let task = Task {
+                    withUnsafeCurrentTask { $0?.cancel() }
+                    return try await database.withConnection { _ in 1 }
+                }
+                _ = try? await task.value
+            }
+            // A pool of its connections still hands them out, none lost to the cancelled leases.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<(database.poolSize * 3) {
+                    group.addTask {
+                        let task = Task { try await database.withConnection { connection in
+                            try await connection.query("SELECT pg_sleep(0.05)", logger: database.logger)
+                        } }
+                        if Bool.random() { task.cancel() }
+                        _ = try? await task.value
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await database.text("SELECT 'alive'") == "alive")
+        }
+    }
+}
