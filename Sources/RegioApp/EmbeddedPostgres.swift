@@ -17,6 +17,8 @@ public final class EmbeddedPostgres: Sendable {
     public let port: Int
     let runAs: String?
     let logger: Logger
+    /// Server settings beyond the scratch cluster's own (`-c name=value` at start).
+    let settings: [String: String]
 
     public static let superuser = "regio"
     public static let databaseName = "regio"
@@ -25,9 +27,12 @@ public final class EmbeddedPostgres: Sendable {
         public var description: String
     }
 
-    /// - Parameter directory: where the cluster lives (`data/`) and logs (`postgres.log`).
-    public init(directory: URL, logger: Logger) throws {
+    /// - Parameters:
+    ///   - directory: where the cluster lives (`data/`) and logs (`postgres.log`).
+    ///   - settings: server settings beyond the scratch cluster's own, e.g. `archive_mode`.
+    public init(directory: URL, settings: [String: String] = [:], logger: Logger) throws {
         self.directory = directory
+        self.settings = settings
         self.binDirectory = try Self.findBinaries()
         self.port = try Self.freePort()
         self.logger = logger
@@ -127,6 +132,7 @@ public final class EmbeddedPostgres: Sendable {
         // transactions for the merge's side transaction.
         let options = "-p \(port) -c listen_addresses=127.0.0.1 -k \(dataDirectory.path) -c fsync=off -c full_page_writes=off"
             + " -c max_wal_size=4GB -c checkpoint_timeout=15min -c work_mem=32MB -c jit=off -c max_prepared_transactions=10"
+            + settings.sorted { $0.key < $1.key }.map { " -c \($0.key)='\($0.value.replacingOccurrences(of: "'", with: "\\'"))'" }.joined()
         try run("pg_ctl", ["-D", dataDirectory.path, "-l", logFile.path, "-o", options, "-w", "-t", "60", "start"])
         logger.info("PostgreSQL started", metadata: ["port": "\(port)"])
         let createdb = binDirectory.appendingPathComponent("createdb").path
