@@ -5,7 +5,8 @@
 # The suites that time the service under load, or stop a PostgreSQL of their own ($timed), run
 # alone, after the others: beside them the machine's cores are shared, and their timings would
 # measure the neighbours.
-# Then the dashboard in a real browser (scripts/browser-test.sh) against the same cluster.
+# Then the dashboard in a real browser (scripts/browser-test.sh) against the same cluster, and a
+# search of everything the run logged for what logs must never carry (scripts/check-logs.sh).
 # Extra arguments go to one `swift test` instead (e.g. `scripts/test.sh --filter Migrations`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,7 +50,13 @@ if [ $# -gt 0 ]; then
 fi
 timed="HostileLoadTests|DatabaseRestartTests"
 status=0
-swift test --skip "$timed" || status=$?
-swift test --filter "$timed" || status=$?
-scripts/browser-test.sh || status=$?
+# Everything the run prints, the services' logs included, is kept to be searched at the end
+# (scripts/check-logs.sh: no tokens, ID numbers or phone numbers), in .regio/test-run.log.
+mkdir -p .regio
+export REGIO_TEST_LOG="$PWD/.regio/test-run.log"
+: >"$REGIO_TEST_LOG"
+swift test --skip "$timed" 2>&1 | tee -a "$REGIO_TEST_LOG" || status=$?
+swift test --filter "$timed" 2>&1 | tee -a "$REGIO_TEST_LOG" || status=$?
+scripts/browser-test.sh 2>&1 | tee -a "$REGIO_TEST_LOG" || status=$?
+scripts/check-logs.sh "$REGIO_TEST_LOG" || status=$?
 exit $status
