@@ -15,8 +15,12 @@ import RegioHTTP
 ///   record of: a resident ID number none of its records carries is refused (403, no treatment
 ///   relationship), an unknown patient id is 404.
 /// - Every lookup that reaches the index, allowed, refused or not found, writes an `audit.lookups`
-///   row in the transaction that reads; if that row cannot be written, the request fails and
-///   returns nothing.
+///   row in the transaction that reads; if that row cannot be written, the request fails closed
+///   (503) and returns nothing.
+/// - In an emergency, a facility may look up a person it holds no record of, by resident ID
+///   number, with `"emergency": {"code", "reason"}`: the grant covers that person for
+///   `emergency_access_hours` (3), its lookups are audited as `emergency`, and the facilities
+///   holding the person's records list the grants (`GET /v1/lookup/emergency-access`).
 /// - It reads the primary through its own pool, as a role that may read `emr` and insert audit
 ///   rows, nothing more (`regio_lookup`, REGIO_QUERY_LOOKUP_DATABASE_URL).
 /// - Every answer, error or not, carries `Cache-Control: no-store` (as every `/v1` answer does).
@@ -36,16 +40,36 @@ public struct LookupController: Sendable {
 
     public func addRoutes(to group: RouterGroup<RegioRequestContext>) {
         group.post("lookup", use: lookup)
+        group.get("lookup/emergency-access", use: emergencyAccess)
     }
 
-    struct Question: Decodable {
+    struct Question: Codable {
         var patient_id: String?
         var resident_id: String?
         var purpose: String?
+        /// Emergency access to a person the facility holds no record of (by `resident_id` only).
+        var emergency: Emergency?
+    }
+
+    /// Why a facility looks up a person it has no record of: a coded purpose and a written reason.
+    struct Emergency: Codable {
+        static let codes: Set<String> = ["unconscious", "life_threatening", "emergency_transfer", "public_health"]
+        var code: String
+        var reason: String
+    }
+
+    /// An emergency grant as an answer shows it.
+    struct Grant: Codable {
+        var code: String
+        var granted_at: String
+        var expires_at: String
     }
 
     struct Answer: ResponseEncodable {
-        var patient_id: String
+        /// The facility's own patient id; absent under emergency access (it holds no record).
+        var patient_id: String?
+        /// Set when the answer came under an emergency grant.
+        var emergency: Grant?
         /// Whether the record is linked to a person yet (a record just loaded is linked within
         /// seconds; until then it has nothing elsewhere to show).
         var linked: Bool
@@ -99,23 +123,41 @@ public struct LookupController: Sendable {
         default:
             throw Problem.badRequest("name the patient by exactly one of patient_id (your own, at most 64 characters) or resident_id")
         }
+        var emergency: Emergency?
+        if var asked = question.emergency {
+            guard case .resident = patient else {
+                throw Problem.badRequest("emergency access is by resident_id: for your own patient, ask by patient_id without it")
+            }
+            asked.reason = asked.reason.trimmingWhitespace()
+            guard Emergency.codes.contains(asked.code) else {
+                throw Problem.badRequest("emergency.code is one of \(Emergency.codes.sorted().joined(separator: ", "))")
+            }
+            guard (10...500).contains(asked.reason.count) else {
+                throw Problem.badRequest("emergency.reason: write why, in 10 to 500 characters")
+            }
+            emergency = asked
+        }
         let actor = "\(caller.role.rawValue):\(caller.label)"
         let outcome: Outcome
         do {
             outcome = try await database.withTransaction { connection in
-                try await read(patient, facility: facilityCode, actor: actor, purpose: purpose, on: connection)
+                try await read(patient, facility: facilityCode, actor: actor, purpose: purpose, emergency: emergency, on: connection)
             }
         } catch let problem as Problem {
             throw problem
+        } catch where Problem.isDatabaseUnavailable(error) {
+            // Fails closed: nothing is answered without its audit row.
+            throw Problem.databaseUnavailable(requestID: context.id)
         } catch {
             // Nothing read is answered unless its audit row committed with it.
             context.logger.error("lookup failed", metadata: ["error": "\(Database.message(for: error))"])
-            throw Problem(status: .internalServerError, type: "lookup-failed",
-                          detail: "the lookup failed and returned nothing; quote request id \(context.id) when reporting it")
+            throw Problem(status: .serviceUnavailable, type: "lookup-failed",
+                          detail: "the lookup could not be audited and returned nothing; quote request id \(context.id) when reporting it")
         }
         switch outcome {
         case .refused:
-            throw Problem.forbidden("your facility holds no record of this person: there is no treatment relationship to look up")
+            throw Problem.forbidden("your facility holds no record of this person: there is no treatment relationship to look up "
+                                    + "(in an emergency, ask again with \"emergency\": {\"code\", \"reason\"})")
         case .notFound(let id):
             throw Problem.notFound("your facility has no patient \(id)")
         case .allowed(let answer):
@@ -134,8 +176,10 @@ public struct LookupController: Sendable {
         case notFound(String)
     }
 
-    /// The record, its person's reports elsewhere, and the audit row, in one transaction.
-    private func read(_ patient: Patient, facility code: String, actor: String, purpose: String,
+    /// The record, its person's reports elsewhere, and the audit row, in one transaction. A
+    /// person the facility holds no record of is answered only under an emergency grant: one
+    /// still running, or one this lookup makes with `emergency`.
+    private func read(_ patient: Patient, facility code: String, actor: String, purpose: String, emergency: Emergency?,
                       on connection: PostgresConnection) async throws -> Outcome {
         let logger = database.logger
         var facility: Int?
@@ -163,6 +207,13 @@ public struct LookupController: Sendable {
                 record = row
             }
         }
+        if record == nil, case .resident(let hash) = patient,
+           let grant = try await emergencyGrant(hash, facility: facility, actor: actor, emergency: emergency, on: connection) {
+            let reports = try await reports(of: grant.person, apartFrom: facility, on: connection)
+            try await audit(actor: actor, facility: facility, patient: nil, byResident: true, person: grant.person,
+                            purpose: purpose, result: "emergency", reports: reports.count, on: connection)
+            return .allowed(Answer(patient_id: nil, emergency: grant.grant, linked: true, reports: reports))
+        }
         guard let record else {
             let result = byResident ? "refused" : "not_found"
             var localID: String?
@@ -173,32 +224,115 @@ public struct LookupController: Sendable {
             return .refused
         }
         var reports: [Report] = []
-        if let person = record.person {
-            for try await row in try await connection.query("""
-                SELECT f.code, f.name, r.regional_code, coalesce(c.name, e.exam_name), e.category, e.modality, e.body_site,
-                       to_char(e.performed_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD"T"HH24:MI:SS+08:00'),
-                       to_char(e.reported_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD"T"HH24:MI:SS+08:00'),
-                       e.summary, e.document_ref,
-                       ((e.performed_at AT TIME ZONE 'Asia/Shanghai')::date + r.window_days)::text,
-                       coalesce((now() AT TIME ZONE 'Asia/Shanghai')::date <= (e.performed_at AT TIME ZONE 'Asia/Shanghai')::date + r.window_days, false)
-                FROM emr.patients p
-                JOIN emr.exams e ON e.facility_id = p.facility_id AND e.patient_id = p.patient_id
-                JOIN emr.facility_names f ON f.id = e.facility_id
-                LEFT JOIN emr.exam_registry r ON r.facility_id = e.facility_id AND r.report_id = e.report_id
-                LEFT JOIN emr.exam_codes c ON c.code = r.regional_code
-                WHERE p.person_id = \(person) AND p.facility_id <> \(facility)
-                ORDER BY e.performed_at DESC, f.code, e.report_id
-                LIMIT \(limit)
-                """, logger: logger).decode(
-                    (String, String, String?, String, String, String?, String?, String, String?, String?, String, String?, Bool).self) {
-                reports.append(Report(facility: row.0, facility_name: row.1, regional_code: row.2, name: row.3, category: row.4,
-                                      modality: row.5, body_site: row.6, performed_at: row.7, reported_at: row.8, summary: row.9,
-                                      document_ref: row.10, recognised_until: row.11, within_window: row.12))
-            }
-        }
+        if let person = record.person { reports = try await self.reports(of: person, apartFrom: facility, on: connection) }
         try await audit(actor: actor, facility: facility, patient: record.patient, byResident: byResident,
                         person: record.person, purpose: purpose, result: "allowed", reports: reports.count, on: connection)
-        return .allowed(Answer(patient_id: record.patient, linked: record.person != nil, reports: reports))
+        return .allowed(Answer(patient_id: record.patient, emergency: nil, linked: record.person != nil, reports: reports))
+    }
+
+    /// The person's exam reports at facilities other than `facility`, newest first.
+    private func reports(of person: Int64, apartFrom facility: Int, on connection: PostgresConnection) async throws -> [Report] {
+        var reports: [Report] = []
+        for try await row in try await connection.query("""
+            SELECT f.code, f.name, r.regional_code, coalesce(c.name, e.exam_name), e.category, e.modality, e.body_site,
+                   to_char(e.performed_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD"T"HH24:MI:SS+08:00'),
+                   to_char(e.reported_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD"T"HH24:MI:SS+08:00'),
+                   e.summary, e.document_ref,
+                   ((e.performed_at AT TIME ZONE 'Asia/Shanghai')::date + r.window_days)::text,
+                   coalesce((now() AT TIME ZONE 'Asia/Shanghai')::date <= (e.performed_at AT TIME ZONE 'Asia/Shanghai')::date + r.window_days, false)
+            FROM emr.patients p
+            JOIN emr.exams e ON e.facility_id = p.facility_id AND e.patient_id = p.patient_id
+            JOIN emr.facility_names f ON f.id = e.facility_id
+            LEFT JOIN emr.exam_registry r ON r.facility_id = e.facility_id AND r.report_id = e.report_id
+            LEFT JOIN emr.exam_codes c ON c.code = r.regional_code
+            WHERE p.person_id = \(person) AND p.facility_id <> \(facility)
+            ORDER BY e.performed_at DESC, f.code, e.report_id
+            LIMIT \(limit)
+            """, logger: database.logger).decode(
+                (String, String, String?, String, String, String?, String?, String, String?, String?, String, String?, Bool).self) {
+            reports.append(Report(facility: row.0, facility_name: row.1, regional_code: row.2, name: row.3, category: row.4,
+                                  modality: row.5, body_site: row.6, performed_at: row.7, reported_at: row.8, summary: row.9,
+                                  document_ref: row.10, recognised_until: row.11, within_window: row.12))
+        }
+        return reports
+    }
+
+    /// The facility's emergency grant for the person with this ID number's hash: the one still
+    /// running, or — with `emergency` — a new one (`emergency_access_hours`). Nil when there is no
+    /// such person, or no grant and no emergency.
+    private func emergencyGrant(_ hash: String, facility: Int, actor: String, emergency: Emergency?,
+                                on connection: PostgresConnection) async throws -> (person: Int64, grant: Grant)? {
+        let logger = database.logger
+        var person: Int64?
+        for try await id in try await connection.query("SELECT id FROM emr.persons WHERE id_hash = \(hash)", logger: logger)
+            .decode(Int64.self) {
+            person = id
+        }
+        guard let person else { return nil }
+        let format = "YYYY-MM-DD\"T\"HH24:MI:SS+08:00"
+        for try await row in try await connection.query("""
+            SELECT code, to_char(granted_at AT TIME ZONE 'Asia/Shanghai', \(format)), to_char(expires_at AT TIME ZONE 'Asia/Shanghai', \(format))
+            FROM emr.emergency_grants WHERE facility_id = \(facility) AND person_id = \(person) AND expires_at > now()
+            ORDER BY expires_at DESC LIMIT 1
+            """, logger: logger).decode((String, String, String).self) {
+            return (person, Grant(code: row.0, granted_at: row.1, expires_at: row.2))
+        }
+        guard let emergency else { return nil }
+        // No RETURNING: the lookup's role may insert grants and read them, and the times are computed here.
+        var hours = 3
+        for try await value in try await connection.query("SELECT value FROM registry.settings WHERE key = 'emergency_access_hours'",
+                                                          logger: logger).decode(String.self) {
+            hours = Int(value).flatMap { $0 > 0 ? $0 : nil } ?? hours
+        }
+        try await connection.query("""
+            INSERT INTO emr.emergency_grants (facility_id, person_id, code, reason, actor, expires_at)
+            VALUES (\(facility), \(person), \(emergency.code), \(emergency.reason), \(actor), now() + make_interval(hours => \(hours)::int))
+            """, logger: logger)
+        for try await row in try await connection.query("""
+            SELECT to_char(now() AT TIME ZONE 'Asia/Shanghai', \(format)),
+                   to_char((now() + make_interval(hours => \(hours)::int)) AT TIME ZONE 'Asia/Shanghai', \(format))
+            """, logger: logger).decode((String, String).self) {
+            return (person, Grant(code: emergency.code, granted_at: row.0, expires_at: row.1))
+        }
+        return nil
+    }
+
+    struct EmergencyAccess: ResponseEncodable {
+        struct Entry: Codable {
+            var granted_at: String
+            var expires_at: String
+            var by_facility: String
+            var by_facility_name: String
+            var code: String
+            var reason: String
+            /// The patient id the listing facility knows the person by.
+            var patient_id: String?
+        }
+        var grants: [Entry]
+    }
+
+    /// `GET /v1/lookup/emergency-access`: the emergency grants on persons the caller's facility
+    /// holds records of (for stewards and admins: every grant), newest first, the last 90 days.
+    @Sendable func emergencyAccess(_ request: Request, context: RegioRequestContext) async throws -> EmergencyAccess {
+        let caller = try context.caller(in: [.facility, .steward, .admin])
+        let format = "YYYY-MM-DD\"T\"HH24:MI:SS+08:00"
+        var grants: [EmergencyAccess.Entry] = []
+        for try await row in try await database.query("""
+            SELECT to_char(g.granted_at AT TIME ZONE 'Asia/Shanghai', \(format)), to_char(g.expires_at AT TIME ZONE 'Asia/Shanghai', \(format)),
+                   f.code, f.name, g.code, g.reason,
+                   (SELECT min(p.patient_id) FROM emr.patients p JOIN emr.facility_names own ON own.id = p.facility_id
+                    WHERE p.person_id = g.person_id AND own.code = \(caller.facilityCode))
+            FROM emr.emergency_grants g JOIN emr.facility_names f ON f.id = g.facility_id
+            WHERE g.granted_at > now() - interval '90 days'
+              AND (\(caller.role != .facility) OR EXISTS (
+                  SELECT 1 FROM emr.patients p JOIN emr.facility_names own ON own.id = p.facility_id
+                  WHERE p.person_id = g.person_id AND own.code = \(caller.facilityCode)))
+            ORDER BY g.granted_at DESC LIMIT 500
+            """).decode((String, String, String, String, String, String, String?).self) {
+            grants.append(EmergencyAccess.Entry(granted_at: row.0, expires_at: row.1, by_facility: row.2, by_facility_name: row.3,
+                                                code: row.4, reason: row.5, patient_id: row.6))
+        }
+        return EmergencyAccess(grants: grants)
     }
 
     /// The lookup's audit row. (No `RETURNING`: the lookup's role may insert audit rows, not read them.)

@@ -218,15 +218,102 @@ struct SharedEMRTests {
                 """) == "H339902001 B7 false allowed 2 true treatment: 复诊; H339902001 B7 true allowed 2 true treatment; "
                         + "H339901002 - true refused - false treatment; H339901002 B7 false not_found - false treatment")
 
-            // An audit row that cannot be written: the lookup fails and shows nothing.
+            // An audit row that cannot be written: the lookup fails closed (503) and shows nothing.
             try await s.database.query("ALTER TABLE audit.lookups ADD CONSTRAINT refuse_for_test CHECK (false) NOT VALID")
             try await Fixtures.queryApp(s.database).test(.router) { client in
                 try await Self.lookup(client, token: second, #"{"patient_id": "B7", "purpose": "treatment"}"#) { response in
-                    #expect(response.status == .internalServerError)
+                    #expect(response.status == .serviceUnavailable)
                     #expect(!response.text.contains("RA1") && !response.text.contains("his://"))
                 }
             }
             #expect(try await s.value("SELECT count(*)::text FROM audit.lookups") == "4")
+        }
+    }
+
+    @Test("emergency access: a facility with no record of a person looks up by ID number with a coded purpose and a reason; the grant covers that person, lasts 3 hours, is audited, and is listed for the facilities holding the records")
+    func emergencyAccess() async throws {
+        try await IngestScenario.run { s in
+            try await Self.codes(s.database)
+            let night = Self.daysAgo(1)
+            let (card, other) = (Extracts.rid("339901", "19800506", 31), Extracts.rid("339901", "19750101", 12))
+            try await s.upload([
+                "patients.csv": Extracts.patientsHeader + "A1,吴晓燕,2,1980-05-06,RID,\(card),13900002222,清河区解放路3号\n"
+                    + "A2,钱伟,1,1975-01-01,RID,\(other),13900004444,清河区解放路5号\n",
+                "exams.csv": Self.examsHeader + Self.exam("RA1", "A1", "LAB0001", "LAB", "\(night) 09:00:00"),
+            ], facility: Self.first, date: night)
+            let tokens = try await Fixtures.seedDemoTokens(s.database)
+            let (first, third) = (try await s.token(Self.first), try await s.token(Self.third))
+            // The lookups read and write through the deployed lookup role.
+            try await s.database.query("""
+                DO $$ BEGIN CREATE ROLE regio_lookup LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$
+                """)
+            try await s.database.query("SELECT registry.grant_service_roles()")
+            var url = s.database.url
+            url.username = "regio_lookup"
+            let emergency = #""emergency": {"code": "unconscious", "reason": "送入急诊时昏迷，需查既往检验"}"#
+            try await withDatabase(url, name: "lookup", poolSize: 2, logger: TestDatabase.logger) { lookups in
+                try await Fixtures.queryApp(s.database, lookups: lookups).test(.router) { client in
+                    // Without the emergency: no relationship, refused.
+                    try await Self.lookup(client, token: third, #"{"resident_id": "\#(card)", "purpose": "treatment"}"#) {
+                        #expect($0.status == .forbidden)
+                    }
+                    // A bad code, a reason too short, or by the facility's own patient id: refused before anything is read.
+                    for body in [#"{"resident_id": "\#(card)", "purpose": "treatment", "emergency": {"code": "curious", "reason": "只是想看看这个患者"}}"#,
+                                 #"{"resident_id": "\#(card)", "purpose": "treatment", "emergency": {"code": "unconscious", "reason": "急"}}"#,
+                                 #"{"patient_id": "A1", "purpose": "treatment", \#(emergency)}"#] {
+                        try await Self.lookup(client, token: third, body) { #expect($0.status == .badRequest, "\(body)") }
+                    }
+                    // With it: the person's reports, and the grant.
+                    try await Self.lookup(client, token: third, #"{"resident_id": "\#(card)", "purpose": "急诊", \#(emergency)}"#) { response in
+                        #expect(response.status == .ok, "\(response.text)")
+                        let json = try response.json()
+                        #expect((json["reports"] as? [[String: Any]])?.map { $0["document_ref"] as? String } == ["his://x/RA1"])
+                        #expect((json["emergency"] as? [String: Any])?["code"] as? String == "unconscious")
+                        #expect(json["patient_id"] == nil)
+                    }
+                    // Within the grant, again without a new reason; another person is still refused.
+                    try await Self.lookup(client, token: third, #"{"resident_id": "\#(card)", "purpose": "急诊复核"}"#) {
+                        #expect($0.status == .ok)
+                    }
+                    try await Self.lookup(client, token: third, #"{"resident_id": "\#(other)", "purpose": "急诊"}"#) {
+                        #expect($0.status == .forbidden)
+                    }
+                    // The facility holding her record sees the grant, under its own patient id; others see none.
+                    try await client.execute(uri: "/v1/lookup/emergency-access", method: .get, headers: Fixtures.bearer(first)) { response in
+                        let grants = try #require(try response.json()["grants"] as? [[String: Any]])
+                        #expect(grants.count == 1)
+                        #expect(grants.first?["by_facility"] as? String == Self.third && grants.first?["patient_id"] as? String == "A1")
+                        #expect(grants.first?["reason"] as? String == "送入急诊时昏迷，需查既往检验")
+                        #expect(response.headers[.cacheControl] == "no-store")
+                    }
+                    try await client.execute(uri: "/v1/lookup/emergency-access", method: .get, headers: Fixtures.bearer(third)) { response in
+                        let grants = try response.json()["grants"] as? [[String: Any]]
+                        #expect(grants?.isEmpty == true)
+                    }
+                    try await client.execute(uri: "/v1/lookup/emergency-access", method: .get, headers: Fixtures.bearer(tokens[.bureau]!)) {
+                        #expect($0.status == .forbidden)
+                    }
+                }
+                // A grant past its time no longer opens the record (moved back by the owner, past the triggers).
+                try await s.database.withConnection { connection in
+                    try await connection.query("SET session_replication_role = replica", logger: s.database.logger)
+                    try await connection.query("UPDATE emr.emergency_grants SET granted_at = granted_at - interval '4 hours', expires_at = expires_at - interval '4 hours'",
+                                               logger: s.database.logger)
+                    try await connection.query("SET session_replication_role = DEFAULT", logger: s.database.logger)
+                }
+                try await Fixtures.queryApp(s.database, lookups: lookups).test(.router) { client in
+                    try await Self.lookup(client, token: third, #"{"resident_id": "\#(card)", "purpose": "急诊"}"#) {
+                        #expect($0.status == .forbidden)
+                    }
+                }
+                await #expect(throws: (any Error).self) { try await lookups.query("DELETE FROM emr.emergency_grants") }
+            }
+            #expect(try await s.value("""
+                SELECT string_agg(l.result || ' ' || coalesce(l.reports::text, '-'), '; ' ORDER BY l.id) FROM audit.lookups l
+                """) == "refused -; emergency 1; emergency 1; refused -; refused -")
+            #expect(try await s.value("SELECT count(*)::text || ' ' || min(code) || ' ' || min(actor) FROM emr.emergency_grants")
+                    == "1 unconscious facility:test")
+            #expect(try await s.value("SELECT round(extract(epoch from expires_at - granted_at) / 3600)::text FROM emr.emergency_grants") == "3")
         }
     }
 

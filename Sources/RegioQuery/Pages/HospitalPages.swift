@@ -117,7 +117,39 @@ struct HospitalPages: Sendable {
 
     @Sendable func lookupForm(_ request: Request, context: RegioRequestContext) async throws -> Response {
         let page = try PageContext.require(request, context, roles: [.facility])
-        return page.render(title: page.t("跨机构调阅", "Cross-facility lookup"), lookupFields(page, patient: "", purpose: ""))
+        let grants = try await lookup.emergencyAccess(request, context: context).grants
+        let c = PageTables.Column.init
+        let body: HTML = """
+            \(lookupFields(page, patient: "", purpose: ""))
+            \(emergencyFields(page))
+            <h2>\(page.t("其他机构对本院患者的紧急调阅（近 90 天）", "Emergency access to your patients by other facilities (90 days)"))</h2>
+            \(try PageTables.table(grants, columns: [c("granted_at", "授权时间", "Granted"), c("expires_at", "到期", "Expires"),
+                                                    c("by_facility_name", "调阅机构", "By facility"), c("code", "事由", "Purpose code"),
+                                                    c("reason", "说明", "Reason"), c("patient_id", "本院患者号", "Your patient id")],
+                                   page: page, emptyOK: true))
+            """
+        return page.render(title: page.t("跨机构调阅", "Cross-facility lookup"), body)
+    }
+
+    /// Emergency access: a person the facility holds no record of, by ID number, with a coded
+    /// purpose and a written reason.
+    func emergencyFields(_ page: PageContext) -> HTML {
+        let codes: [(String, String, String)] = [("unconscious", "患者昏迷无法陈述", "Patient unconscious"),
+                                                 ("life_threatening", "危及生命", "Life-threatening"),
+                                                 ("emergency_transfer", "急诊转入", "Emergency transfer in"),
+                                                 ("public_health", "突发公共卫生事件", "Public health emergency")]
+        let options = codes.map { "<option value=\"\($0.0)\">\(page.t($0.1, $0.2))</option>" as HTML }
+        return """
+            <details><summary>\(page.t("紧急调阅（本院无记录的患者）", "Emergency access (a person your facility has no record of)"))</summary>
+            <p class="muted">\(page.t("仅限紧急情况：授权只覆盖该患者，3 小时后失效；事由与说明会被审计，并告知该患者的就诊机构。",
+                                       "Emergencies only: the grant covers this person alone and expires after 3 hours; the purpose and reason are audited and shown to the facilities holding the person's records."))</p>
+            <form class="filters" method="post" action="/lookup">\(page.csrfField)
+            <label>\(page.t("身份证号", "Resident ID number"))<input name="resident_id" required maxlength="18" autocomplete="off"></label>
+            <label>\(page.t("事由", "Purpose code"))<select name="emergency_code">\(options)</select></label>
+            <label>\(page.t("说明", "Reason"))<input name="emergency_reason" required minlength="10" maxlength="500"></label>
+            <input type="hidden" name="purpose" value="emergency">
+            <button type="submit">\(page.t("紧急调阅", "Emergency lookup"))</button></form></details>
+            """
     }
 
     func lookupFields(_ page: PageContext, patient: String, purpose: String) -> HTML {
@@ -137,11 +169,15 @@ struct HospitalPages: Sendable {
         let form = try await FormFields(request, context: context)
         try form.checkCSRF(page)
         let (patient, purpose) = (form.text("patient_id") ?? "", form.text("purpose") ?? "")
-        struct Question: Encodable { var patient_id: String; var purpose: String }
+        var question = LookupController.Question(patient_id: patient, resident_id: nil, purpose: purpose, emergency: nil)
+        if let resident = form.text("resident_id") {
+            question = LookupController.Question(
+                patient_id: nil, resident_id: resident, purpose: purpose,
+                emergency: LookupController.Emergency(code: form.text("emergency_code") ?? "", reason: form.text("emergency_reason") ?? ""))
+        }
         let answer: LookupController.Answer
         do {
-            answer = try await lookup.lookup(try PageTables.jsonRequest(Question(patient_id: patient, purpose: purpose), path: "/v1/lookup"),
-                                             context: context)
+            answer = try await lookup.lookup(try PageTables.jsonRequest(question, path: "/v1/lookup"), context: context)
         } catch let problem as Problem where problem.status.code < 500 {
             let body: HTML = "\(lookupFields(page, patient: patient, purpose: purpose))<p class=\"error\" role=\"alert\">\(problem.detail)</p>"
             return page.render(title: page.t("跨机构调阅", "Cross-facility lookup"), body, status: problem.status)
@@ -149,7 +185,8 @@ struct HospitalPages: Sendable {
         let c = PageTables.Column.init
         let body: HTML = """
             \(lookupFields(page, patient: patient, purpose: purpose))
-            <h2>\(page.t("患者 \(answer.patient_id) 在其他机构的报告", "Patient \(answer.patient_id)'s reports elsewhere"))</h2>
+            <h2>\(page.t("患者 \(answer.patient_id ?? "") 在其他机构的报告", "Patient \(answer.patient_id ?? "")'s reports elsewhere"))</h2>
+            \(answer.emergency.map { "<p class=\"error\" role=\"status\">\(page.t("紧急调阅授权，至 \($0.expires_at) 失效；已审计。", "Emergency access, until \($0.expires_at); audited."))</p>" as HTML } ?? .empty)
             \(answer.linked ? .empty : "<p class=\"muted\">\(page.t("该记录尚未关联到区域患者索引。", "This record is not linked to the regional index yet."))</p>")
             \(try PageTables.table(answer.reports, columns: [
                 c("facility_name", "机构", "Facility"), c("category", "类别", "Category"), c("regional_code", "区域编码", "Regional code"),

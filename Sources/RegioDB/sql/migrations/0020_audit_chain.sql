@@ -4,8 +4,9 @@
 --   them either; only the owner could disable a trigger).
 -- - Each row carries `hash` = SHA-256 of the previous row's hash and the row's own content, and
 --   `prev_hash`, the hash of the newest row it saw when it was written. Rows written at the same
---   moment may name the same previous row (the chain forks for a row and joins again), so
---   writers never wait for each other. `audit.verify` (and `regio audit verify`) recomputes every
+--   moment may name the same previous row (the chain forks for a row and joins again), and a row
+--   may name one with a higher id that committed while it was written; so writers never wait
+--   for each other. `audit.verify` (and `regio audit verify`) recomputes every
 --   hash: an edited row no longer matches its hash, a removed row leaves the row after it naming
 --   a hash that no longer exists. Removing the newest rows is detected only against a head hash
 --   kept elsewhere: `regio audit verify` prints it.
@@ -78,7 +79,7 @@ BEGIN
         UNION ALL
         SELECT t.id, 'it names a previous row that is not there: removed'
         FROM audit.%1$I t
-        WHERE t.prev_hash IS NOT NULL AND NOT EXISTS (SELECT 1 FROM audit.%1$I p WHERE p.hash = t.prev_hash AND p.id < t.id)
+        WHERE t.prev_hash IS NOT NULL AND NOT EXISTS (SELECT 1 FROM audit.%1$I p WHERE p.hash = t.prev_hash AND p.id <> t.id)
         UNION ALL
         SELECT t.id, 'it starts a second chain'
         FROM audit.%1$I t WHERE t.prev_hash IS NULL AND t.id > (SELECT min(id) FROM audit.%1$I)
