@@ -17,6 +17,19 @@ public enum AuditLog {
 }
 
 extension AuditLog {
+    /// Records that `actor` is about to read patient-level data (a batch's row errors or rejected
+    /// rows, a steward's view of records), before it is read: a read is never answered without
+    /// its row, and one that fails after it leaves the row — recorded once too often, never once
+    /// too few.
+    public static func recordRead(actor: String, action: String, subject: String?, detail: [String: String] = [:],
+                                  on database: Database) async throws {
+        try await database.withConnection { connection in
+            try await record(actor: actor, action: action, subject: subject, detail: detail, on: connection, logger: database.logger)
+        }
+    }
+}
+
+extension AuditLog {
     /// What `audit.verify` finds in one audit table, with the table's size and newest hash.
     public struct Verification: Sendable, Equatable {
         public var table: String

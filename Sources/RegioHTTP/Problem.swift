@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import PostgresNIO
+import RegioCore
 import RegioDB
 
 /// An error answered as an RFC 9457 problem document (`application/problem+json`):
@@ -27,6 +28,25 @@ public struct Problem: HTTPResponseError, Sendable {
         Problem(status: .serviceUnavailable, type: "database-unavailable",
                 detail: "the database cannot be reached at the moment; nothing was changed by this request unless it said so — try again (request id \(requestID))",
                 retryAfter: 5)
+    }
+
+    /// A read of patient-level data whose audit row could not be written: nothing is answered.
+    public static func readNotAudited(requestID: String) -> Problem {
+        Problem(status: .serviceUnavailable, type: "not-audited",
+                detail: "the read could not be audited, so nothing is shown; quote request id \(requestID) when reporting it")
+    }
+
+    /// Audits a read of patient-level data before it happens (`AuditLog.recordRead`); when the
+    /// audit row cannot be written, fails closed with 503.
+    public static func auditingRead(_ caller: Identity, action: String, subject: String?, detail: [String: String] = [:],
+                                    on database: Database, context: some RequestContext) async throws {
+        do {
+            try await AuditLog.recordRead(actor: caller.userID == nil ? "\(caller.role.rawValue):\(caller.label)" : "user:\(caller.label)",
+                                          action: action, subject: subject, detail: detail, on: database)
+        } catch {
+            context.logger.error("read not audited", metadata: ["action": "\(action)", "error": "\(Database.logDescription(of: error))"])
+            throw readNotAudited(requestID: context.id)
+        }
     }
 
     /// Whether an error means the database could not be reached or went away mid-request, rather

@@ -154,6 +154,9 @@ public struct BatchController: Sendable {
         let id = try await authorisedBatch(context)
         let page = max(Int(request.uri.queryParameters.get("page") ?? "") ?? 1, 1)
         let perPage = min(max(Int(request.uri.queryParameters.get("per_page") ?? "") ?? 1000, 1), 10_000)
+        // Row errors quote the values they refuse: a patient-level read, audited first.
+        try await Problem.auditingRead(try context.caller(), action: "read.batch-errors", subject: "\(id)", detail: ["page": "\(page)"],
+                                       on: store.database, context: context)
         let issues = try await store.issues(batch: id, offset: (page - 1) * perPage, limit: perPage)
         let total = try await store.issueCount(batch: id)
         let fileNames = Dictionary(uniqueKeysWithValues: (try await store.batch(id: id)?.files ?? []).map { ($0.kind.rawValue, $0.name) })
@@ -190,6 +193,8 @@ public struct BatchController: Sendable {
         guard let file = try await manifest(of: id)?.file(named: name) else {
             throw Problem.notFound("batch \(id) has no file named \(name)")
         }
+        try await Problem.auditingRead(try context.caller(), action: "read.rejected-rows", subject: "\(id)",
+                                       detail: ["file": file.kind.rawValue], on: store.database, context: context)
         let columns = ["line"] + file.kind.spec.columns.filter { $0.type != .idNumber }.map(\.name) + ["errors"]
         var text = CSVWriter.exportLine(columns)
         for row in try await store.rejectedRows(batch: id, kind: file.kind) {

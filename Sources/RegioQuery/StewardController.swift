@@ -75,8 +75,11 @@ public struct StewardController: Sendable {
     }
 
     @Sendable func reviews(_ request: Request, context: RegioRequestContext) async throws -> Reviews {
-        _ = try context.caller(in: [.steward])
+        let caller = try context.caller(in: [.steward])
         let limit = min(max(request.uri.queryParameters.get("limit", as: Int.self) ?? 50, 1), 500)
+        // Names, birth dates, phones and addresses side by side: a patient-level read, audited first.
+        try await Problem.auditingRead(caller, action: "read.link-reviews", subject: nil, detail: ["limit": "\(limit)"],
+                                       on: writes, context: context)
         var open = 0
         for try await count in try await database.query("SELECT count(*)::int FROM emr.link_reviews WHERE decided_at IS NULL")
             .decode(Int.self) {
@@ -142,8 +145,9 @@ public struct StewardController: Sendable {
     }
 
     @Sendable func person(_ request: Request, context: RegioRequestContext) async throws -> Person {
-        _ = try context.caller(in: [.steward])
+        let caller = try context.caller(in: [.steward])
         let id = try personID(context)
+        try await Problem.auditingRead(caller, action: "read.person", subject: "\(id)", on: writes, context: context)
         let records = try await patientRecords(persons: [id]).map(\.record)
         guard !records.isEmpty else { throw Problem.notFound("person \(id) has no records") }
         var history: [Link] = []

@@ -33,7 +33,7 @@ struct Dashboard: Sendable {
         HomePages(reports: reports, accounts: accounts, credentials: credentials, steward: steward, procurement: procurement)
             .addRoutes(to: pages)
         reports.addRoutes(to: pages)
-        HospitalPages(reports: reports, database: database, lookup: lookup).addRoutes(to: pages)
+        HospitalPages(reports: reports, database: database, lookup: lookup, audit: accounts.database).addRoutes(to: pages)
         StewardPages(steward: steward, procurement: procurement).addRoutes(to: pages)
         AdminPages(accounts: accounts, credentials: credentials, thresholds: thresholds).addRoutes(to: pages)
     }

@@ -14,6 +14,9 @@ struct HospitalPages: Sendable {
     let reports: ReportPages
     let database: Database
     let lookup: LookupController
+    /// Where the batch page audits its read of row values (the accounts connection, which may
+    /// append audit rows; the reporting connection may not).
+    let audit: Database
     /// Most error and rejected rows a batch page lists (the ingestion API serves them all).
     static let rowLimit = 500
 
@@ -64,6 +67,8 @@ struct HospitalPages: Sendable {
         guard let head, page.identity.role != .facility || page.identity.facilityCode == head.facility else {
             throw Problem.notFound("no batch \(id) of yours")
         }
+        try await Problem.auditingRead(page.identity, action: "read.batch-errors", subject: "\(id)", detail: ["page": "dashboard"],
+                                       on: audit, context: context)
         struct File: Encodable { var kind: String; var received_rows: Int?; var inserted: Int?; var updated: Int?; var unchanged: Int?
                                  var retracted: Int?; var rejected: Int?; var warnings: Int?; var file_error: String? }
         var files: [File] = []
