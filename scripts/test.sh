@@ -2,7 +2,7 @@
 # The test command (`make test`): installs PostgreSQL (and the browser tests' Chromium) when
 # missing, starts a throwaway cluster on a free loopback port, runs the whole Swift test suite
 # against it, and removes the cluster after.
-# The suites that time the service under load, or stop a PostgreSQL of their own ($timed), run
+# The suites that time the service under load, or run PostgreSQL servers of their own ($timed), run
 # alone, after the others: beside them the machine's cores are shared, and their timings would
 # measure the neighbours.
 # Then the dashboard in a real browser (scripts/browser-test.sh) against the same cluster, and a
@@ -48,7 +48,7 @@ if [ $# -gt 0 ]; then
     swift test "$@"
     exit
 fi
-timed="HostileLoadTests|DatabaseRestartTests"
+timed="HostileLoadTests|DatabaseRestartTests|BackupRestoreTests"
 status=0
 # Everything the run prints, the services' logs included, is kept to be searched at the end
 # (scripts/check-logs.sh: no tokens, ID numbers or phone numbers), in .regio/test-run.log.

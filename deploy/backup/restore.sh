@@ -21,6 +21,9 @@ wal_dir=$(cd "$wal" && pwd)
 {
     echo "# Added by restore.sh"
     echo "restore_command = 'cp \"$wal_dir/%f\" \"%p\"'"
+    # No connections until the whole archive is replayed: nobody reads a half-restored database,
+    # and `pg_ctl -w start` returns when it is done.
+    echo "hot_standby = off"
     if [ -n "$target_time" ]; then
         echo "recovery_target_time = '$target_time'"
         echo "recovery_target_action = 'promote'"

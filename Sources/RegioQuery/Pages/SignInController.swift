@@ -31,7 +31,7 @@ struct FormFields {
     /// Refuses a form that does not carry the session's CSRF token.
     func checkCSRF(_ page: PageContext) throws {
         guard let token = values["csrf"], Self.constantTimeEqual(token, page.session.csrfToken) else {
-            throw Problem.forbidden("the form was not sent by this session (CSRF check); reload the page and try again")
+            throw Problem.forbidden("the form does not carry your sign-in's CSRF token; reload the page and try again")
         }
     }
 
