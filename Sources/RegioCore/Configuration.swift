@@ -220,12 +220,24 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
     public var password: String?
     public var database: String
     public var tlsMode: TLSMode
+    /// `sslrootcert`: the CA certificate file (PEM) the server's certificate must chain to under
+    /// `verify-ca` and `verify-full` (without it, the system's trusted roots).
+    public var rootCertificate: String?
 
-    public enum TLSMode: String, Sendable { case disable, prefer, require }
+    /// As libpq's `sslmode`: `prefer` and `require` encrypt without checking the server's
+    /// certificate; `verify-ca` checks it chains to the trusted CA; `verify-full` also checks it
+    /// names the host connected to.
+    public enum TLSMode: String, Sendable {
+        case disable, prefer, require
+        case verifyCA = "verify-ca"
+        case verifyFull = "verify-full"
+    }
 
     public struct Invalid: Error { public var reason: String }
 
-    public init(host: String, port: Int, username: String, password: String?, database: String, tlsMode: TLSMode = .disable) {
+    public init(host: String, port: Int, username: String, password: String?, database: String, tlsMode: TLSMode = .disable,
+                rootCertificate: String? = nil) {
+        self.rootCertificate = rootCertificate
         self.host = host
         self.port = port
         self.username = username
@@ -248,12 +260,19 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
             switch value {
             case "disable": mode = .disable
             case "allow", "prefer": mode = .prefer
-            case "require", "verify-ca", "verify-full": mode = .require
-            default: throw Invalid(reason: "sslmode '\(value)' is not one of disable, prefer, require")
+            case "require": mode = .require
+            case "verify-ca": mode = .verifyCA
+            case "verify-full": mode = .verifyFull
+            default: throw Invalid(reason: "sslmode '\(value)' is not one of disable, prefer, require, verify-ca, verify-full")
             }
         }
+        let rootCertificate = components.queryItems?.first(where: { $0.name == "sslrootcert" })?.value
+        if rootCertificate != nil, ![.verifyCA, .verifyFull].contains(mode) {
+            throw Invalid(reason: "sslrootcert is checked only with sslmode=verify-ca or verify-full")
+        }
         self.init(host: host, port: components.port ?? 5432, username: user.removingPercentEncoding ?? user,
-                  password: components.password?.removingPercentEncoding, database: database, tlsMode: mode)
+                  password: components.password?.removingPercentEncoding, database: database, tlsMode: mode,
+                  rootCertificate: rootCertificate)
     }
 
     /// The URL without its password, for logs.
@@ -271,6 +290,7 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
         components.password = password
         components.path = "/" + database
         if tlsMode != .disable { components.queryItems = [URLQueryItem(name: "sslmode", value: tlsMode.rawValue)] }
+        if let rootCertificate { components.queryItems?.append(URLQueryItem(name: "sslrootcert", value: rootCertificate)) }
         return components.string ?? description
     }
 }

@@ -32,7 +32,7 @@ public struct Database: Sendable {
     public init(url: DatabaseURL, poolSize: Int, name: String, logger: Logger) {
         var configuration = PostgresClient.Configuration(
             host: url.host, port: url.port, username: url.username, password: url.password,
-            database: url.database, tls: Self.tls(url.tlsMode))
+            database: url.database, tls: Self.tls(url))
         configuration.options.maximumConnections = poolSize
         configuration.options.minimumConnections = 0
         configuration.options.additionalStartupParameters = [("application_name", "regio-\(name)")]
@@ -45,12 +45,27 @@ public struct Database: Sendable {
         self.poolSize = poolSize
     }
 
-    private static func tls(_ mode: DatabaseURL.TLSMode) -> PostgresClient.Configuration.TLS {
-        switch mode {
+    private static func tls(_ url: DatabaseURL) -> PostgresClient.Configuration.TLS {
+        switch url.tlsMode {
         case .disable: .disable
-        case .prefer: .prefer(.makeClientConfiguration())
-        case .require: .require(.makeClientConfiguration())
+        case .prefer: .prefer(tlsConfiguration(url))
+        case .require, .verifyCA, .verifyFull: .require(tlsConfiguration(url))
         }
+    }
+
+    /// The TLS client settings `sslmode` asks for: no certificate check for `prefer` and
+    /// `require` (encryption only, as libpq), the chain for `verify-ca`, chain and host name for
+    /// `verify-full` — against `sslrootcert` alone when given.
+    static func tlsConfiguration(_ url: DatabaseURL) -> TLSConfiguration {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        switch url.tlsMode {
+        case .disable, .prefer, .require: configuration.certificateVerification = .none
+        case .verifyCA: configuration.certificateVerification = .noHostnameVerification
+        case .verifyFull: configuration.certificateVerification = .fullVerification
+        }
+        if let file = url.rootCertificate { configuration.trustRoots = .file(file) }
+        return configuration
     }
 
     /// Runs `body` on one connection of the pool, counted in `regio_db_connections_in_use`.
@@ -145,8 +160,8 @@ public struct Database: Sendable {
     public func dedicatedConnection(name: String) async throws -> PostgresConnection {
         let tls: PostgresConnection.Configuration.TLS = switch url.tlsMode {
         case .disable: .disable
-        case .prefer: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        case .require: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        case .prefer: .prefer(try NIOSSLContext(configuration: Self.tlsConfiguration(url)))
+        case .require, .verifyCA, .verifyFull: .require(try NIOSSLContext(configuration: Self.tlsConfiguration(url)))
         }
         var configuration = PostgresConnection.Configuration(
             host: url.host, port: url.port, username: url.username, password: url.password, database: url.database, tls: tls)
