@@ -158,15 +158,20 @@ public struct Database: Sendable {
     /// A connection of its own, outside the pool, for a session that must last as long as the
     /// process (`IngestInstance`'s lease). The caller closes it.
     public func dedicatedConnection(name: String) async throws -> PostgresConnection {
+        try await PostgresConnection.connect(configuration: try Self.connectionConfiguration(url, name: name), id: 0, logger: logger)
+    }
+
+    /// How a single connection outside the pool connects to `url`.
+    static func connectionConfiguration(_ url: DatabaseURL, name: String) throws -> PostgresConnection.Configuration {
         let tls: PostgresConnection.Configuration.TLS = switch url.tlsMode {
         case .disable: .disable
-        case .prefer: .prefer(try NIOSSLContext(configuration: Self.tlsConfiguration(url)))
-        case .require, .verifyCA, .verifyFull: .require(try NIOSSLContext(configuration: Self.tlsConfiguration(url)))
+        case .prefer: .prefer(try NIOSSLContext(configuration: tlsConfiguration(url)))
+        case .require, .verifyCA, .verifyFull: .require(try NIOSSLContext(configuration: tlsConfiguration(url)))
         }
         var configuration = PostgresConnection.Configuration(
             host: url.host, port: url.port, username: url.username, password: url.password, database: url.database, tls: tls)
         configuration.options.additionalStartupParameters = [("application_name", "regio-\(name)")]
-        return try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        return configuration
     }
 }
 
@@ -225,8 +230,9 @@ public struct DatabaseUnavailable: Error, CustomStringConvertible {
 
 /// Gives up on a wait for the database once PostgreSQL is gone. A pool waits for a connection
 /// for as long as it takes, which is right while the pool is busy and wrong while the server is
-/// down: every few seconds of waiting, the watchdog opens a TCP connection to the server, and when
-/// that is refused it cancels the waiting task (and `fired` says why it ended).
+/// down or refuses us: every 2 seconds of waiting, the watchdog opens a TCP connection to the
+/// server, and every 10 seconds a session (so that a refused login or certificate counts too);
+/// when either fails it cancels the waiting task (and `fired` says why it ended).
 final class DatabaseWatchdog: Sendable {
     /// How long a wait goes on before the watchdog looks.
     static let patience: Duration = .seconds(2)
@@ -235,10 +241,13 @@ final class DatabaseWatchdog: Sendable {
     init<Success: Sendable>(url: DatabaseURL, cancelling task: Task<Success, any Error>) {
         // The task holds the watchdog until it ends: at `stop()`, or when it fires.
         let watch = Task { [self] in
+            var looks = 0
             while !Task.isCancelled {
                 try? await Task.sleep(for: Self.patience)
                 if Task.isCancelled { return }
-                if await !Self.reachable(url) {
+                looks += 1
+                let gone = if await !Self.reachable(url) { true } else if looks % 5 == 0 { await !Self.acceptsSession(url) } else { false }
+                if gone {
                     state.withLock { $0.fired = true }
                     task.cancel()
                     return
@@ -252,6 +261,18 @@ final class DatabaseWatchdog: Sendable {
 
     func stop() {
         state.withLock { $0.task }?.cancel()
+    }
+
+    /// Whether the server opens a session for us (our login, our certificate checks).
+    static func acceptsSession(_ url: DatabaseURL) async -> Bool {
+        do {
+            let connection = try await PostgresConnection.connect(
+                configuration: try Database.connectionConfiguration(url, name: "watchdog"), id: 0, logger: Logger(label: "regio.watchdog"))
+            try? await connection.close()
+            return true
+        } catch {
+            return false
+        }
     }
 
     /// Whether the server accepts a TCP connection within a second.

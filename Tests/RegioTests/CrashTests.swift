@@ -130,7 +130,12 @@ struct CrashDrill {
                 #expect(stored == "\(expected)", "\(table) holds the \(expected) rows of \(file); \(context())")
             }
 
-            // The rollups the batch refreshed equal a rebuild from the core tables.
+            // The rollups the batch refreshed equal a rebuild from the core tables — once the
+            // linker, which refreshes what depends on persons after the commit, has linked it.
+            let linked = try await eventually(within: .seconds(30)) {
+                try await check.value("SELECT count(*)::text FROM ingest.batches WHERE status = 'loaded' AND NOT dry_run AND linked_at IS NULL") == "0"
+            }
+            #expect(linked, "the loaded batch linked; \(context())")
             let rollups = try await check.rollups()
             try await Rollups.rebuildAll(db)
             #expect(try await check.rollups() == rollups, "rollups equal a rebuild; \(context())")

@@ -60,6 +60,25 @@ struct DatabaseRestartTests {
     }
 }
 
+/// A server that is up but refuses the login.
+@Suite("Refused login")
+struct RefusedLoginTests {
+    @Test("a pool whose login PostgreSQL refuses answers DatabaseUnavailable within seconds, rather than waiting for ever")
+    func refusedLogin() async throws {
+        try await TestDatabase.with { database in
+            var url = database.url
+            url.username = "no_such_role"
+            let started = ContinuousClock.now
+            await #expect(throws: DatabaseUnavailable.self) {
+                try await withDatabase(url, name: "refused", poolSize: 1, logger: TestDatabase.logger) { refused in
+                    try await refused.query("SELECT 1")
+                }
+            }
+            #expect(ContinuousClock.now - started < .seconds(20))
+        }
+    }
+}
+
 /// The pool's lease, when the task asking for a connection is cancelled.
 @Suite("Connection leases")
 struct ConnectionLeaseTests {
