@@ -136,10 +136,19 @@ public final class EmbeddedPostgres: Sendable {
         try run("pg_ctl", ["-D", dataDirectory.path, "-l", logFile.path, "-o", options, "-w", "-t", "60", "start"])
         logger.info("PostgreSQL started", metadata: ["port": "\(port)"])
         let createdb = binDirectory.appendingPathComponent("createdb").path
-        do {
-            try Subprocess.run(createdb, ["-h", "127.0.0.1", "-p", "\(port)", "-U", Self.superuser, Self.databaseName])
-        } catch let failure as Subprocess.Failure where failure.output.stderr.contains("already exists") {
-            // Kept from an earlier demo.
+        // A cluster restored from a backup still replays its archive when `pg_ctl -w` returns:
+        // wait for it (a minute at most) before its database can be made or found.
+        for attempt in 1... {
+            do {
+                try Subprocess.run(createdb, ["-h", "127.0.0.1", "-p", "\(port)", "-U", Self.superuser, Self.databaseName])
+                return
+            } catch let failure as Subprocess.Failure where failure.output.stderr.contains("already exists") {
+                return  // Kept from an earlier demo.
+            } catch let failure as Subprocess.Failure
+                        where attempt < 60 && ["not accepting connections", "read-only transaction", "starting up"]
+                            .contains(where: failure.output.stderr.contains) {
+                Thread.sleep(forTimeInterval: 1)
+            }
         }
     }
 
