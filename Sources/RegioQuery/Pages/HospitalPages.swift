@@ -41,7 +41,7 @@ struct HospitalPages: Sendable {
         let csvLink = "/reports/upload-history?" + HTML.query(given + [("format", "csv")])
         let body: HTML = """
             <p class="description">\(page.t(report.descriptionZh, report.description))</p>
-            \(reports.filterForm(report, given: given, options: options, page: page).retargeted(to: "/uploads", from: "/reports/upload-history"))
+            \(reports.filterForm(report, given: given, options: options, page: page, action: "/uploads"))
             \(chart.map { "<figure class=\"chart\">\(HTML(trusted: $0))</figure>" as HTML } ?? .empty)
             <p><a class="csv" href="\(csvLink)" download>\(page.t("下载 CSV（即下表）", "Download CSV (the table below)"))</a></p>
             \(reports.table(report, run.result, page: page, link: { column, value in
@@ -202,12 +202,5 @@ struct HospitalPages: Sendable {
         var response = page.render(title: page.t("跨机构调阅", "Cross-facility lookup"), body)
         response.headers[.cacheControl] = "no-store"
         return response
-    }
-}
-
-extension HTML {
-    /// The same markup with one form action replaced (a report's filter form on another page).
-    func retargeted(to path: String, from original: String) -> HTML {
-        HTML(trusted: text.replacingOccurrences(of: "action=\"\(original)\"", with: "action=\"\(path)\""))
     }
 }

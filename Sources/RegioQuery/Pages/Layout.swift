@@ -153,16 +153,15 @@ enum Layout {
     }
 
     /// A number as pages show it: thousands separated, at most `decimals` decimals.
+    /// The charts' formatting (`ChartNumber`), without trailing zeros: a table of thousands of
+    /// cells formats each one, so no formatter object is made per value.
     static func number(_ value: Double, decimals: Int = 1) -> String {
-        let formatter = NumberFormatter()
-        formatter.numberStyle = .decimal
-        formatter.maximumFractionDigits = decimals
-        formatter.minimumFractionDigits = 0
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.usesGroupingSeparator = true
-        formatter.groupingSeparator = ","
-        formatter.groupingSize = 3
-        return formatter.string(from: NSNumber(value: value)) ?? String(value)
+        var text = ChartNumber.format(value, decimals: decimals)
+        if text.contains(".") {
+            while text.hasSuffix("0") { text.removeLast() }
+            if text.hasSuffix(".") { text.removeLast() }
+        }
+        return text
     }
 
     static let stylesheet = """

@@ -94,7 +94,9 @@ struct ReportPages: Sendable {
         return response
     }
 
-    func filterForm(_ report: ReportDefinition, given: [(String, String)], options: FilterOptions, page: PageContext) -> HTML {
+    /// The report's filters as a GET form, submitted to `action` (the report's own page unless given).
+    func filterForm(_ report: ReportDefinition, given: [(String, String)], options: FilterOptions, page: PageContext,
+                    action: String? = nil) -> HTML {
         let fields = report.parameters.map { parameter -> HTML in
             let value = given.first { $0.0 == parameter.name }?.1 ?? ""
             let label = page.t(parameter.labelZh, parameter.labelEn)
@@ -117,7 +119,7 @@ struct ReportPages: Sendable {
             return "<label title=\"\(help)\">\(label)\(control)</label>"
         }
         return """
-            <form class="filters" method="get" action="/reports/\(report.id)" aria-label="\(page.t("筛选", "Filters"))">
+            <form class="filters" method="get" action="\(action ?? "/reports/\(report.id)")" aria-label="\(page.t("筛选", "Filters"))">
             \(fields)<button type="submit">\(page.t("查询", "Apply"))</button></form>
             """
     }
