@@ -65,11 +65,11 @@ struct LimitsTests {
             try await database.query("CREATE TABLE public.accounts_test (id int PRIMARY KEY, balance int NOT NULL)")
             try await database.query("INSERT INTO public.accounts_test VALUES (1, 100), (2, 100)")
             try await database.query("ALTER DATABASE \(unescaped: database.url.database) SET deadlock_timeout = '200ms'")
-            let attempts = Attempts()
+            let (attempts, locked) = (Attempts(), Attempts())
             try await withThrowingTaskGroup(of: Void.self) { group in
                 // Each moves 10 from one row to the other, locking them in opposite orders.
                 for (from, to) in [(1, 2), (2, 1)] {
-                    group.addTask { try await Self.transfer(from: from, to: to, database: database, attempts: attempts) }
+                    group.addTask { try await Self.transfer(from: from, to: to, database: database, attempts: attempts, locked: locked) }
                 }
                 try await group.waitForAll()
             }
@@ -84,11 +84,18 @@ struct LimitsTests {
         func add() { value.withLock { $0 += 1 } }
     }
 
-    static func transfer(from: Int, to: Int, database: Database, attempts: Attempts) async throws {
+    /// Each first attempt takes its first row's lock, then waits until the other has taken its own
+    /// (however late the pool hands it a connection), so that the second UPDATEs deadlock.
+    static func transfer(from: Int, to: Int, database: Database, attempts: Attempts, locked: Attempts) async throws {
+        let tried = Mutex(false)
         try await database.withTransaction { connection in
             attempts.add()
             try await connection.query("UPDATE public.accounts_test SET balance = balance - 10 WHERE id = \(from)", logger: database.logger)
-            try await connection.query("SELECT pg_sleep(0.5)", logger: database.logger)
+            if !tried.withLock({ let was = $0; $0 = true; return was }) {
+                locked.add()
+                let deadline = ContinuousClock.now + .seconds(30)
+                while locked.count < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            }
             try await connection.query("UPDATE public.accounts_test SET balance = balance + 10 WHERE id = \(to)", logger: database.logger)
         }
     }
