@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The dashboard in a real browser (run by scripts/test.sh after the Swift tests): a demo region on
-# its own database of the test cluster ($REGIO_TEST_DATABASE_URL), both services on free ports,
+# its own database of the test cluster ($REGIO_TEST_DATABASE_URL), both services on free ports and
+# each path logged in as its deployed role (regio_ingest, regio_query, …),
 # then Tests/browser/check_pages.py signs in as each demo user with headless Chromium and opens
 # every page the role can reach. Screenshots go to .regio/browser/<role>/.
 set -euo pipefail
@@ -24,7 +25,7 @@ finish() {
 trap finish EXIT
 
 REGIO_DATABASE_URL="$server/regio_browser" REGIO_INGEST_PORT=0 REGIO_QUERY_PORT=0 REGIO_LOG_LEVEL=info \
-    .build/debug/regio demo --state-directory "$state" --ready-file "$state/ready.json" >"$state/demo.out" 2>"$state/demo.log" &
+    .build/debug/regio demo --service-roles --state-directory "$state" --ready-file "$state/ready.json" >"$state/demo.out" 2>"$state/demo.log" &
 demo_pid=$!
 for _ in $(seq 1 900); do
     [ -f "$state/ready.json" ] && break

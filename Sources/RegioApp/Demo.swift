@@ -1,4 +1,5 @@
 import Foundation
+import PostgresNIO
 import Logging
 import RegioCore
 import RegioDB
@@ -10,8 +11,10 @@ import ServiceLifecycle
 public enum Demo {
     /// - Parameter readyFile: written (JSON: the query service's address and the demo users) once
     ///   both services listen and the sample week is loaded; the browser tests wait for it.
+    /// - Parameter serviceRoles: log each service path in as its own role, as deployed (made here);
+    ///   always so on the embedded PostgreSQL.
     public static func run(configuration: RegioConfiguration, stateDirectory: URL, loadExtracts: Bool = true,
-                           readyFile: URL? = nil, logger: Logger) async throws {
+                           serviceRoles: Bool = false, readyFile: URL? = nil, logger: Logger) async throws {
         var configuration = configuration
         try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
         var embedded: EmbeddedPostgres?
@@ -27,8 +30,10 @@ public enum Demo {
             configuration.secretFile = try demoSecret(in: stateDirectory).path
         }
 
+        let asRoles = serviceRoles || embedded != nil
         let (tokens, uploadTokens, users) = try await withDatabase(configuration.databaseURL!, logger: logger) { database in
             try await MigrationRunner(migrations: try Migration.bundled()).upgrade(database)
+            if asRoles { try await deployedRoles(database) }
             try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "demo")
             try await DemoRegion.seedExamCatalog(ExamCatalogStore(database: database), actor: "demo")
             try await DemoRegion.seedProcurement(ProcurementStore(database: database), firstNight: DemoRegion.firstNight(nights: 7),
@@ -47,6 +52,21 @@ public enum Demo {
                     try await DemoRegion.seedUsers(accounts: AccountStore(database: database), actor: "demo"))
         }
 
+        if asRoles, let owner = configuration.databaseURL {
+            // Each path logs in as its own role, as deployed (deploy/README.md); the owner only migrates.
+            func url(_ role: String) -> DatabaseURL {
+                var url = owner
+                url.username = role
+                url.password = nil
+                return url
+            }
+            configuration.ingestDatabaseURL = url("regio_ingest")
+            configuration.queryDatabaseURL = url("regio_query")
+            configuration.queryWriteDatabaseURL = url("regio_query_writer")
+            configuration.queryLookupDatabaseURL = url("regio_lookup")
+            configuration.queryAccountsDatabaseURL = url("regio_web")
+        }
+
         var loader: DemoLoader?
         if loadExtracts {
             let folders = try sampleWeek(in: stateDirectory)
@@ -61,6 +81,21 @@ public enum Demo {
     }
 
     /// A week of sample extracts ending yesterday, generated once per week under the state folder.
+
+    /// The service roles deploy/postgresql/init-roles.sh makes, in the embedded cluster (kept
+    /// between runs), with the reading grants its default privileges give `regio_query` and the
+    /// migrations' grants for the others.
+    static func deployedRoles(_ database: Database) async throws {
+        for role in ["regio_ingest", "regio_query", "regio_query_writer", "regio_lookup", "regio_web"] {
+            try await database.query(PostgresQuery(unsafeSQL: """
+                DO $$ BEGIN CREATE ROLE \(role) LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$
+                """))
+        }
+        try await database.query("GRANT USAGE ON SCHEMA registry, reports, audit, ingest, emr, referral, procurement TO regio_query")
+        try await database.query("GRANT SELECT ON ALL TABLES IN SCHEMA registry, reports, audit, ingest, emr, referral, procurement TO regio_query")
+        try await database.query("GRANT SELECT ON public.regio_migrations TO regio_query")
+        try await database.query("SELECT registry.grant_service_roles()")
+    }
     static func sampleWeek(in directory: URL) throws -> [URL] {
         let first = DemoRegion.firstNight(nights: 7)
         let folder = directory.appendingPathComponent("extracts").appendingPathComponent(first.description)

@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
 import RegioCore
@@ -36,9 +38,12 @@ public struct RegioServer {
         let migrations = MigrationRunner(migrations: try Migration.bundled())
         self.shutdown = .seconds(configuration.shutdownSeconds)
         let idleTimeout = TimeAmount.seconds(Int64(configuration.idleTimeoutSeconds))
+        let tls = try configuration.serverTLS()
         if selection.runsIngest {
             let pseudonymizer = Pseudonymizer(secret: try configuration.loadSecret())
-            let database = Database(url: primary, poolSize: configuration.poolSize, name: "ingest",
+            // The ingestion service's own role (regio_ingest in deployment); the owner migrates.
+            let loading = configuration.ingestDatabaseURL ?? primary
+            let database = Database(url: loading, poolSize: configuration.poolSize, name: "ingest",
                                     logger: logger.with(label: "db.ingest"))
             // What the uploads remember of the files they receive (within one memory budget), and
             // what they hand to the batch worker for the decisions: the service's own, not the process's.
@@ -53,13 +58,13 @@ public struct RegioServer {
             // as a file streams, and a night of many facilities at once would otherwise leave a
             // batch's checks waiting for them. A batch holds its merge transaction's connection
             // while its checks need others.
-            let deciding = Database(url: primary, poolSize: configuration.poolSize, name: "ingest-worker",
+            let deciding = Database(url: loading, poolSize: configuration.poolSize, name: "ingest-worker",
                                     logger: logger.with(label: "db.worker"))
             let worker = BatchWorker(database: deciding, workers: min(2, configuration.poolSize - 1), stagedKeys: stagedKeys,
                                      committed: committed, faults: faults, slowBatch: .seconds(configuration.slowBatchSeconds),
                                      logger: logger.with(label: "regio.worker"))
-            services.append(Self.application(name: "ingest", router: router, listener: configuration.ingestListener,
-                                             idleTimeout: idleTimeout, databases: [database, deciding], background: [worker],
+            services.append(try Self.application(name: "ingest", router: router, listener: configuration.ingestListener,
+                                             idleTimeout: idleTimeout, tls: tls, databases: [database, deciding], background: [worker],
                                              logger: logger, onListening: onListening))
         }
         if selection.runsQuery {
@@ -77,9 +82,9 @@ public struct RegioServer {
             let pseudonymizer = configuration.secretFile == nil ? nil : Pseudonymizer(secret: try configuration.loadSecret())
             let router = try QueryService.buildRouter(database: database, writes: writes, lookups: lookups, accounts: accounts,
                                                       pseudonymizer: pseudonymizer, migrations: migrations, metrics: RegioMetrics.registry,
-                                                      rateLimit: configuration.rateLimit)
-            services.append(Self.application(name: "query", router: router, listener: configuration.queryListener,
-                                             idleTimeout: idleTimeout, databases: [database, writes, lookups, accounts], background: [], logger: logger,
+                                                      rateLimit: configuration.rateLimit, servedOverTLS: tls != nil)
+            services.append(try Self.application(name: "query", router: router, listener: configuration.queryListener,
+                                             idleTimeout: idleTimeout, tls: tls, databases: [database, writes, lookups, accounts], background: [], logger: logger,
                                              onListening: onListening))
         }
     }
@@ -97,11 +102,12 @@ public struct RegioServer {
 
     static func application(
         name: String, router: Router<RegioRequestContext>, listener: RegioConfiguration.Listener, idleTimeout: TimeAmount,
-        databases: [Database], background: [any Service], logger: Logger, onListening: @escaping Listening
-    ) -> any Service {
-        Application(
+        tls: TLSConfiguration?, databases: [Database], background: [any Service], logger: Logger, onListening: @escaping Listening
+    ) throws -> any Service {
+        let http = HTTP1Channel.Configuration(idleTimeout: idleTimeout)
+        return Application(
             router: router,
-            server: .http1(configuration: .init(idleTimeout: idleTimeout)),
+            server: try tls.map { try .tls(.http1(configuration: http), tlsConfiguration: $0) } ?? .http1(configuration: http),
             configuration: .init(address: .hostname(listener.host, port: listener.port), serverName: "regio-\(name)"),
             services: databases.map(\.client) + background,
             onServerRunning: { channel in

@@ -5,6 +5,9 @@ import Foundation
 public struct RegioConfiguration: Sendable, Equatable {
     /// The primary database; `nil` means "no database given", which only `regio demo` accepts.
     public var databaseURL: DatabaseURL?
+    /// Where the ingestion service loads (the primary, as `regio_ingest`, a role that owns
+    /// nothing); defaults to `databaseURL`.
+    public var ingestDatabaseURL: DatabaseURL?
     /// Where the query service reads (a streaming replica); defaults to `databaseURL`.
     public var queryDatabaseURL: DatabaseURL?
     /// Where the query service writes what its users change (the primary, as a role that may
@@ -17,6 +20,10 @@ public struct RegioConfiguration: Sendable, Equatable {
     /// may write only those and audit rows); defaults to `databaseURL`.
     public var queryAccountsDatabaseURL: DatabaseURL?
     public var ingestListener: Listener
+    /// PEM files of the services' own TLS (`REGIO_TLS_CERT_FILE`, `REGIO_TLS_KEY_FILE`): both or
+    /// neither; without them the services speak plain HTTP behind a proxy that terminates TLS.
+    public var tlsCertificateFile: String?
+    public var tlsKeyFile: String?
     public var queryListener: Listener
     /// File holding the region secret that keys national-ID pseudonyms.
     public var secretFile: String?
@@ -67,16 +74,24 @@ public struct RegioConfiguration: Sendable, Equatable {
                 meaning: "Optional file of KEY=VALUE lines read before the environment; the environment wins."),
         Setting(name: "REGIO_DATABASE_URL", defaultValue: "(none: `regio demo` starts an embedded PostgreSQL)",
                 meaning: "Primary database, postgres://user:password@host:port/database[?sslmode=disable|prefer|require]."),
+        Setting(name: "REGIO_INGEST_DATABASE_URL", defaultValue: "REGIO_DATABASE_URL",
+                meaning: "Where the ingestion service loads the uploads: the primary, as a role that owns nothing and holds only the ingest path's grants (regio_ingest); the migrations run as the owner of REGIO_DATABASE_URL."),
         Setting(name: "REGIO_QUERY_DATABASE_URL", defaultValue: "REGIO_DATABASE_URL",
                 meaning: "Database the query service reads, typically a streaming replica."),
         Setting(name: "REGIO_QUERY_WRITE_DATABASE_URL", defaultValue: "REGIO_DATABASE_URL",
                 meaning: "Where the query service writes what its users change (thresholds): the primary, as a role that may write only that (regio_query_writer)."),
         Setting(name: "REGIO_QUERY_LOOKUP_DATABASE_URL", defaultValue: "REGIO_DATABASE_URL",
                 meaning: "Where the query service's cross-facility lookups read and write their audit rows: the primary, as a role that may read emr and insert into audit.lookups only (regio_lookup)."),
+        Setting(name: "REGIO_QUERY_ACCOUNTS_DATABASE_URL", defaultValue: "REGIO_DATABASE_URL",
+                meaning: "Where the query service keeps people's accounts and sessions: the primary, as a role that may write only those and audit rows (regio_web)."),
         Setting(name: "REGIO_INGEST_HOST", defaultValue: "127.0.0.1", meaning: "Address the ingestion service listens on."),
         Setting(name: "REGIO_INGEST_PORT", defaultValue: "8081", meaning: "Port of the ingestion service (0 picks a free one)."),
         Setting(name: "REGIO_QUERY_HOST", defaultValue: "127.0.0.1", meaning: "Address the query service listens on."),
         Setting(name: "REGIO_QUERY_PORT", defaultValue: "8082", meaning: "Port of the query service (0 picks a free one)."),
+        Setting(name: "REGIO_TLS_CERT_FILE", defaultValue: "(none: plain HTTP)",
+                meaning: "PEM file with the services' certificate (then its intermediates): both services then speak HTTPS only, TLS 1.2 or later. Needs REGIO_TLS_KEY_FILE."),
+        Setting(name: "REGIO_TLS_KEY_FILE", defaultValue: "(none)",
+                meaning: "PEM file with the private key of REGIO_TLS_CERT_FILE's certificate (readable by the service only)."),
         Setting(name: "REGIO_SECRET_FILE", defaultValue: "(none; required by the ingestion service)",
                 meaning: "File holding the region secret (at least 32 bytes) that keys national-ID pseudonyms. The query service needs it only for lookups by resident ID number."),
         Setting(name: "REGIO_LOG_LEVEL", defaultValue: "info",
@@ -138,6 +153,7 @@ public struct RegioConfiguration: Sendable, Equatable {
         }
 
         self.databaseURL = url("REGIO_DATABASE_URL")
+        self.ingestDatabaseURL = url("REGIO_INGEST_DATABASE_URL") ?? databaseURL
         self.queryDatabaseURL = url("REGIO_QUERY_DATABASE_URL") ?? databaseURL
         self.queryWriteDatabaseURL = url("REGIO_QUERY_WRITE_DATABASE_URL") ?? databaseURL
         self.queryLookupDatabaseURL = url("REGIO_QUERY_LOOKUP_DATABASE_URL") ?? databaseURL
@@ -147,6 +163,11 @@ public struct RegioConfiguration: Sendable, Equatable {
         self.queryListener = Listener(host: string("REGIO_QUERY_HOST") ?? "127.0.0.1",
                                       port: int("REGIO_QUERY_PORT", default: 8082, range: 0...65535))
         self.secretFile = string("REGIO_SECRET_FILE")
+        self.tlsCertificateFile = string("REGIO_TLS_CERT_FILE")
+        self.tlsKeyFile = string("REGIO_TLS_KEY_FILE")
+        if (tlsCertificateFile == nil) != (tlsKeyFile == nil) {
+            problems.append("REGIO_TLS_CERT_FILE and REGIO_TLS_KEY_FILE go together: set both, or neither for plain HTTP")
+        }
         self.logLevel = choice("REGIO_LOG_LEVEL", default: .info)
         self.logFormat = choice("REGIO_LOG_FORMAT", default: .text)
         self.poolSize = int("REGIO_DB_POOL_SIZE", default: 10, range: 2...200)
@@ -163,6 +184,9 @@ public struct RegioConfiguration: Sendable, Equatable {
                 return nil
             }
             return point
+        }
+        if environment["REGIO_INGEST_DATABASE_URL"] != nil, databaseURL == nil, ingestDatabaseURL != nil {
+            problems.append("REGIO_INGEST_DATABASE_URL is set but REGIO_DATABASE_URL is not")
         }
         if environment["REGIO_QUERY_DATABASE_URL"] != nil, databaseURL == nil, queryDatabaseURL != nil {
             problems.append("REGIO_QUERY_DATABASE_URL is set but REGIO_DATABASE_URL is not")

@@ -20,7 +20,7 @@ public enum QueryService {
     public static func buildRouter(
         database: Database, writes: Database, lookups: Database? = nil, accounts: Database? = nil, pseudonymizer: Pseudonymizer? = nil,
         migrations: MigrationRunner, metrics: PrometheusCollectorRegistry,
-        catalog: [ReportDefinition] = ReportCatalog.all, rateLimit: RateLimit? = nil
+        catalog: [ReportDefinition] = ReportCatalog.all, rateLimit: RateLimit? = nil, servedOverTLS: Bool = false
     ) throws -> Router<RegioRequestContext> {
         let credentials = CredentialStore(database: database)
         let skeleton = ServiceRouter(
@@ -38,7 +38,7 @@ public enum QueryService {
         procurement.addRoutes(to: skeleton.api)
         Dashboard(catalog: catalog, runner: runner, database: database, accounts: AccountStore(database: accounts ?? writes),
                   credentials: credentials, thresholds: thresholds, lookup: lookup, steward: steward, procurement: procurement,
-                  rateLimit: rateLimit)
+                  rateLimit: rateLimit, overTLS: servedOverTLS)
             .addRoutes(to: skeleton.router)
         return skeleton.router
     }

@@ -13,6 +13,9 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(help: "Do not generate and upload the sample week of extracts.")
     var skipExtracts = false
 
+    @Flag(help: "Log each service path in as its own role (regio_ingest, regio_query, …), made by the demo; always so on the embedded PostgreSQL. REGIO_DATABASE_URL's user must be able to create roles, and the server must let them log in without a password (a test cluster).")
+    var serviceRoles = false
+
     @Option(help: "Write this JSON file (the dashboard's address and the demo users) once the demo is up and loaded.")
     var readyFile: String?
 
@@ -21,7 +24,7 @@ struct DemoCommand: AsyncParsableCommand {
         try await reportingFailure {
             try await Demo.run(configuration: environment.configuration,
                                stateDirectory: URL(fileURLWithPath: stateDirectory, isDirectory: true),
-                               loadExtracts: !skipExtracts,
+                               loadExtracts: !skipExtracts, serviceRoles: serviceRoles,
                                readyFile: readyFile.map { URL(fileURLWithPath: $0) },
                                logger: environment.logger)
         }

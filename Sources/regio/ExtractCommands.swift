@@ -66,6 +66,8 @@ struct UploadCommand: AsyncParsableCommand {
         discussion: "Exits 0 when the batch is loaded (or validated with --dry-run), 1 when it is rejected or failed. Connection failures and 502/503/504 are retried with backoff; running it again after an interruption resumes the same batch.")
     @Option(help: "Ingestion service, e.g. https://regio.example:8081") var server: String
     @Option(help: "File holding the facility's upload token.") var tokenFile: String
+    @Option(help: "PEM file of the CA that signed the service's certificate, when it is not one the system trusts (a region's own CA).")
+    var caFile: String?
     @Flag(help: "Validate only: report everything, change nothing.") var dryRun = false
     @Option(help: "How many row errors to print.") var showErrors = 20
     @Argument(help: "Folder with manifest.json and the CSV files.") var directory: String
@@ -75,10 +77,12 @@ struct UploadCommand: AsyncParsableCommand {
         try await reportingFailure {
             guard let token = try? String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
                   !token.isEmpty else { throw UploadClient.Failure("cannot read a token from \(tokenFile)") }
-            let client = UploadClient(server: server, token: token, logger: environment.logger)
-            let batch = try await client.upload(directory: directory, dryRun: dryRun) { print($0) }
-            print(try await UploadSummary.render(batch, client: client, errors: showErrors))
-            if batch.status == .rejected || batch.status == .failed { throw ExitCode(1) }
+            try await UploadClient.withHTTPClient(trusting: caFile) { http in
+                let client = UploadClient(server: server, token: token, http: http, logger: environment.logger)
+                let batch = try await client.upload(directory: directory, dryRun: dryRun) { print($0) }
+                print(try await UploadSummary.render(batch, client: client, errors: showErrors))
+                if batch.status == .rejected || batch.status == .failed { throw ExitCode(1) }
+            }
         }
     }
 }

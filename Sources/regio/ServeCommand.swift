@@ -15,9 +15,10 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let environment = try Environment.load()
         try await reportingFailure {
+            let scheme = environment.configuration.tlsCertificateFile == nil ? "http" : "https"
             let server = try RegioServer(selection: selection, configuration: environment.configuration,
                                          logger: environment.logger) { name, host, port in
-                environment.logger.notice("service listening", metadata: ["service": "\(name)", "address": "\(host):\(port)"])
+                environment.logger.notice("service listening", metadata: ["service": "\(name)", "address": "\(scheme)://\(host):\(port)"])
             }
             try await server.group(logger: environment.logger).run()
         }

@@ -78,7 +78,7 @@ struct BackupRestoreTests {
             try await MigrationRunner(migrations: try Migration.bundled()).upgrade(database)
             try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "test")
             let credentials = CredentialStore(database: database)
-            let base = try await Fixtures.ingestApp(database).test(.live) { client in
+            let base = try await Fixtures.ingestApp(database, asOwner: true).test(.live) { client in
                 let server = "http://localhost:\(client.port!)"
                 var base = ""
                 for night in ["2026-11-20", "2026-11-21"] {

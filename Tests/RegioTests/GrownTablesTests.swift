@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import RegioApp
 @testable import RegioDB
 @testable import RegioPipeline
 import Testing
@@ -26,11 +27,21 @@ struct GrownTablesTests {
         return nil
     }
 
-    /// Opens a transaction on `connection` and inserts `rows` rows into `public.grown`, as a merge would.
+    /// Opens a transaction on `connection` and inserts `rows` rows into `emr.match_keys`, as the linker would.
     static func grow(_ rows: Int, on connection: PostgresConnection) async throws {
         try await connection.query("BEGIN", logger: TestDatabase.logger)
-        try await connection.query("INSERT INTO public.grown SELECT g, 'row ' || g FROM generate_series(1, \(rows)) g",
+        try await connection.query("INSERT INTO emr.match_keys SELECT 'key ' || g, 1, 'P' || g FROM generate_series(1, \(rows)) g",
                                    logger: TestDatabase.logger)
+    }
+
+    /// `body` with a connection of the ingestion service's role (which does not own the table),
+    /// and the owner's database, on a new migrated database.
+    static func asService(_ body: @escaping @Sendable (_ merge: PostgresConnection, _ owner: Database) async throws -> Void) async throws {
+        try await TestDatabase.with { database in
+            try await withDatabase(TestDatabase.ingestURL(of: database), name: "ingest", poolSize: 1, logger: TestDatabase.logger) { service in
+                try await service.withConnection { try await body($0, database) }
+            }
+        }
     }
 
     @Test("when to analyze: many rows inserted against what the statistics count")
@@ -45,55 +56,49 @@ struct GrownTablesTests {
 
     @Test("an ANALYZE that missed the transaction's rows is corrected within it, and cannot be repeated before the commit")
     func analyzedInTransaction() async throws {
-        try await TestDatabase.with(migrated: false) { database in
-            try await database.query("CREATE TABLE public.grown (id int PRIMARY KEY, note text)")
-            try await database.withConnection { merge in
-                try await Self.grow(50_000, on: merge)
-                // What autovacuum's ANALYZE records meanwhile: the pages, and none of their rows.
-                try await database.query("ANALYZE public.grown")
-                #expect(try await Self.estimate("public.grown", on: merge) < 100)
+        try await Self.asService { merge, database in
+            try await Self.grow(50_000, on: merge)
+            // What autovacuum's ANALYZE records meanwhile: the pages, and none of their rows.
+            try await database.query("ANALYZE emr.match_keys")
+            #expect(try await Self.estimate("emr.match_keys", on: merge) < 100)
 
-                try await GrownTables.analyzeIfGrown("public.grown", inserted: 50_000, on: merge, logger: TestDatabase.logger)
-                let estimate = try await Self.estimate("public.grown", on: merge)
-                #expect(estimate > 40_000 && estimate < 60_000, "estimated \(estimate) rows")
-                // The savepoint's settings are back to the session's.
-                #expect(try await Self.setting("lock_timeout", on: merge) == "0")
-                #expect(try await Self.setting("default_statistics_target", on: merge) == "100")
+            try await GrownTables.analyzeIfGrown("emr.match_keys", inserted: 50_000, on: merge, logger: TestDatabase.logger)
+            let estimate = try await Self.estimate("emr.match_keys", on: merge)
+            #expect(estimate > 40_000 && estimate < 60_000, "estimated \(estimate) rows")
+            // The savepoint's settings are back to the session's.
+            #expect(try await Self.setting("lock_timeout", on: merge) == "0")
+            #expect(try await Self.setting("default_statistics_target", on: merge) == "100")
 
-                // Until the commit, no other ANALYZE (autovacuum's) can record the table without them again.
-                try await database.withConnection { other in
-                    try await other.query("SET lock_timeout = '200ms'", logger: TestDatabase.logger)
-                    let error = await #expect(throws: PSQLError.self) {
-                        try await other.query("ANALYZE public.grown", logger: TestDatabase.logger)
-                    }
-                    #expect(error?.serverInfo?[.sqlState] == "55P03")
+            // Until the commit, no other ANALYZE (autovacuum's) can record the table without them again.
+            try await database.withConnection { other in
+                try await other.query("SET lock_timeout = '200ms'", logger: TestDatabase.logger)
+                let error = await #expect(throws: PSQLError.self) {
+                    try await other.query("ANALYZE emr.match_keys", logger: TestDatabase.logger)
                 }
-                try await merge.query("COMMIT", logger: TestDatabase.logger)
+                #expect(error?.serverInfo?[.sqlState] == "55P03")
             }
+            try await merge.query("COMMIT", logger: TestDatabase.logger)
         }
     }
 
     @Test("a table whose ANALYZE lock is taken is left as it is, and the merge goes on")
     func lockTaken() async throws {
-        try await TestDatabase.with(migrated: false) { database in
-            try await database.query("CREATE TABLE public.grown (id int PRIMARY KEY, note text)")
+        try await Self.asService { merge, database in
             try await database.withConnection { holder in
                 // Another batch's merge that analyzed the table and has not committed.
                 try await holder.query("BEGIN", logger: TestDatabase.logger)
-                try await holder.query("ANALYZE public.grown", logger: TestDatabase.logger)
-                try await database.withConnection { merge in
-                    try await Self.grow(20_000, on: merge)
-                    try await GrownTables.analyzeIfGrown("public.grown", inserted: 20_000, on: merge, logger: TestDatabase.logger)
-                    // The transaction is intact, its rows there, its settings its own.
-                    var rows: Int?
-                    for try await count in try await merge.query("SELECT count(*)::int FROM public.grown", logger: TestDatabase.logger)
-                        .decode(Int.self) {
-                        rows = count
-                    }
-                    #expect(rows == 20_000)
-                    #expect(try await Self.setting("lock_timeout", on: merge) == "0")
-                    try await merge.query("COMMIT", logger: TestDatabase.logger)
+                try await holder.query("ANALYZE emr.match_keys", logger: TestDatabase.logger)
+                try await Self.grow(20_000, on: merge)
+                try await GrownTables.analyzeIfGrown("emr.match_keys", inserted: 20_000, on: merge, logger: TestDatabase.logger)
+                // The transaction is intact, its rows there, its settings its own.
+                var rows: Int?
+                for try await count in try await merge.query("SELECT count(*)::int FROM emr.match_keys", logger: TestDatabase.logger)
+                    .decode(Int.self) {
+                    rows = count
                 }
+                #expect(rows == 20_000)
+                #expect(try await Self.setting("lock_timeout", on: merge) == "0")
+                try await merge.query("COMMIT", logger: TestDatabase.logger)
                 try await holder.query("ROLLBACK", logger: TestDatabase.logger)
             }
         }

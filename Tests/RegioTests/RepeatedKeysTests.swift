@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import PostgresNIO
+import RegioApp
 import RegioCore
 @testable import RegioDB
 @testable import RegioPipeline
@@ -48,16 +49,19 @@ struct RepeatedKeysTests {
             let batchID = staged.id
             let manifestData = try Data(contentsOf: URL(fileURLWithPath: staged.directory + "/manifest.json"))
             let manifest = try ExtractManifest.parse(manifestData).get()
-            // No memory for keys at all: the file is checked whole in the database.
-            let loader = ExtractFileLoader(database: s.database, keyMemory: KeyMemory(bytes: 0), stagedKeys: StagedKeys())
-            let body = AsyncStream<ByteBuffer> { continuation in
-                for chunk in patients.utf8.chunked(into: 7) { continuation.yield(ByteBuffer(bytes: chunk)) }
-                continuation.finish()
+            // No memory for keys at all: the file is checked whole in the database. Loaded as the
+            // service's role, which the staged table then belongs to.
+            let file = try #require(manifest.file(named: "patients.csv"))
+            let context = ValidationContext(businessDate: try #require(CalendarDate("2026-11-22")), pseudonymizer: Fixtures.pseudonymizer)
+            let receipt = try await withDatabase(TestDatabase.ingestURL(of: s.database), name: "ingest", poolSize: 2,
+                                                 logger: TestDatabase.logger) { service in
+                let loader = ExtractFileLoader(database: service, keyMemory: KeyMemory(bytes: 0), stagedKeys: StagedKeys())
+                let body = AsyncStream<ByteBuffer> { continuation in
+                    for chunk in patients.utf8.chunked(into: 7) { continuation.yield(ByteBuffer(bytes: chunk)) }
+                    continuation.finish()
+                }
+                return try await loader.load(batchID: batchID, file: file, encoding: .utf8, context: context, body: body)
             }
-            let receipt = try await loader.load(
-                batchID: batchID, file: try #require(manifest.file(named: "patients.csv")), encoding: .utf8,
-                context: ValidationContext(businessDate: try #require(CalendarDate("2026-11-22")), pseudonymizer: Fixtures.pseudonymizer),
-                body: body)
             #expect(receipt.rows == 5)
             #expect(receipt.rejected == 2, "both lines of P002")
             let marked = try await s.issues(batchID).filter { $0.code == "duplicate_key" }.map { $0.line ?? 0 }.sorted()

@@ -28,6 +28,8 @@ struct SideTransactionTests {
     static func noteTransactions(_ s: IngestScenario, in log: String, noting value: String, each: String,
                                  of tables: [String]) async throws {
         try await s.database.query(PostgresQuery(unsafeSQL: "CREATE TABLE public.\(log) (noted text, xact text)"))
+        // The trigger runs as the ingestion service's role.
+        try await s.database.query(PostgresQuery(unsafeSQL: "GRANT INSERT ON public.\(log) TO regio_ingest"))
         try await s.database.query(PostgresQuery(unsafeSQL: """
             CREATE FUNCTION public.note_\(log)() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN INSERT INTO public.\(log) VALUES (\(value), pg_current_xact_id()::text); RETURN NULL; END $$

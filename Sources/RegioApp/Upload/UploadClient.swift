@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import RegioCore
 import RegioDB
 import RegioPipeline
@@ -32,6 +33,24 @@ public struct UploadClient: Sendable {
         self.token = token
         self.http = http
         self.logger = logger
+    }
+
+    /// Runs `body` with the shared HTTP client, or, given `caFile`, with one that trusts only that
+    /// CA (PEM) — a region that signs its services' certificates itself — shut down after.
+    public static func withHTTPClient<T: Sendable>(trusting caFile: String?, _ body: (HTTPClient) async throws -> T) async throws -> T {
+        guard let caFile else { return try await body(.shared) }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .file(caFile)
+        tls.minimumTLSVersion = .tlsv12
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: HTTPClient.Configuration(tlsConfiguration: tls))
+        do {
+            let result = try await body(http)
+            try await http.shutdown()
+            return result
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
     }
 
     /// Uploads the extract in `directory`; returns the decided batch.

@@ -19,6 +19,7 @@ struct Dashboard: Sendable {
     let steward: StewardController
     let procurement: ProcurementController
     let rateLimit: RateLimit?
+    let overTLS: Bool
 
     func addRoutes(to router: Router<RegioRequestContext>) {
         router.get("assets/regio.css") { _, _ in
@@ -29,7 +30,7 @@ struct Dashboard: Sendable {
         var pages = router.group().add(middleware: WebSessionMiddleware(accounts: accounts)).add(middleware: PageErrorMiddleware())
         if let rateLimit { pages = pages.add(middleware: RateLimitMiddleware(rateLimit)) }
         let reports = ReportPages(catalog: catalog, runner: runner, database: database)
-        SignInController(accounts: accounts, throttle: SignInThrottle()).addRoutes(to: pages)
+        SignInController(accounts: accounts, throttle: SignInThrottle(), overTLS: overTLS).addRoutes(to: pages)
         HomePages(reports: reports, accounts: accounts, credentials: credentials, steward: steward, procurement: procurement)
             .addRoutes(to: pages)
         reports.addRoutes(to: pages)

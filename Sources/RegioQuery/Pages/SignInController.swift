@@ -52,6 +52,8 @@ struct FormFields {
 struct SignInController: Sendable {
     let accounts: AccountStore
     let throttle: SignInThrottle
+    /// Whether the service itself speaks TLS (`REGIO_TLS_CERT_FILE`).
+    let overTLS: Bool
 
     func addRoutes(to router: some RouterMethods<RegioRequestContext>) {
         router.get("sign-in", use: form)
@@ -62,7 +64,7 @@ struct SignInController: Sendable {
 
     @Sendable func form(_ request: Request, context: RegioRequestContext) async throws -> Response {
         if context.session != nil { return Self.redirect(to: "/") }
-        return Self.signInPage(request: request, language: PageLanguage(request), error: nil)
+        return signInPage(request: request, language: PageLanguage(request), error: nil)
     }
 
     @Sendable func signIn(_ request: Request, context: RegioRequestContext) async throws -> Response {
@@ -75,7 +77,7 @@ struct SignInController: Sendable {
         let address = Self.address(of: request, context: context)
         if let wait = await throttle.wait(for: address) {
             let seconds = Int(wait.components.seconds) + 1
-            var response = Self.signInPage(request: request, language: language, status: .tooManyRequests,
+            var response = signInPage(request: request, language: language, status: .tooManyRequests,
                                            error: language == .en ? "Too many failed sign-ins from this address; try again in \(seconds / 60 + 1) minutes."
                                                                   : "此地址登录失败次数过多，请 \(seconds / 60 + 1) 分钟后再试。")
             response.headers[.retryAfter] = String(seconds)
@@ -89,29 +91,29 @@ struct SignInController: Sendable {
             await throttle.failed(address)
             try await accounts.recordFailure(username: username.isEmpty ? "(empty)" : String(username.prefix(64)), reason: "malformed",
                                              address: address)
-            return Self.signInPage(request: request, language: language, status: .unauthorized, error: refused)
+            return signInPage(request: request, language: language, status: .unauthorized, error: refused)
         }
         guard let candidate = try await accounts.candidate(username: username) else {
             // The same work as a real check, so that timing does not tell which usernames exist.
             try await Passwords.checkDecoy(password)
             await throttle.failed(address)
             try await accounts.recordFailure(username: username, reason: "unknown user", address: address)
-            return Self.signInPage(request: request, language: language, status: .unauthorized, error: refused)
+            return signInPage(request: request, language: language, status: .unauthorized, error: refused)
         }
         if candidate.disabled || candidate.lockedUntil != nil {
             await throttle.failed(address)
             try await accounts.recordFailure(username: username, reason: candidate.disabled ? "disabled" : "locked", address: address)
-            return Self.signInPage(request: request, language: language, status: .unauthorized, error: refused)
+            return signInPage(request: request, language: language, status: .unauthorized, error: refused)
         }
         guard try await Passwords.verify(password, hash: candidate.passwordHash) else {
             await throttle.failed(address)
             try await accounts.recordFailure(username: username, reason: "wrong password", address: address)
-            return Self.signInPage(request: request, language: language, status: .unauthorized, error: refused)
+            return signInPage(request: request, language: language, status: .unauthorized, error: refused)
         }
         let (cookie, _) = try await accounts.startSession(userID: candidate.id, address: address)
         context.logger.info("signed in", metadata: ["user": "\(candidate.id)"])
         var response = Self.redirect(to: "/")
-        let secure = WebCookies.isSecure(request)
+        let secure = WebCookies.isSecure(request, overTLS: overTLS)
         response.setCookie(WebCookies.make(WebCookies.session, cookie, secure: secure))
         response.setCookie(WebCookies.cleared(WebCookies.signInCSRF, secure: secure))
         return response
@@ -123,7 +125,7 @@ struct SignInController: Sendable {
         try form.checkCSRF(page)
         if let cookie = request.cookies[WebCookies.session]?.value { try await accounts.endSession(cookie: cookie) }
         var response = Self.redirect(to: "/sign-in")
-        response.setCookie(WebCookies.cleared(WebCookies.session, secure: WebCookies.isSecure(request)))
+        response.setCookie(WebCookies.cleared(WebCookies.session, secure: WebCookies.isSecure(request, overTLS: overTLS)))
         return response
     }
 
@@ -134,7 +136,7 @@ struct SignInController: Sendable {
         // Only a path of this site: never another host.
         let target = back.hasPrefix("/") && !back.hasPrefix("//") && !back.contains("\\") ? back : "/"
         var response = Self.redirect(to: target)
-        response.setCookie(WebCookies.make(WebCookies.language, language.rawValue, secure: WebCookies.isSecure(request),
+        response.setCookie(WebCookies.make(WebCookies.language, language.rawValue, secure: WebCookies.isSecure(request, overTLS: overTLS),
                                            maxAge: 365 * 24 * 3600))
         return response
     }
@@ -148,7 +150,7 @@ struct SignInController: Sendable {
         context.peerAddress ?? "unknown"
     }
 
-    static func signInPage(request: Request, language: PageLanguage, status: HTTPResponse.Status = .ok, error: String?) -> Response {
+    func signInPage(request: Request, language: PageLanguage, status: HTTPResponse.Status = .ok, error: String?) -> Response {
         let t = { (zh: String, en: String) in language == .en ? en : zh }
         let token = AccessToken.generate()
         let other: (code: String, label: String) = language == .en ? ("zh", "中文") : ("en", "English")
@@ -166,7 +168,7 @@ struct SignInController: Sendable {
         let header: HTML = "<header><a class=\"brand\" href=\"/sign-in\">Regio · \(t("区域卫生数据平台", "Regional health data"))</a></header>"
         var response = Layout.response(Layout.document(title: t("登录", "Sign in"), language: language, status: status, header: header, body: body),
                                        status: status)
-        response.setCookie(WebCookies.make(WebCookies.signInCSRF, token, secure: WebCookies.isSecure(request), maxAge: 3600))
+        response.setCookie(WebCookies.make(WebCookies.signInCSRF, token, secure: WebCookies.isSecure(request, overTLS: overTLS), maxAge: 3600))
         return response
     }
 }

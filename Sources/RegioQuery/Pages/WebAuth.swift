@@ -60,9 +60,10 @@ enum WebCookies {
         Cookie(name: name, value: "", maxAge: 0, path: "/", secure: secure, httpOnly: true, sameSite: .strict)
     }
 
-    /// Whether the request arrived over TLS (directly or through the documented proxy).
-    static func isSecure(_ request: Request) -> Bool {
-        request.uri.scheme == .https || request.headers[.init("X-Forwarded-Proto")!] == "https"
+    /// Whether the request arrived over TLS: the service's own (`overTLS`; an HTTP/1 request
+    /// carries no scheme of its own) or the documented proxy's.
+    static func isSecure(_ request: Request, overTLS: Bool) -> Bool {
+        overTLS || request.headers[.init("X-Forwarded-Proto")!] == "https"
     }
 }
 

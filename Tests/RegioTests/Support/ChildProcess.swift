@@ -54,13 +54,16 @@ final class ChildProcess: @unchecked Sendable {
         }
     }
 
-    /// `regio serve ingest` on `port` of 127.0.0.1 (a free one if nil); `environment` adds to the
-    /// database and secret.
+    /// `regio serve ingest` on `port` of 127.0.0.1 (a free one if nil), loading as `regio_ingest`
+    /// (made with the test template); `environment` adds to the database and secret.
     static func ingestService(database: DatabaseURL, secret: URL, port: Int? = nil, environment: [String: String] = [:],
                               output: URL) throws -> (ChildProcess, server: String) {
         let port = try port ?? EmbeddedPostgres.freePort()
+        var loading = database
+        loading.username = "regio_ingest"
         let service = try ChildProcess(["serve", "ingest"], environment: [
-            "REGIO_DATABASE_URL": database.urlString, "REGIO_SECRET_FILE": secret.path, "REGIO_INGEST_PORT": "\(port)",
+            "REGIO_DATABASE_URL": database.urlString, "REGIO_INGEST_DATABASE_URL": loading.urlString,
+            "REGIO_SECRET_FILE": secret.path, "REGIO_INGEST_PORT": "\(port)",
         ].merging(environment) { _, new in new }, output: output)
         return (service, "http://127.0.0.1:\(port)")
     }

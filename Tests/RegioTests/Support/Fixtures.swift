@@ -10,6 +10,7 @@ import RegioDB
 import RegioIngest
 import RegioQuery
 import RegioCore
+import ServiceLifecycle
 
 /// Small scenario helpers: a seeded region, tokens per role, and the two services' routers.
 enum Fixtures {
@@ -39,18 +40,26 @@ enum Fixtures {
 
     static let pseudonymizer = Pseudonymizer(secret: Data(repeating: 42, count: 32))
 
-    /// The ingestion service with its batch worker, as `regio serve ingest` runs it.
-    /// - Parameter idle: how often the worker polls the queue (it is rung when a batch is committed).
+    /// The ingestion service with its batch worker, as `regio serve ingest` runs it: logged in as
+    /// `regio_ingest`, the deployed role that owns nothing, to `database`'s database.
+    /// - Parameters:
+    ///   - idle: how often the worker polls the queue (it is rung when a batch is committed).
+    ///   - asOwner: log in as `database`'s own user instead (a cluster without the test template's roles).
     static func ingestApp(_ database: Database, sideTransactions: Bool = true, stagedKeys: StagedKeys = StagedKeys(),
-                          idle: Duration = .milliseconds(50)) throws -> some ApplicationProtocol {
+                          idle: Duration = .milliseconds(50), asOwner: Bool = false) throws -> some ApplicationProtocol {
         let committed = BatchDoorbell()
+        let loading = asOwner ? nil : Database(url: TestDatabase.ingestURL(of: database), poolSize: 6, name: "ingest",
+                                               logger: TestDatabase.logger)
+        let service = loading ?? database
+        let worker = BatchWorker(database: service, idle: idle, sideTransactions: sideTransactions,
+                                 stagedKeys: stagedKeys, committed: committed, logger: TestDatabase.logger)
+        let pools: [any Service] = loading.map { [$0.client] } ?? []
         return Application(
             router: try IngestService.buildRouter(
-                database: database, migrations: MigrationRunner(migrations: try Migration.bundled()),
+                database: service, migrations: MigrationRunner(migrations: try Migration.bundled()),
                 metrics: RegioMetrics.registry, pseudonymizer: pseudonymizer, keyMemory: KeyMemory(), stagedKeys: stagedKeys,
                 committed: committed),
-            services: [BatchWorker(database: database, idle: idle, sideTransactions: sideTransactions,
-                                   stagedKeys: stagedKeys, committed: committed, logger: TestDatabase.logger)])
+            services: pools + [worker])
     }
 
     /// The query service's roles as deploy/postgresql/init-roles.sh makes them (shared by the

@@ -40,6 +40,14 @@ enum TestDatabase {
     /// The URL of a database made by `with`, for handing to a child process.
     static func url(of database: Database) -> DatabaseURL { database.url }
 
+    /// The URL that logs in to the same database as the ingestion service's role, `regio_ingest`
+    /// (made with the template).
+    static func ingestURL(of database: Database) -> DatabaseURL {
+        var url = database.url
+        url.username = "regio_ingest"
+        return url
+    }
+
     static func admin<T: Sendable>(_ body: @Sendable (Database) async throws -> T) async throws -> T {
         try await withDatabase(try serverURL(), name: "test-admin", poolSize: 1, logger: logger, body)
     }
@@ -83,6 +91,12 @@ enum TestDatabase {
             url.database = name
             try await withDatabase(url, name: "test-template", poolSize: 1, logger: TestDatabase.logger) { database in
                 try await MigrationRunner(migrations: try Migration.bundled()).apply(on: database)
+                // The ingestion service's role, as deploy/postgresql/init-roles.sh makes it (once
+                // per cluster), with the migrations' grants: the tests' ingestion service logs in as it.
+                try await database.query("""
+                    DO $$ BEGIN CREATE ROLE regio_ingest LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$
+                    """)
+                try await database.query("SELECT registry.grant_service_roles()")
             }
             return name
         }
