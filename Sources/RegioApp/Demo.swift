@@ -94,7 +94,7 @@ public enum Demo {
         try await database.query("GRANT USAGE ON SCHEMA registry, reports, audit, ingest, emr, referral, procurement TO regio_query")
         try await database.query("GRANT SELECT ON ALL TABLES IN SCHEMA registry, reports, audit, ingest, emr, referral, procurement TO regio_query")
         try await database.query("GRANT SELECT ON public.regio_migrations TO regio_query")
-        try await database.query("SELECT registry.grant_service_roles()")
+        try await MigrationRunner.grantServiceRoles(on: database)
     }
     static func sampleWeek(in directory: URL) throws -> [URL] {
         let first = DemoRegion.firstNight(nights: 7)

@@ -49,3 +49,28 @@ public struct Identity: Sendable, Equatable {
         self.managesAgreements = managesAgreements
     }
 }
+
+/// Which facilities' patient-level rows a transaction of the query service may see: PostgreSQL's
+/// row-level security reads it from the setting `regio.scope` (migration 0023), which
+/// `Database.withScope` sets for the transaction. Without one, the query roles see no such row.
+public struct RowScope: Sendable, Equatable, CustomStringConvertible {
+    /// The setting's value: `*`, `facility:<code>` or `alliance:<code>`.
+    public let description: String
+
+    /// The whole region: the bureau, stewards and administrators.
+    public static let region = RowScope(description: "*")
+    public static func facility(_ code: String) -> RowScope { RowScope(description: "facility:\(code)") }
+    public static func alliance(_ code: String) -> RowScope { RowScope(description: "alliance:\(code)") }
+
+    /// What a caller's credential reaches: its facility, its alliance's members, or (regional
+    /// roles) the region.
+    public init(_ identity: Identity) {
+        switch identity.role {
+        case .facility: self = .facility(identity.facilityCode ?? "")
+        case .alliance: self = .alliance(identity.allianceCode ?? "")
+        case .bureau, .steward, .admin: self = .region
+        }
+    }
+
+    private init(description: String) { self.description = description }
+}

@@ -130,6 +130,17 @@ public struct Database: Sendable {
         fatalError("unreachable")
     }
 
+    /// `body` in a transaction whose patient-level reads row-level security limits to `scope`
+    /// (the setting `regio.scope`, for this transaction only; migration 0023).
+    public func withScope<Result: Sendable>(
+        _ scope: RowScope, _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try await withTransaction { connection in
+            for try await _ in try await connection.query("SELECT set_config('regio.scope', \(scope.description), true)", logger: logger) {}
+            return try await body(connection)
+        }
+    }
+
     /// A serialization failure (40001) or a deadlock (40P01): the same transaction may succeed
     /// when run again.
     public static func isRetryable(_ error: any Error) -> Bool {

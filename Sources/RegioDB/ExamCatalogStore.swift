@@ -159,9 +159,14 @@ public struct ExamCatalogStore: Sendable {
     }
 
     /// Unmapped local codes, most used first; of one facility, or all.
+    /// Read under the region's row-level security scope: stewards and administrators ask.
     public func unmapped(facility: String? = nil, limit: Int = 500) async throws -> [Unmapped] {
+        try await database.withScope(.region) { connection in try await unmapped(facility: facility, limit: limit, on: connection) }
+    }
+
+    private func unmapped(facility: String?, limit: Int, on connection: PostgresConnection) async throws -> [Unmapped] {
         var rows: [Unmapped] = []
-        for try await (code, local, name, exams, last) in try await database.query("""
+        for try await (code, local, name, exams, last) in try await connection.query("""
             SELECT f.code, r.local_code, min(e.exam_name), count(*)::int, max(r.performed_at AT TIME ZONE 'Asia/Shanghai')::date::text
             FROM emr.exam_registry r
             JOIN registry.facilities f ON f.id = r.facility_id
@@ -169,7 +174,7 @@ public struct ExamCatalogStore: Sendable {
             WHERE r.regional_code IS NULL AND r.local_code IS NOT NULL AND (\(facility)::text IS NULL OR f.code = \(facility))
             GROUP BY f.code, r.local_code
             ORDER BY count(*) DESC, f.code, r.local_code LIMIT \(limit)
-            """).decode((String, String, String, Int, String).self) {
+            """, logger: database.logger).decode((String, String, String, Int, String).self) {
             rows.append(Unmapped(facility: code, localCode: local, name: name, exams: exams, lastPerformed: last))
         }
         return rows

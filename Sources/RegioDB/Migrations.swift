@@ -115,16 +115,27 @@ public struct MigrationRunner: Sendable {
                 for migration in pending {
                     try await run(migration, on: connection, logger: database.logger)
                 }
-                // Service roles created since the last run get their grants (migration 0014; a
-                // DO block, since a name that does not exist yet cannot even be planned).
-                try await connection.query("""
-                    DO $$ BEGIN
-                        IF to_regprocedure('registry.grant_service_roles()') IS NOT NULL THEN PERFORM registry.grant_service_roles(); END IF;
-                    END $$
-                    """, logger: database.logger)
+                try await Self.grantServiceRoles(on: connection, logger: database.logger)
                 return pending
             }
         }
+    }
+
+    /// Gives the service roles that exist their grants (migration 0014's
+    /// `registry.grant_service_roles`) and row-level security policies (migration 0023's
+    /// `registry.apply_row_security`): every migration run ends with it, so a role created since
+    /// the last one gets them. A DO block, since a function that does not exist yet cannot even be planned.
+    public static func grantServiceRoles(on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("""
+            DO $$ BEGIN
+                IF to_regprocedure('registry.grant_service_roles()') IS NOT NULL THEN PERFORM registry.grant_service_roles(); END IF;
+                IF to_regprocedure('registry.apply_row_security()') IS NOT NULL THEN PERFORM registry.apply_row_security(); END IF;
+            END $$
+            """, logger: logger)
+    }
+
+    public static func grantServiceRoles(on database: Database) async throws {
+        try await database.withConnection { try await grantServiceRoles(on: $0, logger: database.logger) }
     }
 
     public func status(on database: Database) async throws -> [MigrationStatus] {
@@ -171,7 +182,8 @@ public struct MigrationRunner: Sendable {
         do {
             for (index, statement) in statements.enumerated() {
                 do {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    // A statement's error can come with its first row (`SELECT f()`): read them all.
+                    for try await _ in try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) {}
                 } catch let error as PSQLError {
                     throw MigrationError.failed(version: migration.version, name: migration.name,
                                                 statement: index + 1, message: error.serverInfo?[.message] ?? "\(error)")

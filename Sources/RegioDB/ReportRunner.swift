@@ -39,21 +39,26 @@ public struct ReportRunner: Sendable {
         }
     }
 
-    public func run(_ report: ReportDefinition, binds: [String?]) async throws -> ReportResult {
+    /// Runs the report in a transaction whose patient-level reads row-level security limits to
+    /// `scope`, the caller's (`RowScope(identity)`).
+    public func run(_ report: ReportDefinition, binds: [String?], scope: RowScope) async throws -> ReportResult {
         guard let file = sql[report.id] else { throw SQLFile.Missing(path: report.sqlPath) }
         let values = Dictionary(uniqueKeysWithValues: zip(file.parameters, binds.map { $0 as (any PostgresDynamicTypeEncodable)? }))
-        let rows = try await database.query(file.query(try file.render(), values))
-        var result: [[ReportValue]] = []
+        let query = try file.query(try file.render(), values)
         let expected = report.columns.map(\.name)
-        for try await row in rows {
-            let cells = row.makeRandomAccess()
-            if result.isEmpty {
-                let actual = (0..<cells.count).map { cells[$0].columnName }
-                guard actual == expected else { throw ColumnMismatch(report: report.id, expected: expected, actual: actual) }
+        let rows = try await database.withScope(scope) { connection in
+            var result: [[ReportValue]] = []
+            for try await row in try await connection.query(query, logger: database.logger) {
+                let cells = row.makeRandomAccess()
+                if result.isEmpty {
+                    let actual = (0..<cells.count).map { cells[$0].columnName }
+                    guard actual == expected else { throw ColumnMismatch(report: report.id, expected: expected, actual: actual) }
+                }
+                result.append(try report.columns.indices.map { try Self.decode(cells[$0], as: report.columns[$0].type) })
             }
-            result.append(try report.columns.indices.map { try Self.decode(cells[$0], as: report.columns[$0].type) })
+            return result
         }
-        return ReportResult(columns: report.columns, rows: result)
+        return ReportResult(columns: report.columns, rows: rows)
     }
 
     /// The regional small-cell threshold (setting `small_cell_threshold`, default 5).

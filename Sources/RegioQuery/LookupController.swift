@@ -140,7 +140,9 @@ public struct LookupController: Sendable {
         let actor = "\(caller.role.rawValue):\(caller.label)"
         let outcome: Outcome
         do {
-            outcome = try await database.withTransaction { connection in
+            // Row-level security shows the lookup role its facility's records, and a person's
+            // records elsewhere only when the facility is entitled to that person (migration 0023).
+            outcome = try await database.withScope(.facility(facilityCode)) { connection in
                 try await read(patient, facility: facilityCode, actor: actor, purpose: purpose, emergency: emergency, on: connection)
             }
         } catch let problem as Problem {
@@ -316,21 +318,24 @@ public struct LookupController: Sendable {
     @Sendable func emergencyAccess(_ request: Request, context: RegioRequestContext) async throws -> EmergencyAccess {
         let caller = try context.caller(in: [.facility, .steward, .admin])
         let format = "YYYY-MM-DD\"T\"HH24:MI:SS+08:00"
-        var grants: [EmergencyAccess.Entry] = []
-        for try await row in try await database.query("""
-            SELECT to_char(g.granted_at AT TIME ZONE 'Asia/Shanghai', \(format)), to_char(g.expires_at AT TIME ZONE 'Asia/Shanghai', \(format)),
-                   f.code, f.name, g.code, g.reason,
-                   (SELECT min(p.patient_id) FROM emr.patients p JOIN emr.facility_names own ON own.id = p.facility_id
-                    WHERE p.person_id = g.person_id AND own.code = \(caller.facilityCode))
-            FROM emr.emergency_grants g JOIN emr.facility_names f ON f.id = g.facility_id
-            WHERE g.granted_at > now() - interval '90 days'
-              AND (\(caller.role != .facility) OR EXISTS (
-                  SELECT 1 FROM emr.patients p JOIN emr.facility_names own ON own.id = p.facility_id
-                  WHERE p.person_id = g.person_id AND own.code = \(caller.facilityCode)))
-            ORDER BY g.granted_at DESC LIMIT 500
-            """).decode((String, String, String, String, String, String, String?).self) {
-            grants.append(EmergencyAccess.Entry(granted_at: row.0, expires_at: row.1, by_facility: row.2, by_facility_name: row.3,
-                                                code: row.4, reason: row.5, patient_id: row.6))
+        let grants = try await database.withScope(RowScope(caller)) { connection in
+            var grants: [EmergencyAccess.Entry] = []
+            for try await row in try await connection.query("""
+                SELECT to_char(g.granted_at AT TIME ZONE 'Asia/Shanghai', \(format)), to_char(g.expires_at AT TIME ZONE 'Asia/Shanghai', \(format)),
+                       f.code, f.name, g.code, g.reason,
+                       (SELECT min(p.patient_id) FROM emr.patients p JOIN emr.facility_names own ON own.id = p.facility_id
+                        WHERE p.person_id = g.person_id AND own.code = \(caller.facilityCode))
+                FROM emr.emergency_grants g JOIN emr.facility_names f ON f.id = g.facility_id
+                WHERE g.granted_at > now() - interval '90 days'
+                  AND (\(caller.role != .facility) OR EXISTS (
+                      SELECT 1 FROM emr.patients p JOIN emr.facility_names own ON own.id = p.facility_id
+                      WHERE p.person_id = g.person_id AND own.code = \(caller.facilityCode)))
+                ORDER BY g.granted_at DESC LIMIT 500
+                """, logger: database.logger).decode((String, String, String, String, String, String, String?).self) {
+                grants.append(EmergencyAccess.Entry(granted_at: row.0, expires_at: row.1, by_facility: row.2, by_facility_name: row.3,
+                                                    code: row.4, reason: row.5, patient_id: row.6))
+            }
+            return grants
         }
         return EmergencyAccess(grants: grants)
     }

@@ -52,7 +52,7 @@ public struct ReportsController: Sendable {
         case .failure(.outOfScope(let message)): throw Problem.forbidden(message)
         case .failure(let error): throw Problem.badRequest(error.description, type: "bad-parameter")
         }
-        var result = try await runner.run(report, binds: binds)
+        var result = try await runner.run(report, binds: binds, scope: RowScope(caller))
         var threshold: Int?
         if publication { result.rows = DisclosureControl.hideMembers(in: result.rows, columns: result.columns) }
         if publication || caller.role == .alliance {

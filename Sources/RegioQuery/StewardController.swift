@@ -113,18 +113,21 @@ public struct StewardController: Sendable {
     /// The records named by (facility, patient id) pairs and those of `persons`, by facility and id.
     private func patientRecords(facilities: [Int] = [], patients: [String] = [], persons: [Int64])
         async throws -> [(facilityID: Int, record: PatientRecord)] {
-        var records: [(Int, PatientRecord)] = []
-        for try await row in try await database.query("""
-            SELECT f.code, p.patient_id, p.name, p.sex, p.birth_date::text, p.phone, p.address, p.id_hash IS NOT NULL, p.person_id, p.facility_id
-            FROM emr.patients p JOIN registry.facilities f ON f.id = p.facility_id
-            WHERE (p.facility_id, p.patient_id) IN (SELECT * FROM unnest(\(facilities)::int[], \(patients)::text[]))
-               OR p.person_id = ANY(\(persons))
-            ORDER BY f.code, p.patient_id
-            """).decode((String, String, String, String, String?, String?, String?, Bool, Int64?, Int).self) {
-            records.append((row.9, PatientRecord(facility: row.0, patient_id: row.1, name: row.2, sex: row.3, birth_date: row.4,
-                                                 phone: row.5, address: row.6, has_id_number: row.7, person_id: row.8)))
+        // Stewards work across the region: the whole region's rows, as row-level security allows them.
+        try await database.withScope(.region) { connection in
+            var records: [(Int, PatientRecord)] = []
+            for try await row in try await connection.query("""
+                SELECT f.code, p.patient_id, p.name, p.sex, p.birth_date::text, p.phone, p.address, p.id_hash IS NOT NULL, p.person_id, p.facility_id
+                FROM emr.patients p JOIN registry.facilities f ON f.id = p.facility_id
+                WHERE (p.facility_id, p.patient_id) IN (SELECT * FROM unnest(\(facilities)::int[], \(patients)::text[]))
+                   OR p.person_id = ANY(\(persons))
+                ORDER BY f.code, p.patient_id
+                """, logger: database.logger).decode((String, String, String, String, String?, String?, String?, Bool, Int64?, Int).self) {
+                records.append((row.9, PatientRecord(facility: row.0, patient_id: row.1, name: row.2, sex: row.3, birth_date: row.4,
+                                                     phone: row.5, address: row.6, has_id_number: row.7, person_id: row.8)))
+            }
+            return records
         }
-        return records
     }
 
     struct Person: ResponseEncodable {
@@ -150,17 +153,20 @@ public struct StewardController: Sendable {
         try await Problem.auditingRead(caller, action: "read.person", subject: "\(id)", on: writes, context: context)
         let records = try await patientRecords(persons: [id]).map(\.record)
         guard !records.isEmpty else { throw Problem.notFound("person \(id) has no records") }
-        var history: [Link] = []
-        for try await row in try await database.query("""
-            SELECT f.code, l.patient_id, l.person_id, l.method, l.score, l.actor, l.reason,
-                   to_char(l.linked_at, 'YYYY-MM-DD"T"HH24:MI:SS.USOF')
-            FROM emr.person_links l JOIN registry.facilities f ON f.id = l.facility_id
-            WHERE (l.facility_id, l.patient_id) IN (SELECT facility_id, patient_id FROM emr.patients WHERE person_id = \(id))
-               OR l.person_id = \(id)
-            ORDER BY l.linked_at, l.id
-            """).decode((String, String, Int64?, String, Double?, String, String?, String).self) {
-            history.append(Link(facility: row.0, patient_id: row.1, person_id: row.2, method: row.3, score: row.4,
-                                actor: row.5, reason: row.6, linked_at: row.7))
+        let history = try await database.withScope(.region) { connection in
+            var history: [Link] = []
+            for try await row in try await connection.query("""
+                SELECT f.code, l.patient_id, l.person_id, l.method, l.score, l.actor, l.reason,
+                       to_char(l.linked_at, 'YYYY-MM-DD"T"HH24:MI:SS.USOF')
+                FROM emr.person_links l JOIN registry.facilities f ON f.id = l.facility_id
+                WHERE (l.facility_id, l.patient_id) IN (SELECT facility_id, patient_id FROM emr.patients WHERE person_id = \(id))
+                   OR l.person_id = \(id)
+                ORDER BY l.linked_at, l.id
+                """, logger: database.logger).decode((String, String, Int64?, String, Double?, String, String?, String).self) {
+                history.append(Link(facility: row.0, patient_id: row.1, person_id: row.2, method: row.3, score: row.4,
+                                    actor: row.5, reason: row.6, linked_at: row.7))
+            }
+            return history
         }
         return Person(person_id: id, records: records, history: history)
     }

@@ -45,7 +45,7 @@ struct BackupRestoreTests {
                 guard case .success(let binds) = report.binds(for: filters, caller: bureau) else {
                     throw TestSetupError("bad filters for \(id)")
                 }
-                let result = try await runner.run(report, binds: binds)
+                let result = try await runner.run(report, binds: binds, scope: .region)
                 lines += result.rows.map { "\(id): " + $0.map(\.csvText).joined(separator: ",") }
             }
             return lines

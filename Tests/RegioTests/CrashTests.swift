@@ -34,7 +34,7 @@ struct CrashTests {
             try await MigrationRunner(migrations: try Migration.bundled()).apply(on: database)
             // The service loads as its own role, as on the test cluster.
             try await database.query("CREATE ROLE regio_ingest LOGIN")
-            try await database.query("SELECT registry.grant_service_roles()")
+            try await MigrationRunner.grantServiceRoles(on: database)
             try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "test")
         }
         try await CrashDrill(point: point, database: postgres.url, postgres: postgres).run()

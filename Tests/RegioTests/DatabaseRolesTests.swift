@@ -154,7 +154,8 @@ struct DatabaseRolesTests {
             FROM pg_class c WHERE c.relrowsecurity OR c.relforcerowsecurity
             UNION ALL
             SELECT 'policy ' || schemaname || '.' || tablename || ' ' || policyname || ' ' || permissive || ' ' || cmd
-                   || ' to ' || array_to_string(roles, ',') || ' using (' || coalesce(qual, '') || ') check (' || coalesce(with_check, '') || ')'
+                   || ' to ' || array_to_string(roles, ',') || ' using (' || regexp_replace(coalesce(qual, ''), '\\s+', ' ', 'g')
+                   || ') check (' || regexp_replace(coalesce(with_check, ''), '\\s+', ' ', 'g') || ')'
             FROM pg_policies
             UNION ALL
             SELECT 'default ' || pg_get_userbyid(d.defaclrole) || ' ' || d.defaclobjtype::text || ' '

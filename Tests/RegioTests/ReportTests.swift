@@ -153,7 +153,7 @@ struct ReportTests {
             let admin = Identity(tokenID: 0, role: .admin, label: "test")
             for report in ReportCatalog.all {
                 let binds = try report.binds(for: [], caller: admin).get()
-                let result = try await runner.run(report, binds: binds)
+                let result = try await runner.run(report, binds: binds, scope: .region)
                 #expect(!result.rows.isEmpty, "\(report.id) returned no rows on the demo region")
             }
         }

@@ -247,7 +247,7 @@ struct SharedEMRTests {
             try await s.database.query("""
                 DO $$ BEGIN CREATE ROLE regio_lookup LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$
                 """)
-            try await s.database.query("SELECT registry.grant_service_roles()")
+            try await MigrationRunner.grantServiceRoles(on: s.database)
             var url = s.database.url
             url.username = "regio_lookup"
             let emergency = #""emergency": {"code": "unconscious", "reason": "送入急诊时昏迷，需查既往检验"}"#
@@ -325,7 +325,7 @@ struct SharedEMRTests {
             try await s.database.query("""
                 DO $$ BEGIN CREATE ROLE regio_lookup LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$
                 """)
-            try await s.database.query("SELECT registry.grant_service_roles()")
+            try await MigrationRunner.grantServiceRoles(on: s.database)
             var url = s.database.url
             url.username = "regio_lookup"
             let token = try await s.token(Self.first)

@@ -81,19 +81,23 @@ struct HospitalPages: Sendable {
         }
         struct RowError: Encodable { var file: String; var line: Int?; var column: String?; var code: String; var severity: String
                                      var message: String; var value: String? }
-        var errors: [RowError] = []
-        for try await row in try await database.query("""
-            SELECT kind, line, column_name, code, severity, message, raw_value FROM ingest.row_errors
-            WHERE batch_id = \(id) ORDER BY kind, line NULLS FIRST LIMIT \(Self.rowLimit)
-            """).decode((String, Int?, String?, String, String, String, String?).self) {
-            errors.append(RowError(file: row.0, line: row.1, column: row.2, code: row.3, severity: row.4, message: row.5, value: row.6))
-        }
         struct Rejected: Encodable { var file: String; var line: Int; var fields: String }
-        var rejected: [Rejected] = []
-        for try await row in try await database.query("""
-            SELECT kind, line, fields::text FROM ingest.rejected_rows WHERE batch_id = \(id) ORDER BY kind, line LIMIT \(Self.rowLimit)
-            """).decode((String, Int, String).self) {
-            rejected.append(Rejected(file: row.0, line: row.1, fields: row.2))
+        // Raw values: row-level security shows them to the batch's facility and the region's roles only.
+        let (errors, rejected) = try await database.withScope(RowScope(page.identity)) { connection in
+            var errors: [RowError] = []
+            for try await row in try await connection.query("""
+                SELECT kind, line, column_name, code, severity, message, raw_value FROM ingest.row_errors
+                WHERE batch_id = \(id) ORDER BY kind, line NULLS FIRST LIMIT \(Self.rowLimit)
+                """, logger: database.logger).decode((String, Int?, String?, String, String, String, String?).self) {
+                errors.append(RowError(file: row.0, line: row.1, column: row.2, code: row.3, severity: row.4, message: row.5, value: row.6))
+            }
+            var rejected: [Rejected] = []
+            for try await row in try await connection.query("""
+                SELECT kind, line, fields::text FROM ingest.rejected_rows WHERE batch_id = \(id) ORDER BY kind, line LIMIT \(Self.rowLimit)
+                """, logger: database.logger).decode((String, Int, String).self) {
+                rejected.append(Rejected(file: row.0, line: row.1, fields: row.2))
+            }
+            return (errors, rejected)
         }
         let c = PageTables.Column.init
         let body: HTML = """

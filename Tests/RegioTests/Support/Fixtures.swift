@@ -73,7 +73,7 @@ enum Fixtures {
         }
         try await database.query("GRANT USAGE ON SCHEMA registry, reports, audit, ingest, emr, referral, procurement TO regio_query")
         try await database.query("GRANT SELECT ON ALL TABLES IN SCHEMA registry, reports, audit, ingest, emr, referral, procurement TO regio_query")
-        try await database.query("SELECT registry.grant_service_roles()")
+        try await MigrationRunner.grantServiceRoles(on: database)
         var (read, write) = (database.url, database.url)
         (read.username, write.username) = ("regio_query", "regio_query_writer")
         return (read, write)
@@ -85,7 +85,7 @@ enum Fixtures {
         try await database.query("""
             DO $$ BEGIN CREATE ROLE regio_web LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$
             """)
-        try await database.query("SELECT registry.grant_service_roles()")
+        try await MigrationRunner.grantServiceRoles(on: database)
         var url = database.url
         url.username = "regio_web"
         return url

@@ -91,12 +91,15 @@ enum TestDatabase {
             url.database = name
             try await withDatabase(url, name: "test-template", poolSize: 1, logger: TestDatabase.logger) { database in
                 try await MigrationRunner(migrations: try Migration.bundled()).apply(on: database)
-                // The ingestion service's role, as deploy/postgresql/init-roles.sh makes it (once
-                // per cluster), with the migrations' grants: the tests' ingestion service logs in as it.
-                try await database.query("""
-                    DO $$ BEGIN CREATE ROLE regio_ingest LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$
-                    """)
-                try await database.query("SELECT registry.grant_service_roles()")
+                // The service roles, as deploy/postgresql/init-roles.sh makes them (once per
+                // cluster), with the migrations' grants and row-level security policies: the
+                // tests' ingestion service logs in as regio_ingest.
+                for role in ["regio_ingest", "regio_query", "regio_query_writer", "regio_lookup", "regio_web"] {
+                    try await database.query(PostgresQuery(unsafeSQL: """
+                        DO $$ BEGIN CREATE ROLE \(role) LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$
+                        """))
+                }
+                try await MigrationRunner.grantServiceRoles(on: database)
             }
             return name
         }

@@ -1,0 +1,154 @@
+import Foundation
+import PostgresNIO
+import RegioApp
+import RegioCore
+import RegioDB
+import Testing
+
+/// Row-level security on the patient-level tables (migration 0023), tried with raw SQL as each of
+/// the query service's deployed roles, past every check the application makes.
+@Suite("Row-level security")
+struct RowSecurityTests {
+    static let (first, second, third) = (SharedEMRTests.first, SharedEMRTests.second, SharedEMRTests.third)
+
+    /// The first column of the first row of `sql`, read in a transaction with `scope` (none: nil).
+    static func value(_ sql: String, as database: Database, scope: RowScope?) async throws -> String? {
+        guard let scope else { return try await database.text(sql) }
+        return try await database.withScope(scope) { connection in
+            for try await value in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: TestDatabase.logger)
+                .decode(String?.self) {
+                return value
+            }
+            return nil
+        }
+    }
+
+    /// Which facilities' rows of each table the role sees under `scope`, as "table: codes; …".
+    static func seen(as database: Database, scope: RowScope?) async throws -> String {
+        var parts: [String] = []
+        for (table, facility) in [("emr.patients", "t.facility_id"), ("emr.exams", "t.facility_id"),
+                                  ("emr.exam_registry", "t.facility_id"), ("referral.referrals", "t.facility_id"),
+                                  ("ingest.row_errors", "(SELECT b.facility_id FROM ingest.batches b WHERE b.id = t.batch_id)")] {
+            let codes = try await value("""
+                SELECT coalesce(string_agg(DISTINCT f.code, ',' ORDER BY f.code), '-')
+                FROM \(table) t JOIN emr.facility_names f ON f.id = \(facility)
+                """, as: database, scope: scope)
+            parts.append("\(table): \(codes ?? "-")")
+        }
+        return parts.joined(separator: "; ")
+    }
+
+    @Test("raw SQL as each query role sees only the scope's facilities, nothing without a scope; the lookup role sees a person's records elsewhere only when its facility holds one of the person's or an emergency grant")
+    func rawSQLPerRole() async throws {
+        try await IngestScenario.run { s in
+            try await SharedEMRTests.codes(s.database)
+            let night = SharedEMRTests.daysAgo(1)
+            let card = Extracts.rid("339901", "19800506", 31)
+            let stranger = Extracts.rid("339901", "19700101", 77)
+            // The same woman at the first facility (beside a row rejected with errors) and the second;
+            // a man at the second only. The first refers to the second.
+            try await s.rejectThreshold(100)
+            try await s.upload([
+                "patients.csv": Extracts.patientsHeader + "A1,吴晓燕,2,1980-05-06,RID,\(card),13900002222,清河区解放路3号\n"
+                    + "A9,错行,5,1980-05-06,,,,\n",
+                "exams.csv": SharedEMRTests.examsHeader + SharedEMRTests.exam("RA1", "A1", "LAB0001", "LAB", "\(night) 09:00:00"),
+                "referrals.csv": "referral_id,patient_id,to_facility_code,referred_at,reason_dx,status,status_at,op\n"
+                    + "F1,A1,\(Self.second),\(night) 10:00:00,I10.x00,SENT,\(night) 10:00:00,\n",
+            ], facility: Self.first, date: night)
+            try await s.upload([
+                "patients.csv": Extracts.patientsHeader + "B7,吴晓燕,2,1980-05-06,RID,\(card),13900002222,清河区解放路3号\n"
+                    + "B8,孙强,1,1970-01-01,RID,\(stranger),,\n",
+                "exams.csv": SharedEMRTests.examsHeader + SharedEMRTests.exam("RB1", "B7", "LAB0002", "LAB", "\(night) 11:00:00")
+                    + SharedEMRTests.exam("RB2", "B8", "LAB0001", "LAB", "\(night) 11:30:00"),
+            ], facility: Self.second, date: night)
+            // The owner sees it all: the baseline.
+            _ = try await Fixtures.deployedQueryRoles(s.database)
+            let all = try await Self.seen(as: s.database, scope: nil)
+            #expect(all == [
+                "emr.patients: \(Self.first),\(Self.second)", "emr.exams: \(Self.first),\(Self.second)",
+                "emr.exam_registry: \(Self.first),\(Self.second)", "referral.referrals: \(Self.first)",
+                "ingest.row_errors: \(Self.first),\(Self.second)",
+            ].joined(separator: "; "), "\(all)")
+            let nothing = "emr.patients: -; emr.exams: -; emr.exam_registry: -; referral.referrals: -; ingest.row_errors: -"
+
+            // The writer reads no patient-level table at all.
+            var writerURL = s.database.url
+            writerURL.username = "regio_query_writer"
+            try await withDatabase(writerURL, name: "writer", poolSize: 1, logger: TestDatabase.logger) { writer in
+                for table in ["emr.patients", "emr.exams", "referral.referrals", "ingest.row_errors"] {
+                    let state = await DatabaseRolesTests.sqlState(of: "SELECT count(*) FROM \(table)", on: writer)
+                    #expect(state == "42501", "regio_query_writer reads \(table)")
+                }
+            }
+            for role in ["regio_query"] {
+                var url = s.database.url
+                url.username = role
+                try await withDatabase(url, name: role, poolSize: 1, logger: TestDatabase.logger) { reader in
+                    #expect(try await Self.seen(as: reader, scope: nil) == nothing, "\(role) without a scope")
+                    #expect(try await Self.seen(as: reader, scope: .facility(Self.third)) == nothing, "\(role) as a facility with no records")
+                    let asFirst = try await Self.seen(as: reader, scope: .facility(Self.first))
+                    #expect(asFirst == [
+                        "emr.patients: \(Self.first)", "emr.exams: \(Self.first)", "emr.exam_registry: \(Self.first)",
+                        "referral.referrals: \(Self.first)", "ingest.row_errors: \(Self.first)",
+                    ].joined(separator: "; "), "\(role) as the first facility: \(asFirst)")
+                    // The receiving facility sees the referral sent to it, and its own row errors only.
+                    let asSecond = try await Self.seen(as: reader, scope: .facility(Self.second))
+                    #expect(asSecond == [
+                        "emr.patients: \(Self.second)", "emr.exams: \(Self.second)", "emr.exam_registry: \(Self.second)",
+                        "referral.referrals: \(Self.first)", "ingest.row_errors: \(Self.second)",
+                    ].joined(separator: "; "), "\(role) as the second facility: \(asSecond)")
+                    #expect(try await Self.seen(as: reader, scope: .region) == all, "\(role) for the region")
+                    // The alliance's members (the demo alliance holds the first facility, not the second).
+                    let members = try await s.value("""
+                        SELECT string_agg(f.code, ',' ORDER BY f.code) FROM registry.alliance_members m
+                        JOIN registry.alliances a ON a.id = m.alliance_id JOIN registry.facilities f ON f.id = m.facility_id
+                        WHERE a.code = 'QH-ALLIANCE' AND f.code IN ('\(Self.first)', '\(Self.second)')
+                        """)
+                    let patients = try await Self.value("""
+                        SELECT coalesce(string_agg(DISTINCT f.code, ',' ORDER BY f.code), '') FROM emr.patients p
+                        JOIN emr.facility_names f ON f.id = p.facility_id
+                        """, as: reader, scope: .alliance("QH-ALLIANCE"))
+                    #expect(patients == (members ?? ""), "\(role) for the alliance")
+                    // Writing is refused whatever the scope.
+                    await #expect(throws: PSQLError.self) {
+                        try await reader.withScope(.region) { try await $0.query("DELETE FROM emr.patients", logger: TestDatabase.logger) }
+                    }
+                }
+            }
+
+            var url = s.database.url
+            url.username = "regio_lookup"
+            try await withDatabase(url, name: "lookup", poolSize: 1, logger: TestDatabase.logger) { lookup in
+                let persons = """
+                    SELECT coalesce(string_agg(f.code || '/' || p.patient_id, ',' ORDER BY f.code, p.patient_id), '-')
+                    FROM emr.patients p JOIN emr.facility_names f ON f.id = p.facility_id
+                    """
+                let exams = "SELECT coalesce(string_agg(report_id, ',' ORDER BY report_id), '-') FROM emr.exams"
+                #expect(try await Self.value(persons, as: lookup, scope: nil) == "-")
+                // The first facility: its own records, and her record at the second, not the man's.
+                let forFirst = try await Self.value(persons, as: lookup, scope: .facility(Self.first))
+                #expect(forFirst == "\(Self.first)/A1,\(Self.second)/B7", "\(forFirst ?? "")")
+                #expect(try await Self.value(exams, as: lookup, scope: .facility(Self.first)) == "RA1,RB1")
+                // The third facility holds no record of anyone: nothing, until an emergency grant
+                // for the man, which shows his records and only his.
+                #expect(try await Self.value(persons, as: lookup, scope: .facility(Self.third)) == "-")
+                let shown = try await lookup.withScope(.facility(Self.third)) { connection in
+                    try await connection.query("""
+                        INSERT INTO emr.emergency_grants (facility_id, person_id, code, reason, actor, expires_at)
+                        SELECT f.id, p.id, 'unconscious', '送入急诊时昏迷，需查既往检验', 'test', now() + interval '3 hours'
+                        FROM emr.facility_names f, emr.persons p WHERE f.code = \(Self.third) AND p.id_hash = \(Fixtures.pseudonymizer.residentIDPseudonym(stranger)!)
+                        """, logger: TestDatabase.logger)
+                    var shown: [String] = []
+                    for try await id in try await connection.query("SELECT report_id FROM emr.exams ORDER BY report_id",
+                                                                   logger: TestDatabase.logger).decode(String.self) {
+                        shown.append(id)
+                    }
+                    return shown
+                }
+                #expect(shown == ["RB2"])
+                // Row errors and referrals are not the lookup's to read at all.
+                await #expect(throws: PSQLError.self) { try await lookup.query("SELECT count(*) FROM ingest.row_errors") }
+            }
+        }
+    }
+}
