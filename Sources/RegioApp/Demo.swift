@@ -1,6 +1,6 @@
 import Foundation
-import PostgresNIO
 import Logging
+import PostgresNIO
 import RegioCore
 import RegioDB
 import ServiceLifecycle
@@ -80,11 +80,9 @@ public enum Demo {
         try await server.group(logger: logger).run()
     }
 
-    /// A week of sample extracts ending yesterday, generated once per week under the state folder.
-
-    /// The service roles deploy/postgresql/init-roles.sh makes, in the embedded cluster (kept
-    /// between runs), with the reading grants its default privileges give `regio_query` and the
-    /// migrations' grants for the others.
+    /// The service roles deploy/postgresql/init-roles.sh makes, in the demo's cluster (roles are
+    /// the cluster's: made once), with the reading grants its default privileges give
+    /// `regio_query`, and the migrations' grants and row-level security policies.
     static func deployedRoles(_ database: Database) async throws {
         for role in ["regio_ingest", "regio_query", "regio_query_writer", "regio_lookup", "regio_web"] {
             try await database.query(PostgresQuery(unsafeSQL: """
@@ -96,6 +94,8 @@ public enum Demo {
         try await database.query("GRANT SELECT ON public.regio_migrations TO regio_query")
         try await MigrationRunner.grantServiceRoles(on: database)
     }
+
+    /// A week of sample extracts ending yesterday, generated once per week under the state folder.
     static func sampleWeek(in directory: URL) throws -> [URL] {
         let first = DemoRegion.firstNight(nights: 7)
         let folder = directory.appendingPathComponent("extracts").appendingPathComponent(first.description)

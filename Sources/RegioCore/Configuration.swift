@@ -20,11 +20,11 @@ public struct RegioConfiguration: Sendable, Equatable {
     /// may write only those and audit rows); defaults to `databaseURL`.
     public var queryAccountsDatabaseURL: DatabaseURL?
     public var ingestListener: Listener
+    public var queryListener: Listener
     /// PEM files of the services' own TLS (`REGIO_TLS_CERT_FILE`, `REGIO_TLS_KEY_FILE`): both or
     /// neither; without them the services speak plain HTTP behind a proxy that terminates TLS.
     public var tlsCertificateFile: String?
     public var tlsKeyFile: String?
-    public var queryListener: Listener
     /// File holding the region secret that keys national-ID pseudonyms.
     public var secretFile: String?
     public var logLevel: LogLevel
