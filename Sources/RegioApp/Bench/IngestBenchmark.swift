@@ -17,6 +17,9 @@ public struct IngestBenchmark {
     public var logger: Logger
 
     /// The facility whose night is generated: a township centre, which buys and refers too.
+    /// The append-only tables the run empties, and the trigger that refuses their TRUNCATE.
+    static let appendOnly = [("emr.person_links", "person_links_no_truncate"), ("emr.emergency_grants", "emergency_grants_no_truncate")]
+
     static let facility = "P339921001"
 
     public init(workDirectory: URL, executable: String, logger: Logger) {
@@ -91,18 +94,23 @@ public struct IngestBenchmark {
             try await database.query("DROP SCHEMA IF EXISTS bench CASCADE")
             try await MigrationRunner(migrations: try Migration.bundled()).apply(on: database)
             // Every run starts empty: an earlier run's batch would make this one a repeat, which
-            // merges nothing. (The link history refuses TRUNCATE; this database is the bench's.)
+            // merges nothing. (The link history and the emergency grants, which refer to persons,
+            // refuse TRUNCATE; this database is the bench's.)
             try await database.withTransaction { connection in
-                try await connection.query("ALTER TABLE emr.person_links DISABLE TRIGGER person_links_no_truncate", logger: database.logger)
+                for (table, trigger) in Self.appendOnly {
+                    try await connection.query(PostgresQuery(unsafeSQL: "ALTER TABLE \(table) DISABLE TRIGGER \(trigger)"), logger: database.logger)
+                }
                 try await connection.query("""
                     TRUNCATE ingest.batches, ingest.batch_files, ingest.row_errors, ingest.rejected_rows, ingest.batch_checks,
                              emr.patients, emr.encounters, emr.exams, emr.persons, emr.bed_census, emr.person_links,
                              emr.link_reviews, emr.match_keys, emr.kept_apart, emr.steward_actions, emr.exam_registry,
-                             procurement.purchases, referral.referrals, referral.status_history,
+                             emr.emergency_grants, procurement.purchases, referral.referrals, referral.status_history,
                              reports.facility_month, reports.referral_month, reports.exam_month, reports.person_index,
                              reports.purchase_month
                     """, logger: database.logger)
-                try await connection.query("ALTER TABLE emr.person_links ENABLE TRIGGER person_links_no_truncate", logger: database.logger)
+                for (table, trigger) in Self.appendOnly {
+                    try await connection.query(PostgresQuery(unsafeSQL: "ALTER TABLE \(table) ENABLE TRIGGER \(trigger)"), logger: database.logger)
+                }
             }
             try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "bench")
             try await database.query("CREATE SCHEMA bench")
