@@ -33,7 +33,7 @@ public enum Demo {
         let asRoles = serviceRoles || embedded != nil
         let (tokens, uploadTokens, users) = try await withDatabase(configuration.databaseURL!, logger: logger) { database in
             try await MigrationRunner(migrations: try Migration.bundled()).upgrade(database)
-            if asRoles { try await deployedRoles(database) }
+            if asRoles { try await deployServiceRoles(database) }
             try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "demo")
             try await DemoRegion.seedExamCatalog(ExamCatalogStore(database: database), actor: "demo")
             try await DemoRegion.seedProcurement(ProcurementStore(database: database), firstNight: DemoRegion.firstNight(nights: 7),
@@ -80,13 +80,14 @@ public enum Demo {
         try await server.group(logger: logger).run()
     }
 
-    /// The service roles deploy/postgresql/init-roles.sh makes, in the demo's cluster (roles are
+    /// The service roles deploy/postgresql/init-roles.sh makes, in `database`'s cluster (roles are
     /// the cluster's: made once), with the reading grants its default privileges give
-    /// `regio_query`, and the migrations' grants and row-level security policies.
-    static func deployedRoles(_ database: Database) async throws {
+    /// `regio_query`, and the migrations' grants and row-level security policies. The demo and
+    /// the tests deploy them so.
+    public static func deployServiceRoles(_ database: Database) async throws {
         for role in ["regio_ingest", "regio_query", "regio_query_writer", "regio_lookup", "regio_web"] {
             try await database.query(PostgresQuery(unsafeSQL: """
-                DO $$ BEGIN CREATE ROLE \(role) LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$
+                DO $$ BEGIN CREATE ROLE \(role) LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$
                 """))
         }
         try await database.query("GRANT USAGE ON SCHEMA registry, reports, audit, ingest, emr, referral, procurement TO regio_query")

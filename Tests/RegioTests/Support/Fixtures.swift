@@ -62,30 +62,18 @@ enum Fixtures {
             services: pools + [worker])
     }
 
-    /// The query service's roles as deploy/postgresql/init-roles.sh makes them (shared by the
-    /// cluster's test databases, so made once), the reading grants its default privileges give,
-    /// and the writer's from the migrations; the URLs that log in as the reader and the writer.
+    /// The service roles as deployed (`Demo.deployServiceRoles`); the URLs that log in as the
+    /// query service's reader and writer.
     static func deployedQueryRoles(_ database: Database) async throws -> (read: DatabaseURL, write: DatabaseURL) {
-        for role in ["regio_query", "regio_query_writer"] {
-            try await database.query(PostgresQuery(unsafeSQL: """
-                DO $$ BEGIN CREATE ROLE \(role) LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$
-                """))
-        }
-        try await database.query("GRANT USAGE ON SCHEMA registry, reports, audit, ingest, emr, referral, procurement TO regio_query")
-        try await database.query("GRANT SELECT ON ALL TABLES IN SCHEMA registry, reports, audit, ingest, emr, referral, procurement TO regio_query")
-        try await MigrationRunner.grantServiceRoles(on: database)
+        try await Demo.deployServiceRoles(database)
         var (read, write) = (database.url, database.url)
         (read.username, write.username) = ("regio_query", "regio_query_writer")
         return (read, write)
     }
 
-    /// The accounts role as deploy/postgresql/init-roles.sh makes it, with the migrations' grants;
-    /// the URL that logs in as it.
+    /// The service roles as deployed; the URL that logs in as the accounts role.
     static func deployedAccountsRole(_ database: Database) async throws -> DatabaseURL {
-        try await database.query("""
-            DO $$ BEGIN CREATE ROLE regio_web LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$
-            """)
-        try await MigrationRunner.grantServiceRoles(on: database)
+        try await Demo.deployServiceRoles(database)
         var url = database.url
         url.username = "regio_web"
         return url

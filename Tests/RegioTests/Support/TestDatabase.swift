@@ -91,15 +91,9 @@ enum TestDatabase {
             url.database = name
             try await withDatabase(url, name: "test-template", poolSize: 1, logger: TestDatabase.logger) { database in
                 try await MigrationRunner(migrations: try Migration.bundled()).apply(on: database)
-                // The service roles, as deploy/postgresql/init-roles.sh makes them (once per
-                // cluster), with the migrations' grants and row-level security policies: the
-                // tests' ingestion service logs in as regio_ingest.
-                for role in ["regio_ingest", "regio_query", "regio_query_writer", "regio_lookup", "regio_web"] {
-                    try await database.query(PostgresQuery(unsafeSQL: """
-                        DO $$ BEGIN CREATE ROLE \(role) LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$
-                        """))
-                }
-                try await MigrationRunner.grantServiceRoles(on: database)
+                // The service roles as deployed, with their grants and row-level security
+                // policies: the tests' ingestion service logs in as regio_ingest.
+                try await Demo.deployServiceRoles(database)
             }
             return name
         }
