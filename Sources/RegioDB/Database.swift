@@ -130,15 +130,63 @@ public struct Database: Sendable {
         fatalError("unreachable")
     }
 
+    /// How long a scoped read may take: PostgreSQL cancels a statement after
+    /// `readStatementTimeout`, and the caller stops waiting after `readDeadline`, whatever the
+    /// connection does (see `withScope`).
+    public static let readStatementTimeout = "30s"
+    public static let readDeadline: Duration = .seconds(35)
+
     /// `body` in a transaction whose patient-level reads row-level security limits to `scope`
-    /// (the setting `regio.scope`, for this transaction only; migration 0023).
+    /// (the setting `regio.scope`, for this transaction only; migration 0023), behind the batch
+    /// commit barrier (`BatchCommitBarrier`): every statement of `body` sees each batch whole or
+    /// not at all. Throws `BatchCommitting` when a batch's commit holds the barrier longer than
+    /// `BatchCommitBarrier.readerWait`.
+    ///
+    /// A read never hangs: each statement ends within `readStatementTimeout`, and should the
+    /// server not answer at all, the caller gets `DatabaseUnavailable` after `readDeadline` and
+    /// the read is left to end on its own. (PostgresNIO 1.33 never answers a query written to a
+    /// connection that has just closed — PostgreSQL crashing between two statements of a read;
+    /// such a read keeps its pooled connection, which the deadline's warning counts.)
     public func withScope<Result: Sendable>(
-        _ scope: RowScope, _ body: (PostgresConnection) async throws -> Result
+        _ scope: RowScope, _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        try await withTransaction { connection in
-            for try await _ in try await connection.query("SELECT set_config('regio.scope', \(scope.description), true)", logger: logger) {}
-            return try await body(connection)
+        let read = Task { [self] in
+            try await withTransaction { connection in
+                for try await _ in try await connection.query("""
+                    SELECT set_config('regio.scope', \(scope.description), true),
+                           set_config('statement_timeout', \(Self.readStatementTimeout), true)
+                    """, logger: logger) {}
+                try await BatchCommitBarrier.enterAsReader(on: connection, logger: logger)
+                return try await body(connection)
+            }
         }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (waiting: CheckedContinuation<Result, any Error>) in
+                let waiter = Waiter(waiting)
+                let deadline = Task { [logger] in
+                    try await Task.sleep(for: Self.readDeadline)
+                    guard let waiting = waiter.take() else { return }
+                    logger.error("a read got no answer within its deadline; left to end on its own, holding its connection meanwhile",
+                                 metadata: ["deadline": "\(Self.readDeadline)"])
+                    read.cancel()
+                    waiting.resume(throwing: DatabaseUnavailable())
+                }
+                Task {
+                    let result = await read.result
+                    deadline.cancel()
+                    waiter.take()?.resume(with: result)
+                }
+            }
+        } onCancel: {
+            read.cancel()
+        }
+    }
+
+    /// A continuation resumed once, by whichever comes first.
+    private final class Waiter<Value: Sendable>: Sendable {
+        private let continuation: Mutex<CheckedContinuation<Value, any Error>?>
+        init(_ continuation: CheckedContinuation<Value, any Error>) { self.continuation = Mutex(continuation) }
+        func take() -> CheckedContinuation<Value, any Error>? { continuation.withLock { $0.take() } }
     }
 
     /// A serialization failure (40001) or a deadlock (40P01): the same transaction may succeed

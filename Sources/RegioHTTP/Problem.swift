@@ -30,6 +30,13 @@ public struct Problem: HTTPResponseError, Sendable {
                 retryAfter: 5)
     }
 
+    /// A read that waited `BatchCommitBarrier.readerWait` for a batch's commit.
+    public static func batchCommitting(requestID: String) -> Problem {
+        Problem(status: .serviceUnavailable, type: "batch-committing",
+                detail: "a night's upload is being committed and reads wait for it to be whole; try again (request id \(requestID))",
+                retryAfter: 5)
+    }
+
     /// A read of patient-level data whose audit row could not be written: nothing is answered.
     public static func readNotAudited(requestID: String) -> Problem {
         Problem(status: .serviceUnavailable, type: "not-audited",
@@ -110,6 +117,9 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch where Problem.isDatabaseUnavailable(error) {
             context.logger.warning("database unavailable", metadata: ["error": "\(Database.logDescription(of: error))"])
             throw Problem.databaseUnavailable(requestID: context.id)
+        } catch is BatchCommitting {
+            context.logger.warning("read waited too long for a batch's commit")
+            throw Problem.batchCommitting(requestID: context.id)
         } catch {
             context.logger.error("request failed", metadata: ["error": "\(Database.logDescription(of: error))"])
             throw Problem(status: .internalServerError, type: "internal",

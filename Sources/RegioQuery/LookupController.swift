@@ -142,7 +142,7 @@ public struct LookupController: Sendable {
         do {
             // Row-level security shows the lookup role its facility's records, and a person's
             // records elsewhere only when the facility is entitled to that person (migration 0023).
-            outcome = try await database.withScope(.facility(facilityCode)) { connection in
+            outcome = try await database.withScope(.facility(facilityCode)) { [emergency] connection in
                 try await read(patient, facility: facilityCode, actor: actor, purpose: purpose, emergency: emergency, on: connection)
             }
         } catch let problem as Problem {
@@ -150,6 +150,8 @@ public struct LookupController: Sendable {
         } catch where Problem.isDatabaseUnavailable(error) {
             // Fails closed: nothing is answered without its audit row.
             throw Problem.databaseUnavailable(requestID: context.id)
+        } catch is BatchCommitting {
+            throw Problem.batchCommitting(requestID: context.id)
         } catch {
             // Nothing read is answered unless its audit row committed with it.
             context.logger.error("lookup failed", metadata: ["error": "\(Database.message(for: error))"])

@@ -4,19 +4,33 @@ import PostgresNIO
 import RegioApp
 import RegioCore
 import RegioDB
+import Synchronization
 import Testing
 
 /// The ingestion service as its own process, killed with SIGKILL at each point of a batch's life
-/// (`REGIO_FAULT`) while `regio upload` sends a facility's night, then started again — alone, or
-/// after PostgreSQL itself was stopped immediately, whose crash recovery empties the unlogged
-/// staging tables. Whatever the point, the night ends loaded whole, once, with nothing left behind.
+/// (`REGIO_FAULT`), or from outside at a moment of the upload, while `regio upload` sends a
+/// facility's night, then started again — alone, or after PostgreSQL itself was stopped
+/// immediately, whose crash recovery empties the unlogged staging tables. Whatever the point, the
+/// night ends loaded whole, once, with nothing left behind; and a reader reading as the query
+/// service does all along never sees part of it.
 @Suite("Crash recovery")
 struct CrashTests {
     @Test("the service killed at each point of a batch and restarted: the night loads whole, once", arguments: FaultPoint.allCases)
     func serviceKilled(at point: FaultPoint) async throws {
         try await TestDatabase.with { database in
             try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "test")
-            try await CrashDrill(point: point, database: database.url, postgres: nil).run()
+            try await CrashDrill(kill: .at(point), database: database.url, postgres: nil).run()
+        }
+    }
+
+    /// Ten moments from the upload's start, 0.1 s to 2.8 s: before, during and after the merge
+    /// (a night of this township centre takes about 2 s to upload and decide).
+    @Test("the service killed from outside at a moment of the upload and restarted: the night loads whole, once",
+          arguments: Array(stride(from: 100, through: 2800, by: 300)))
+    func serviceKilledAfter(milliseconds: Int) async throws {
+        try await TestDatabase.with { database in
+            try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "test")
+            try await CrashDrill(kill: .after(.milliseconds(milliseconds)), database: database.url, postgres: nil).run()
         }
     }
 
@@ -32,18 +46,31 @@ struct CrashTests {
         }
         try await withDatabase(postgres.url, name: "test", poolSize: 2, logger: TestDatabase.logger) { database in
             try await MigrationRunner(migrations: try Migration.bundled()).apply(on: database)
-            // The service loads as its own role, as on the test cluster.
-            try await database.query("CREATE ROLE regio_ingest LOGIN")
-            try await MigrationRunner.grantServiceRoles(on: database)
+            // The services log in as their roles, as on the test cluster.
+            try await Demo.deployServiceRoles(database)
             try await DemoRegion.seed(registry: RegistryStore(database: database), actor: "test")
         }
-        try await CrashDrill(point: point, database: postgres.url, postgres: postgres).run()
+        try await CrashDrill(kill: .at(point), database: postgres.url, postgres: postgres).run()
     }
 }
 
 /// One kill and restart, and the checks after it.
 struct CrashDrill {
-    let point: FaultPoint
+    enum Kill: CustomStringConvertible {
+        /// The service kills itself at the point (`REGIO_FAULT`).
+        case at(FaultPoint)
+        /// The test kills it this long after the upload started.
+        case after(Duration)
+
+        var description: String {
+            switch self {
+            case .at(let point): "at \(point.rawValue)"
+            case .after(let delay): "\(delay) into the upload"
+            }
+        }
+    }
+
+    let kill: Kill
     let database: DatabaseURL
     /// The private cluster to stop immediately after the kill; nil: PostgreSQL keeps running.
     let postgres: EmbeddedPostgres?
@@ -67,16 +94,34 @@ struct CrashDrill {
         }
         let quiet = ["REGIO_DB_POOL_SIZE": "4"]
 
-        // The service that kills itself, and the hospital's upload, which keeps retrying.
+        // A reader of the facility's rows, as the query service reads, from before the upload
+        // until the night is checked.
+        var readerURL = database
+        readerURL.username = "regio_query"
+        let reader = ConcurrentReader(facility: Self.facility)
+        let reading = Task { await reader.run(readerURL) }
+        defer { reading.cancel() }
+        try await reader.waitForFirstRead()
+
+        // The service to kill, and the hospital's upload, which keeps retrying.
+        var fault: [String: String] = [:]
+        if case .at(let point) = kill { fault["REGIO_FAULT"] = point.rawValue }
         let (doomed, server) = try ChildProcess.ingestService(
-            database: database, secret: secret, environment: quiet.merging(["REGIO_FAULT": point.rawValue]) { $1 },
+            database: database, secret: secret, environment: quiet.merging(fault) { $1 },
             output: work.appendingPathComponent("service-killed.log"))
         try await doomed.waitUntilReady(server)
         let upload = try ChildProcess(["upload", "--server", server, "--token-file", tokenFile.path, extract.path],
                                       environment: ["REGIO_LOG_LEVEL": "info"], output: work.appendingPathComponent("upload.log"))
-        let killed = try await doomed.exitStatus(within: .seconds(120))
-        #expect(killed == 128 + SIGKILL, "the service should have killed itself at \(point.rawValue):\n\(doomed.text)")
-        #expect(doomed.text.contains("REGIO_FAULT"))
+        switch kill {
+        case .at(let point):
+            let killed = try await doomed.exitStatus(within: .seconds(120))
+            #expect(killed == 128 + SIGKILL, "the service should have killed itself at \(point.rawValue):\n\(doomed.text)")
+            #expect(doomed.text.contains("REGIO_FAULT"))
+        case .after(let delay):
+            try await Task.sleep(for: delay)
+            Foundation.kill(doomed.process.processIdentifier, SIGKILL)
+            #expect(try await doomed.exitStatus(within: .seconds(10)) == 128 + SIGKILL)
+        }
 
         if let postgres {
             try postgres.crash()
@@ -89,13 +134,15 @@ struct CrashDrill {
             output: work.appendingPathComponent("service.log"))
         try await restarted.waitUntilReady(server)
         let ready = ContinuousClock.now
-        let drill = "killed at \(point.rawValue)\(postgres == nil ? "" : " with PostgreSQL")"
+        let drill = "killed \(kill)\(postgres == nil ? "" : " with PostgreSQL")"
         /// What went on, for a failed expectation: both processes' output so far.
         @Sendable func context() -> String { "\(drill)\nservice:\n\(restarted.text)\nupload:\n\(upload.text)" }
 
         try await withDatabase(database, name: "test", poolSize: 2, logger: TestDatabase.logger) { db in
             let check = Check(database: db)
-            if point != .afterStage {
+            if case .at(let point) = kill, point == .duringCopy || point == .afterStage {
+                // Killed while receiving: the upload sends the night again.
+            } else {
                 // A committed batch is taken up again at once: decided, or (its staged rows lost
                 // in crash recovery) back to receiving for the upload to send them again.
                 let settled = try await eventually(within: .seconds(10)) {
@@ -125,13 +172,28 @@ struct CrashDrill {
             #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
             #expect(again.stdout.contains("already loaded"), "\(again.stdout)")
 
-            for (file, expected) in try keysSent(in: extract) {
+            let sent = try keysSent(in: extract)
+            for (file, expected) in sent {
                 let table = Self.tables[file]!
                 let stored = try await check.value("""
                     SELECT count(*)::text FROM \(table) WHERE facility_id = (SELECT id FROM registry.facilities WHERE code = '\(Self.facility)')
                     """)
                 #expect(stored == "\(expected)", "\(table) holds the \(expected) rows of \(file); \(context())")
             }
+
+            // Whatever the reader read — in each of its transactions, both statements — was the
+            // night not there or the night whole.
+            let whole = ConcurrentReader.Seen(main: ConcurrentReader.mainFiles.map { sent[$0] ?? 0 },
+                                              activity: ConcurrentReader.activityFiles.map { sent[$0] ?? 0 })
+            let nothing = ConcurrentReader.Seen(main: whole.main.map { _ in 0 }, activity: whole.activity.map { _ in 0 })
+            // A read PostgreSQL's crash left unanswered ends at its deadline (`Database.withScope`).
+            let finalRead = try await eventually(within: Database.readDeadline + .seconds(10)) { reader.states.keys.contains(whole) }
+            #expect(finalRead, "the reader reads the whole night once it is loaded; \(context())")
+            let seen = reader.states
+            #expect(Set(seen.keys).isSubset(of: [nothing, whole]),
+                    "the reader saw part of the night: \(seen.keys.filter { $0 != nothing && $0 != whole }); \(context())")
+            print("crash drill, \(drill): the reader read \(seen.values.reduce(0, +)) times (\(seen[nothing] ?? 0) before the night, "
+                  + "\(seen[whole] ?? 0) after it) and was refused \(reader.refusals) times")
 
             // The rollups the batch refreshed equal a rebuild from the core tables — once the
             // linker, which refreshes what depends on persons after the commit, has linked it.
@@ -197,5 +259,68 @@ struct CrashDrill {
             #expect(!prints.isEmpty)
             return prints
         }
+    }
+}
+
+/// Reads one facility's rows as the query service reads patient-level data — as `regio_query`,
+/// through `Database.withScope` — again and again until cancelled, and counts each state it saw:
+/// the facility's patients, exams and purchases (merged by a batch's main transaction) in one
+/// statement, its encounters and referrals (the side transaction's) in the next.
+final class ConcurrentReader: Sendable {
+    struct Seen: Hashable, CustomStringConvertible {
+        var main: [Int]
+        var activity: [Int]
+        var description: String { "\(main) \(activity)" }
+    }
+
+    static let mainFiles = ["patients.csv", "exams.csv", "purchases.csv"]
+    static let activityFiles = ["encounters.csv", "referrals.csv"]
+
+    let facility: String
+    private let seen = Mutex<[Seen: Int]>([:])
+    private let refused = Mutex(0)
+
+    init(facility: String) {
+        self.facility = facility
+    }
+
+    /// Each state read, with how many times.
+    var states: [Seen: Int] { seen.withLock { $0 } }
+    /// Reads that failed: PostgreSQL away, a batch's commit waited for too long, no answer
+    /// within the deadline.
+    var refusals: Int { refused.withLock { $0 } }
+
+    func run(_ url: DatabaseURL) async {
+        _ = try? await withDatabase(url, name: "reader", poolSize: 2, logger: TestDatabase.logger) { database in
+            while !Task.isCancelled {
+                do {
+                    let state = try await database.withScope(.facility(facility)) { connection in
+                        Seen(main: try await self.counts(["emr.patients", "emr.exams", "procurement.purchases"], on: connection),
+                             activity: try await self.counts(["emr.encounters", "referral.referrals"], on: connection))
+                    }
+                    seen.withLock { $0[state, default: 0] += 1 }
+                } catch {
+                    refused.withLock { $0 += 1 }
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
+            }
+        }
+    }
+
+    /// Waits until the reader has read once (the night not there yet).
+    func waitForFirstRead() async throws {
+        let read = try await eventually(within: .seconds(10)) { !self.states.isEmpty }
+        #expect(read, "the reader reads before the upload (refused \(refusals) times)")
+    }
+
+    private func counts(_ tables: [String], on connection: PostgresConnection) async throws -> [Int] {
+        let facility = "(SELECT id FROM registry.facilities WHERE code = '\(facility)')"
+        let columns = tables.map { "(SELECT count(*) FROM \($0) WHERE facility_id = \(facility))::int8" }
+        var counts: [Int] = []
+        for try await row in try await connection.query(PostgresQuery(unsafeSQL: "SELECT ARRAY[\(columns.joined(separator: ", "))]"),
+                                                       logger: TestDatabase.logger).decode([Int].self) {
+            counts = row
+        }
+        return counts
     }
 }

@@ -105,6 +105,12 @@ struct BatchMerge: Sendable {
                 }
                 if batch.dryRun { throw DryRunRollback() }
                 try await outcome.recordCounts(batch, counts, status: .loaded, on: connection)
+                // Alone, this transaction holds the readers' barrier through its commit; with a
+                // side one, that one holds it (taking it here too would wait for it: a deadlock).
+                if side == nil {
+                    try await BatchCommitBarrier.holdForCommit(on: connection, logger: database.logger)
+                }
+                faults.reach(.beforeMainCommit, logger: database.logger)
             }
         } catch {
             // The main transaction rolled back; the side one, once it has stopped, goes too —
@@ -129,6 +135,7 @@ struct BatchMerge: Sendable {
         faults.reach(.afterMainCommit, logger: database.logger)
         if let side = batch.side {
             await batch.stages.measure("side: commit prepared") { await settle(side, batch, commit: true) }
+            faults.reach(.afterSideCommit, logger: database.logger)
         }
     }
 
@@ -168,6 +175,9 @@ struct BatchMerge: Sendable {
                 } else {
                     faults.reach(.beforePrepare, logger: database.logger)
                     try await batch.stages.measure("side: prepare") {
+                        // Held until the side transaction commits, after the main one: readers
+                        // wait for both (`BatchCommitBarrier`).
+                        try await BatchCommitBarrier.holdForCommit(on: connection, logger: database.logger)
                         try await connection.query(PostgresQuery(unsafeSQL: "PREPARE TRANSACTION '\(side.preparedName)'"),
                                                    logger: database.logger)
                     }

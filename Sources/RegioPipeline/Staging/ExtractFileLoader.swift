@@ -81,6 +81,7 @@ public struct ExtractFileLoader: Sendable {
                     if !state.pending.isEmpty {
                         try await writer.write(state.count(try await state.encoding.encode(state.takePending())))
                     }
+                    faults.reach(.duringCopy, logger: logger)
                 }
             } catch {
                 // The COPY was abandoned — the file refused, the client gone, the service shutting

@@ -197,6 +197,14 @@ struct PageErrorMiddleware: RouterMiddleware {
                                             page: page, language: language)
             response.headers[.retryAfter] = "5"
             return response
+        } catch is BatchCommitting {
+            context.logger.warning("read waited too long for a batch's commit")
+            var response = Layout.errorPage(status: .serviceUnavailable,
+                                            message: language == .en ? "A night's upload is being committed; try again in a few seconds."
+                                                                     : "正在提交夜间上传的数据，请稍后重试。",
+                                            page: page, language: language)
+            response.headers[.retryAfter] = "5"
+            return response
         } catch {
             context.logger.error("page failed", metadata: ["error": "\(Database.logDescription(of: error))"])
             return Layout.errorPage(status: .internalServerError,
