@@ -10,7 +10,8 @@ import Testing
 /// good rows and a hostile one, sent through the upload client to the ingestion service as a
 /// night of its own. What each gives — the batch's outcome, every issue with its code, line and
 /// column, the rows stored, the hostile row's name as stored — is compared with
-/// `Tests/expected/corpus.txt`, a reviewed file in the manner of PostgreSQL's expected output.
+/// `Tests/expected/corpus.txt`, a reviewed file in the manner of PostgreSQL's expected output —
+/// and, last, a manifest naming another facility than the token's.
 /// `REGIO_UPDATE_EXPECTED=1 scripts/test.sh --filter HostileCorpusTests` rewrites it for review.
 @Suite("Hostile-input corpus")
 struct HostileCorpusTests {
@@ -52,6 +53,22 @@ struct HostileCorpusTests {
                 let line = "\(name): \(outcome)"
                 outcomes.withLock { $0.append(line) }
             }
+
+            // A manifest naming another facility, sent with this facility's token: refused before
+            // any batch exists.
+            let batches = try await s.count("ingest.batches")
+            let good = try [UInt8](Data(contentsOf: Self.corpus.appendingPathComponent("formula.csv")))
+                .split(separator: UInt8(ascii: "\n")).prefix(3).joined(separator: [UInt8(ascii: "\n")]) + [UInt8(ascii: "\n")]
+            var outcome: String
+            do {
+                let batch = try await s.upload(bytes: ["patients.csv": Array(good)], facility: "H339902001",
+                                               date: String(format: "2026-10-%02d", day), token: try await s.token("H339901001"))
+                outcome = "accepted as batch \(batch.id) (\(batch.status.rawValue))"
+            } catch {
+                outcome = "refused: \(error)"
+            }
+            #expect(try await s.count("ingest.batches") == batches, "no batch made for a manifest naming another facility")
+            outcomes.withLock { $0.append("manifest naming another facility: \(outcome)") }
         }
         let actual = outcomes.withLock { $0 }.joined(separator: "\n") + "\n"
         if ProcessInfo.processInfo.environment["REGIO_UPDATE_EXPECTED"] == "1" {
