@@ -35,6 +35,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // A libFuzzer target on the decoder, the CSV reader and the row validator (scripts/fuzz.sh);
+        // built plainly, it replays inputs.
+        .executableTarget(
+            name: "regio-fuzz",
+            dependencies: ["RegioCore"],
+            swiftSettings: swiftSettings
+        ),
         // The store: the pool, migrations, registry, credentials, audit, rollups, report queries.
         .target(
             name: "RegioDB",
