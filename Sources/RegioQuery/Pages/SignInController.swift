@@ -178,6 +178,13 @@ struct SignInController: Sendable {
 struct PageErrorMiddleware: RouterMiddleware {
     typealias Context = RegioRequestContext
 
+    /// A 503 page asking to come back in five seconds.
+    private static func retryLater(_ message: String, page: PageContext?, language: PageLanguage) -> Response {
+        var response = Layout.errorPage(status: .serviceUnavailable, message: message, page: page, language: language)
+        response.headers[.retryAfter] = "5"
+        return response
+    }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let language = PageLanguage(request)
         let page = context.session.map { PageContext(session: $0, language: language, request: request) }
@@ -191,20 +198,12 @@ struct PageErrorMiddleware: RouterMiddleware {
             return Layout.errorPage(status: error.status, message: error.body ?? "\(error.status.reasonPhrase)", page: page, language: language)
         } catch where Problem.isDatabaseUnavailable(error) {
             context.logger.warning("database unavailable", metadata: ["error": "\(Database.logDescription(of: error))"])
-            var response = Layout.errorPage(status: .serviceUnavailable,
-                                            message: language == .en ? "The database cannot be reached at the moment; try again in a few seconds."
-                                                                     : "暂时无法连接数据库，请稍后重试。",
-                                            page: page, language: language)
-            response.headers[.retryAfter] = "5"
-            return response
+            return Self.retryLater(language == .en ? "The database cannot be reached at the moment; try again in a few seconds."
+                                                   : "暂时无法连接数据库，请稍后重试。", page: page, language: language)
         } catch is BatchCommitting {
             context.logger.warning("read waited too long for a batch's commit")
-            var response = Layout.errorPage(status: .serviceUnavailable,
-                                            message: language == .en ? "A night's upload is being committed; try again in a few seconds."
-                                                                     : "正在提交夜间上传的数据，请稍后重试。",
-                                            page: page, language: language)
-            response.headers[.retryAfter] = "5"
-            return response
+            return Self.retryLater(language == .en ? "A night's upload is being committed; try again in a few seconds."
+                                                   : "正在提交夜间上传的数据，请稍后重试。", page: page, language: language)
         } catch {
             context.logger.error("page failed", metadata: ["error": "\(Database.logDescription(of: error))"])
             return Layout.errorPage(status: .internalServerError,
