@@ -9,9 +9,10 @@ import PostgresNIO
 /// its last transaction becomes durable — the side one before `PREPARE TRANSACTION`, or the only
 /// one before `COMMIT` — and holds it until that transaction commits: a prepared transaction keeps
 /// its locks, across a crash of PostgreSQL too. A reader (`Database.withScope`) takes it shared as
-/// its transaction's first lock, in a statement of its own (after the one setting its scope), so each later statement's snapshot is
-/// taken after every batch that held it committed whole; and no batch commits while the reader's
-/// transaction runs (READ COMMITTED), so its statements agree with each other.
+/// its transaction's first lock, in a statement of its own (after the one setting its scope), so
+/// each later statement's snapshot is taken after every batch that held it committed whole; and
+/// no batch commits while the reader's transaction runs (READ COMMITTED), so its statements agree
+/// with each other.
 ///
 /// A reader waits at most `readerWait` — a batch holds the barrier for the milliseconds of its
 /// commit, but a side transaction left prepared by a killed ingestion service holds it until the

@@ -146,7 +146,7 @@ public struct Database: Sendable {
     /// server not answer at all, the caller gets `DatabaseUnavailable` after `readDeadline` and
     /// the read is left to end on its own. (PostgresNIO 1.33 never answers a query written to a
     /// connection that has just closed — PostgreSQL crashing between two statements of a read;
-    /// such a read keeps its pooled connection, which the deadline's warning counts.)
+    /// such a read keeps its pooled connection; the deadline's error in the log counts them.)
     public func withScope<Result: Sendable>(
         _ scope: RowScope, _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {

@@ -309,7 +309,8 @@ final class ConcurrentReader: Sendable {
 
     /// Waits until the reader has read once (the night not there yet).
     func waitForFirstRead() async throws {
-        let read = try await eventually(within: .seconds(10)) { !self.states.isEmpty }
+        // Beside the whole suite on two cores, a first connection can take a while.
+        let read = try await eventually(within: .seconds(60)) { !self.states.isEmpty }
         #expect(read, "the reader reads before the upload (refused \(refusals) times)")
     }
 

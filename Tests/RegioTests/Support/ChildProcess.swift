@@ -2,10 +2,12 @@ import AsyncHTTPClient
 import Foundation
 import RegioApp
 import RegioCore
+import Synchronization
 
 /// A `regio` command running in the background, as a separate process (the ingestion service, or
 /// an upload waiting for its decision), its output going to a file.
 final class ChildProcess: @unchecked Sendable {
+    private static let launching = Mutex(())
     let process = Process()
     let output: URL
 
@@ -21,7 +23,9 @@ final class ChildProcess: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = handle
         process.standardError = handle
-        try process.run()
+        // Foundation's `Process.run` crashed (a bad memcpy inside it) when many tests launched
+        // processes at once: one launch at a time.
+        try Self.launching.withLock { _ in try process.run() }
     }
 
     /// A test that fails half-way leaves nothing running.
