@@ -49,7 +49,7 @@ if [ $# -gt 0 ]; then
     swift test "$@"
     exit
 fi
-timed="HostileLoadTests|DatabaseRestartTests|BackupRestoreTests|DatabaseTLSTests|ConcurrencyTests"
+timed="HostileLoadTests|DatabaseRestartTests|BackupRestoreTests|DatabaseTLSTests|ConcurrencyTests|CrashTests"
 status=0
 # Everything the run prints, the services' logs included, is kept to be searched at the end
 # (scripts/check-logs.sh: no tokens, ID numbers or phone numbers), in .regio/test-run.log.
