@@ -26,10 +26,9 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 WINDOW_WIDTH, WINDOW_HEIGHT = 1280, 900
@@ -176,8 +175,23 @@ def submit_and_wait(driver, form) -> None:
         buttons[0].click()
     else:
         driver.execute_script("arguments[0].requestSubmit ? arguments[0].requestSubmit() : arguments[0].submit()", form)
-    WebDriverWait(driver, TIMEOUT).until(EC.staleness_of(html))
+    WebDriverWait(driver, TIMEOUT).until(lambda _: is_stale(html))
     wait_ready(driver)
+
+
+def is_stale(element) -> bool:
+    """Whether the element's document has been replaced. Chromedriver sometimes answers a node of a
+    replaced document with an inspector error instead of "stale element reference"
+    (SeleniumHQ/selenium#15401); both mean the same here."""
+    try:
+        element.is_enabled()
+        return False
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as e:
+        if "does not belong to the document" in str(e) or "No node with given id" in str(e):
+            return True
+        raise
 
 
 def severe_console_entries(driver) -> list[str]:
