@@ -81,10 +81,14 @@ public enum PersonFacts {
         ]
         var months = Set<String>()
         var keys: [Rollups.Key] = []
-        for statement in try registry.statements() {
-            for try await (facility, month) in try await connection.query(try registry.query(statement, values), logger: logger)
-                .decode((Int, String).self) where months.insert("\(facility)|\(month)").inserted {
-                keys.append((facility, month))
+        // An exam at one facility repeats, or is repeated by, exams at others: the registry is
+        // the region's, written in its write scope.
+        try await WriteScope.acrossFacilities(on: connection, logger: logger) {
+            for statement in try registry.statements() {
+                for try await (facility, month) in try await connection.query(try registry.query(statement, values), logger: logger)
+                    .decode((Int, String).self) where months.insert("\(facility)|\(month)").inserted {
+                    keys.append((facility, month))
+                }
             }
         }
         if !keys.isEmpty {

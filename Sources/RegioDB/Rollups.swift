@@ -23,13 +23,17 @@ public enum Rollups {
     /// before `touchedFrom` (the earliest date a batch touched; nil: everything), and returns the
     /// (sending facility, month) keys whose findings changed. `batchPatients`: the facility's
     /// patient records a batch is merging in another transaction (see referral/match.sql).
+    /// A receiver's visit completes the sender's referral: the findings are written in the
+    /// region's write scope (`WriteScope.acrossFacilities`).
     public static func matchReferrals(facility: Int?, touchedFrom: String?, batchPatients: String? = nil,
                                       on connection: PostgresConnection, logger: Logger) async throws -> [Key] {
         let file = try SQLFile.load("referral/match.sql")
         let sql = try file.render([
             "batch_patients": batchPatients ?? "(SELECT NULL::text AS patient_id, NULL::text AS id_hash, NULL::text AS op WHERE false)",
         ])
-        return try await keys(file.query(sql, ["facility": facility, "touched_from": touchedFrom]), on: connection, logger: logger)
+        return try await WriteScope.acrossFacilities(on: connection, logger: logger) {
+            try await keys(file.query(sql, ["facility": facility, "touched_from": touchedFrom]), on: connection, logger: logger)
+        }
     }
 
     /// Runs a query returning (facility id, month) rows.

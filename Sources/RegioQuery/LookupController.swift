@@ -267,9 +267,11 @@ public struct LookupController: Sendable {
     private func emergencyGrant(_ hash: String, facility: Int, actor: String, emergency: Emergency?,
                                 on connection: PostgresConnection) async throws -> (person: Int64, grant: Grant)? {
         let logger = database.logger
+        // The lookup's role reads only the persons its facility is entitled to: this one, maybe
+        // not yet, is found by its number through a function that returns the id alone.
         var person: Int64?
-        for try await id in try await connection.query("SELECT id FROM emr.persons WHERE id_hash = \(hash)", logger: logger)
-            .decode(Int64.self) {
+        for try await id in try await connection.query("SELECT emr.person_with_number(\(hash))", logger: logger)
+            .decode(Int64?.self) {
             person = id
         }
         guard let person else { return nil }

@@ -80,20 +80,23 @@ public struct StewardController: Sendable {
         // Names, birth dates, phones and addresses side by side: a patient-level read, audited first.
         try await Problem.auditingRead(caller, action: "read.link-reviews", subject: nil, detail: ["limit": "\(limit)"],
                                        on: writes, context: context)
-        var open = 0
-        for try await count in try await database.query("SELECT count(*)::int FROM emr.link_reviews WHERE decided_at IS NULL")
-            .decode(Int.self) {
-            open = count
-        }
         typealias Row = (id: Int64, reason: String, score: Double, created: String, age: Int, facility: Int, patient: String,
                          candidate: Int64, contributions: String)
-        var rows: [Row] = []
-        for try await row in try await database.query("""
-            SELECT r.id, r.reason, r.score, to_char(r.created_at, 'YYYY-MM-DD"T"HH24:MI:SSOF'), (current_date - r.created_at::date),
-                   r.facility_id, r.patient_id, r.candidate_person, r.contributions::text
-            FROM emr.link_reviews r WHERE r.decided_at IS NULL ORDER BY r.created_at, r.id LIMIT \(limit)
-            """).decode((Int64, String, Double, String, Int, Int, String, Int64, String).self) {
-            rows.append(row)
+        let (open, rows) = try await database.withScope(.region) { connection -> (Int, [Row]) in
+            var open = 0
+            for try await count in try await connection.query("SELECT count(*)::int FROM emr.link_reviews WHERE decided_at IS NULL",
+                                                              logger: database.logger).decode(Int.self) {
+                open = count
+            }
+            var rows: [Row] = []
+            for try await row in try await connection.query("""
+                SELECT r.id, r.reason, r.score, to_char(r.created_at, 'YYYY-MM-DD"T"HH24:MI:SSOF'), (current_date - r.created_at::date),
+                       r.facility_id, r.patient_id, r.candidate_person, r.contributions::text
+                FROM emr.link_reviews r WHERE r.decided_at IS NULL ORDER BY r.created_at, r.id LIMIT \(limit)
+                """, logger: database.logger).decode((Int64, String, Double, String, Int, Int, String, Int64, String).self) {
+                rows.append(row)
+            }
+            return (open, rows)
         }
         // The reviewed records and the candidates' records, in one query for the page.
         let records = try await patientRecords(facilities: rows.map(\.facility), patients: rows.map(\.patient),
@@ -206,10 +209,12 @@ public struct StewardController: Sendable {
         let body = try await decode(Decision.self, request, context, expected: #"{"decision": "link" or "keep_apart", "reason": "…"}"#)
         guard ["link", "keep_apart"].contains(body.decision) else { throw Problem.badRequest("decision is link or keep_apart") }
         let reason = try reason(body.reason)
-        var open: Bool?
-        for try await value in try await writes.query("SELECT decided_at IS NULL FROM emr.link_reviews WHERE id = \(review)")
-            .decode(Bool.self) {
-            open = value
+        let open = try await writes.withScope(.region) { connection -> Bool? in
+            for try await value in try await connection.query("SELECT decided_at IS NULL FROM emr.link_reviews WHERE id = \(review)",
+                                                              logger: writes.logger).decode(Bool.self) {
+                return value
+            }
+            return nil
         }
         guard let open else { throw Problem.notFound("no review \(review)") }
         guard open else { throw Problem(status: .conflict, type: "decided", detail: "review \(review) was decided already") }

@@ -72,6 +72,7 @@ public struct BatchRetraction: Sendable {
                 found = (row.0, row.1, row.2)
             }
             guard let found else { throw Problem.notFound(id) }
+            try await WriteScope.facility(found.facilityID).enter(on: connection, logger: logger)
             // No batch of the facility is created (lock 7, as BatchStore.create), committed or
             // taken up for a decision (its row locked: the worker's claim skips it) meanwhile.
             try await connection.query("SELECT pg_advisory_xact_lock(7, \(found.facilityID)::int)", logger: logger)

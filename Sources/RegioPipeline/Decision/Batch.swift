@@ -83,10 +83,12 @@ struct Batch: Sendable {
         try await connection.changedRows(file.query(statement, values), logger: logger)
     }
 
-    /// Names the session of one of the batch's transactions after the batch, for `BatchWatchdog`;
-    /// the name goes back to the pool's at the transaction's end.
-    func nameSession(on connection: PostgresConnection) async throws {
+    /// Readies one of the batch's merge transactions: names its session after the batch, for
+    /// `BatchWatchdog`, and lets it write the batch's facility's rows (`WriteScope`). Both go back
+    /// to the pool's at the transaction's end.
+    func enterMerge(on connection: PostgresConnection) async throws {
         try await connection.query("SELECT set_config('application_name', \(BatchWatchdog.applicationName(id)), true)",
                                    logger: logger)
+        try await WriteScope.facility(facilityID).enter(on: connection, logger: logger)
     }
 }

@@ -86,7 +86,7 @@ struct BatchChecks: Sendable {
 
     /// Phase 1 for `kinds`: the references that reject rows.
     func references(_ batch: Batch, of kinds: [ExtractKind]) async throws {
-        try await forEach(kinds.filter(batch.kinds.contains)) { kind, connection in
+        try await forEach(kinds.filter(batch.kinds.contains), of: batch) { kind, connection in
             try await batch.stages.measure("checks: references \(kind.rawValue)") {
                 try await MemoryOrSQL.patients(kind).run(batch, on: connection)
                 if kind == .referrals { try await MemoryOrSQL.referralTarget.run(batch, on: connection) }
@@ -97,7 +97,7 @@ struct BatchChecks: Sendable {
     /// Phase 2: warnings for optional references; the rows are kept.
     func optionalReferences(_ batch: Batch) async throws {
         try await batch.stages.measure("checks: optional references") {
-            try await database.withConnection { connection in
+            try await database.withConnection(writing: .facility(batch.facilityID)) { connection in
                 try await MemoryOrSQL.referralFrom.run(batch, on: connection)
                 try await MemoryOrSQL.examEncounter.run(batch, on: connection)
             }
@@ -111,7 +111,7 @@ struct BatchChecks: Sendable {
     /// checks, when the upload counted them (`RememberedFiles.quality`).
     func measure(_ batch: Batch) async throws {
         try await database.query("DELETE FROM ingest.batch_checks WHERE batch_id = \(batch.id)")
-        try await forEach(batch.kinds) { kind, connection in
+        try await forEach(batch.kinds, of: batch) { kind, connection in
             try await batch.stages.measure("checks: measures \(kind.rawValue)") {
                 try await measure(kind, batch, on: connection)
             }
@@ -174,12 +174,13 @@ struct BatchChecks: Sendable {
         return nil
     }
 
-    /// Runs `body` for each kind at once, each on a connection of its own; returns when all are done.
-    private func forEach(_ kinds: [ExtractKind],
+    /// Runs `body` for each kind at once, each on a connection of its own that writes the batch's
+    /// facility's rows (`WriteScope`); returns when all are done.
+    private func forEach(_ kinds: [ExtractKind], of batch: Batch,
                          _ body: @escaping @Sendable (ExtractKind, PostgresConnection) async throws -> Void) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for kind in kinds {
-                group.addTask { try await database.withConnection { try await body(kind, $0) } }
+                group.addTask { try await database.withConnection(writing: .facility(batch.facilityID)) { try await body(kind, $0) } }
             }
             try await group.waitForAll()
         }

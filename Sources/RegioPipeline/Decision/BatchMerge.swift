@@ -66,7 +66,7 @@ struct BatchMerge: Sendable {
                 // Checked inside this transaction: staged rows lost before it began are found
                 // here, and a crash that empties staging after it kills this transaction too.
                 try await requireStagedRows(batch, on: connection)
-                try await batch.nameSession(on: connection)
+                try await batch.enterMerge(on: connection)
                 if batch.kinds.contains(.patients) {
                     counts[.patients] = try await batch.stages.measure("main: merge patients") {
                         try await kinds.merge(.patients, batch, lane: "main", on: connection)
@@ -163,7 +163,7 @@ struct BatchMerge: Sendable {
         return try await database.withConnection { connection in
             try await connection.query("BEGIN", logger: database.logger)
             do {
-                try await batch.nameSession(on: connection)
+                try await batch.enterMerge(on: connection)
                 var counts = try await mergeActivity(batch, lane: "side", patientsMerged: false, touched: touched, on: connection)
                 if let shared = try await sharing?.value {
                     counts[shared.kind] = try await batch.stages.measure("side: insert \(shared.kind.rawValue)") {

@@ -77,7 +77,7 @@ struct BatchOutcome: Sendable {
     /// The same content was loaded before: applying it again could undo later corrections, so
     /// nothing is merged; every accepted row counts as unchanged, and the batch says which it repeats.
     func recordDuplicate(_ batch: Batch, of original: Int64) async throws {
-        try await database.withTransaction { connection in
+        try await database.withTransaction(writing: .facility(batch.facilityID)) { connection in
             try await connection.query("""
                 UPDATE ingest.batch_files f SET inserted = 0, updated = 0, retracted = 0,
                     rejected = o.rejected, warnings = o.warnings, unchanged = f.received_rows - o.rejected

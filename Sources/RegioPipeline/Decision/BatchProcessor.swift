@@ -116,7 +116,7 @@ public struct BatchProcessor: Sendable {
     /// batch back to `receiving`, so that the upload client's resume sends them again. Whether
     /// it did.
     private func returnLostFiles(_ id: Int64, attempt: Int32) async throws -> Bool {
-        let lost = try await database.withTransaction { connection -> [String] in
+        let lost = try await database.withTransaction(writing: .batch(id)) { connection -> [String] in
             var names: [String] = []
             for try await name in try await connection.query(
                 "SELECT ingest.forget_lost_files(\(id))", logger: database.logger).decode(String.self) {

@@ -125,7 +125,9 @@ public struct PersonLinker: Sendable {
     /// Links the patient records `batch` wrote, in the transaction of `connection`.
     /// The records are taken `chunk` at a time, so that memory stays bounded whatever the night's
     /// size; a chunk's links are written before the next is read, and are its candidates.
+    /// The transaction writes the facility's records (`WriteScope`), and the region's derived facts.
     func link(batch: Int64, facility: Int, on connection: PostgresConnection) async throws -> Outcome {
+        try await WriteScope.facility(facility).enter(on: connection, logger: database.logger)
         var outcome = Outcome(batch: batch)
         var moved: [Link] = []
         var persons = Set<Int64>()

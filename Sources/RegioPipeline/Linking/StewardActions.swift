@@ -80,6 +80,9 @@ extension PersonLinker {
         let logger = database.logger
         guard try await PersonFacts.tryLock(on: connection, logger: logger) else { return false }
         try await connection.query("SET LOCAL lock_timeout = '2s'", logger: logger)
+        // A decision moves records of any facility between persons: the region's write scope,
+        // which updates records and adds history rows, and inserts or deletes no record.
+        try await WriteScope.region.enter(on: connection, logger: logger)
         var next: Action?
         for try await (id, kind, review, person, into, records, reason, actor) in try await connection.query("""
             SELECT id, kind, review_id, person_id, into_person, coalesce(records, '[]')::text, reason, actor

@@ -53,7 +53,7 @@ public struct ExtractFileLoader: Sendable {
         let table = StagingTable(batchID: batchID, kind: file.kind)
         let logger = database.logger
         stagedKeys.forget(batch: batchID, kind: file.kind)
-        let receipt = try await database.withConnection { connection -> FileReceipt in
+        let receipt = try await database.withConnection(writing: .batch(batchID)) { connection -> FileReceipt in
             // Starting again (a resumed upload) replaces what an earlier attempt staged.
             try await connection.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(table.name)"), logger: logger)
             try await connection.query(PostgresQuery(unsafeSQL: table.createStatement), logger: logger)

@@ -151,10 +151,13 @@ struct HomePages: Sendable {
 
     func stewardCards(_ page: PageContext, request: Request, context: RegioRequestContext) async throws -> [Card] {
         // Only the number of open reviews: the queue itself (patient records) is an audited read on its page.
-        var open = 0
-        for try await count in try await reports.database.query("SELECT count(*)::int FROM emr.link_reviews WHERE decided_at IS NULL")
-            .decode(Int.self) {
-            open = count
+        let database = reports.database
+        let open = try await database.withScope(.region) { connection in
+            for try await count in try await connection.query("SELECT count(*)::int FROM emr.link_reviews WHERE decided_at IS NULL",
+                                                              logger: database.logger).decode(Int.self) {
+                return count
+            }
+            return 0
         }
         let exams = try await steward.unmapped(request, context: context)
         let items = try await procurement.unmapped(request, context: context)
