@@ -8,7 +8,10 @@ import PostgresNIO
 /// The barrier is one transaction-level advisory lock. A merge takes it exclusively just before
 /// its last transaction becomes durable — the side one before `PREPARE TRANSACTION`, or the only
 /// one before `COMMIT` — and holds it until that transaction commits: a prepared transaction keeps
-/// its locks, across a crash of PostgreSQL too. A reader (`Database.withScope`) takes it shared as
+/// its locks, across a crash of PostgreSQL too. It takes it only once every transaction of the
+/// merge has done all but commit, so that a holder waits for nothing but its commit: a merge
+/// waiting for the barrier may hold row locks a holder's other transaction would wait for, and
+/// neither would go on. A reader (`Database.withScope`) takes it shared as
 /// its transaction's first lock, in a statement of its own (after the one setting its scope), so
 /// each later statement's snapshot is taken after every batch that held it committed whole; and
 /// no batch commits while the reader's transaction runs (READ COMMITTED), so its statements agree

@@ -171,15 +171,15 @@ struct SideTransactionTests {
         }
     }
 
-    @Test("a failure in the main transaction after the side one was prepared rolls both back")
+    @Test("a failure in the main transaction's commit after the side one was prepared rolls both back")
     func mainFailureAfterPrepare() async throws {
         try await IngestScenario.run { s in
-            // The main transaction's last step marks the batch loaded: refuse it there, saying
-            // whether the side transaction was prepared by then.
-            try await s.injectFailure("BEFORE UPDATE", on: "ingest.batches", when: "NEW.status = 'loaded'", message: """
+            // The main transaction marks the batch loaded: refuse it at its commit, saying whether
+            // the side transaction was prepared by then.
+            try await s.injectFailure("AFTER UPDATE", on: "ingest.batches", when: "NEW.status = 'loaded'", message: """
                 'injected failure; side transactions prepared: '
                     || (SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database())
-                """)
+                """, atCommit: true)
             let before = try await s.coreFingerprint()
             let batch = try await s.upload(Self.night)
             #expect(batch.status == .failed)
@@ -189,6 +189,63 @@ struct SideTransactionTests {
             #expect(try await s.count("emr.exams") == 0)
             #expect(try await s.count("emr.persons") == 0)
             #expect(try await Self.prepared(s) == "0")
+        }
+    }
+
+    @Test("the side transaction takes the readers' barrier and prepares only once the main one has done all but commit: while the main one waits for a lock, nothing holds the barrier and readers read")
+    func barrierTakenLast() async throws {
+        try await IngestScenario.run { s in
+            // A session holding the purchases: the main transaction's merge of them waits for it,
+            // after the side transaction has merged the encounters.
+            let blocker = try await s.database.dedicatedConnection(name: "blocker")
+            do {
+                try await blocker.query("BEGIN", logger: TestDatabase.logger)
+                try await blocker.query("LOCK TABLE procurement.purchases IN SHARE MODE", logger: TestDatabase.logger)
+                let staged = try await s.stage(Self.night)
+                try await s.commit(staged)
+                let waiting = try await eventually(within: .seconds(30)) {
+                    try await s.value("""
+                        SELECT count(*)::text FROM pg_stat_activity
+                        WHERE application_name = 'regio batch \(staged.id)' AND wait_event_type = 'Lock'
+                        """) == "1"
+                }
+                #expect(waiting, "the main transaction waits for the purchases")
+                let sideDone = try await eventually(within: .seconds(30)) {
+                    try await s.value("""
+                        SELECT count(*)::text FROM pg_stat_activity
+                        WHERE application_name = 'regio batch \(staged.id)' AND state = 'idle in transaction'
+                        """) == "1"
+                }
+                #expect(sideDone, "the side transaction has merged the encounters and waits")
+                // Time it would take to prepare, were it to.
+                try await Task.sleep(for: .seconds(1))
+                #expect(try await Self.prepared(s) == "0", "the side transaction prepared while the main one still merged")
+                let (high, low) = (BatchCommitBarrier.key >> 32, BatchCommitBarrier.key & 0xFFFF_FFFF)
+                #expect(try await s.value("""
+                    SELECT count(*)::text FROM pg_locks
+                    WHERE locktype = 'advisory' AND classid = \(high) AND objid = \(low) AND objsubid = 1 AND granted
+                    """) == "0", "the barrier is held while the main transaction still merges")
+                let read = try await s.database.withScope(.region) { connection in
+                    for try await count in try await connection.query("SELECT count(*)::int FROM emr.patients", logger: TestDatabase.logger)
+                        .decode(Int.self) {
+                        return count
+                    }
+                    return -1
+                }
+                #expect(read == 0, "a reader reads meanwhile, and sees none of the batch")
+                try await blocker.query("ROLLBACK", logger: TestDatabase.logger)
+                let loaded = try await eventually(within: .seconds(30)) {
+                    try await s.value("SELECT status FROM ingest.batches WHERE id = \(staged.id)") == "loaded"
+                }
+                #expect(loaded)
+                #expect(try await s.count("emr.encounters") == 3)
+                #expect(try await s.count("procurement.purchases") == 1)
+                #expect(try await Self.prepared(s) == "0")
+            } catch {
+                try? await blocker.close()
+                throw error
+            }
+            try await blocker.close()
         }
     }
 

@@ -11,7 +11,8 @@ import RegioDB
 ///   the batch's outcome;
 /// - the **side** transaction merges the activity — encounters, census, referrals — and what
 ///   derives from it (the referral history, the rollups, the referral findings), once the
-///   references of its own kinds are checked, and ends prepared (`PREPARE TRANSACTION`);
+///   references of its own kinds are checked, and ends prepared (`PREPARE TRANSACTION`) once the
+///   main one has done all but commit (`Meeting`);
 /// - both insert the new exams, range by range (`SharedInsert`), so that they end together.
 ///
 /// The main transaction commits, then the side one does; if the main one fails, the side one is
@@ -55,12 +56,14 @@ struct BatchMerge: Sendable {
             ? Task { try await examReferences.value; return try await kinds.share(.exams, batch) } : nil
         // The side transaction starts as soon as the reference checks of its kinds have marked
         // their rejected rows (the warnings, the quarantine and the measures only read them).
+        let meeting = Meeting()
         let side = batch.side.map { side in
             Task { () -> [ExtractKind: BatchOutcome.Counts] in
-                try await mergeSide(side, batch, after: activityReferences, sharing: sharedExams)
+                try await mergeSide(side, batch, after: activityReferences, sharing: sharedExams, meeting: meeting)
             }
         }
         var counts: [ExtractKind: BatchOutcome.Counts] = [:]
+        var sideCounts: [ExtractKind: BatchOutcome.Counts]?
         do {
             try await database.withTransaction { connection in
                 // Checked inside this transaction: staged rows lost before it began are found
@@ -93,10 +96,16 @@ struct BatchMerge: Sendable {
                     }
                 }
                 if let side {
-                    // The side transaction is prepared (a dry run's rolled back) before this one
-                    // commits; its counts are recorded with the others (the shared kind's added up).
-                    let sideCounts = try await batch.stages.measure("main: waiting for the side transaction") { try await side.value }
-                    counts.merge(sideCounts) { main, side in
+                    // The side transaction's counts are recorded with the others (the shared
+                    // kind's added up). Kept across a retry of this transaction: the side one
+                    // reports them once.
+                    if sideCounts == nil {
+                        sideCounts = try await batch.stages.measure("main: waiting for the side transaction") {
+                            guard let worked = await meeting.sideWorked() else { return try await side.value }
+                            return worked
+                        }
+                    }
+                    counts.merge(sideCounts ?? [:]) { main, side in
                         (main.inserted + side.inserted, main.updated + side.updated, main.retracted + side.retracted)
                     }
                 } else {
@@ -105,9 +114,13 @@ struct BatchMerge: Sendable {
                 }
                 if batch.dryRun { throw DryRunRollback() }
                 try await outcome.recordCounts(batch, counts, status: .loaded, on: connection)
-                // Alone, this transaction holds the readers' barrier through its commit; with a
-                // side one, that one holds it (taking it here too would wait for it: a deadlock).
-                if side == nil {
+                // All but the commit is done. Alone, this transaction holds the readers' barrier
+                // through its commit; with a side one, that one takes it now, prepares, and holds
+                // it until it commits after this one (taking it here too would wait for it).
+                if let side {
+                    meeting.mainReady()
+                    _ = try await batch.stages.measure("main: waiting for the side transaction to prepare") { try await side.value }
+                } else {
                     try await BatchCommitBarrier.holdForCommit(on: connection, logger: database.logger)
                 }
                 faults.reach(.beforeMainCommit, logger: database.logger)
@@ -115,6 +128,7 @@ struct BatchMerge: Sendable {
         } catch {
             // The main transaction rolled back; the side one, once it has stopped, goes too —
             // without the new exams' ranges still left.
+            meeting.mainFailed()
             if let shared = try? await sharedExams?.value { shared.stop() }
             if let side, let prepared = batch.side {
                 _ = try? await side.value
@@ -147,15 +161,65 @@ struct BatchMerge: Sendable {
         }
     }
 
+    /// Where the two transactions of a merge wait for each other. The side transaction reports its
+    /// work done, with its counts; then it waits until the main transaction has done all but
+    /// commit before it takes the readers' barrier and prepares. A barrier holder must wait for
+    /// nothing but its commit: a side transaction holding it while its main transaction still
+    /// merged could wait, through that transaction, for another batch's row locks — and that
+    /// batch for the barrier, before its own commit. Neither would ever go on.
+    final class Meeting: Sendable {
+        private let worked: AsyncStream<[ExtractKind: BatchOutcome.Counts]>
+        private let reportWorked: AsyncStream<[ExtractKind: BatchOutcome.Counts]>.Continuation
+        private let ready: AsyncStream<Void>
+        private let reportReady: AsyncStream<Void>.Continuation
+
+        init() {
+            (worked, reportWorked) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+            (ready, reportReady) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+        }
+
+        /// The side transaction has done its work (nil: it failed first, or reported already).
+        func sideWorked() async -> [ExtractKind: BatchOutcome.Counts]? {
+            var reports = worked.makeAsyncIterator()
+            return await reports.next()
+        }
+
+        func sideDone(_ counts: [ExtractKind: BatchOutcome.Counts]) {
+            reportWorked.yield(counts)
+            reportWorked.finish()
+        }
+
+        /// The side transaction's task ended: a main transaction still waiting for its work learns
+        /// that it failed.
+        func sideEnded() { reportWorked.finish() }
+
+        /// The main transaction has done all but commit: the side one may prepare.
+        func mainReady() { reportReady.yield() }
+
+        /// The main transaction failed: a side transaction waiting to prepare rolls back.
+        func mainFailed() { reportReady.finish() }
+
+        /// Whether the side transaction may prepare: false when the main one failed.
+        func mayPrepare() async -> Bool {
+            var reports = ready.makeAsyncIterator()
+            return await reports.next() != nil
+        }
+    }
+
+    /// The main transaction failed before the side one prepared.
+    private struct MainFailed: Error {}
+
     /// The side transaction: the activity (`mergeActivity`), on a connection of its own while the
-    /// main transaction merges the rest. It ends prepared: on disk and sure to commit when told,
-    /// but not yet visible. A dry run rolls it back at once.
+    /// main transaction merges the rest. It ends prepared, once the main transaction has done all
+    /// but commit (`Meeting`): on disk and sure to commit when told, but not yet visible. A dry
+    /// run rolls it back at once.
     /// The touched months are taken while the reference checks still run, on a connection given
     /// back before waiting for them: the checks need connections too, and a connection held while
     /// waiting for them can leave none (two batches at once on a pool of four hung that way).
     /// `sharing`: a kind whose new rows both transactions insert; the side takes its share last.
     private func mergeSide(_ side: Batch.Side, _ batch: Batch, after references: Task<Void, any Error>,
-                           sharing: Task<SharedInsert, any Error>?) async throws -> [ExtractKind: BatchOutcome.Counts] {
+                           sharing: Task<SharedInsert, any Error>?, meeting: Meeting) async throws -> [ExtractKind: BatchOutcome.Counts] {
+        defer { meeting.sideEnded() }
         let touched = try await batch.stages.measure("side: touched months") {
             try await database.withConnection { try await touchedMonths(batch, on: $0) }
         }
@@ -172,7 +236,12 @@ struct BatchMerge: Sendable {
                 }
                 if batch.dryRun {
                     try await connection.query("ROLLBACK", logger: database.logger)
+                    meeting.sideDone(counts)
                 } else {
+                    meeting.sideDone(counts)
+                    guard await batch.stages.measure("side: waiting for the main transaction", { await meeting.mayPrepare() }) else {
+                        throw MainFailed()
+                    }
                     faults.reach(.beforePrepare, logger: database.logger)
                     try await batch.stages.measure("side: prepare") {
                         // Held until the side transaction commits, after the main one: readers

@@ -139,13 +139,18 @@ struct IngestScenario {
 
     /// Makes PostgreSQL refuse a row change inside the merge, as a full disk or a constraint added
     /// later would: a trigger `timing` (e.g. `BEFORE INSERT`) on `table`, for the rows where
-    /// `condition` holds, raising the text of the SQL expression `message`.
-    func injectFailure(_ timing: String, on table: String, when condition: String, message: String) async throws {
+    /// `condition` holds, raising the text of the SQL expression `message`. `atCommit`: a
+    /// constraint trigger deferred to the transaction's commit (`timing` is then `AFTER …`).
+    func injectFailure(_ timing: String, on table: String, when condition: String, message: String,
+                       atCommit: Bool = false) async throws {
         try await database.query(PostgresQuery(unsafeSQL: """
             CREATE FUNCTION public.injected_failure() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN RAISE EXCEPTION '%', \(message); END $$
             """))
-        try await database.query(PostgresQuery(unsafeSQL: """
+        try await database.query(PostgresQuery(unsafeSQL: atCommit ? """
+            CREATE CONSTRAINT TRIGGER injected_failure \(timing) ON \(table) DEFERRABLE INITIALLY DEFERRED
+            FOR EACH ROW WHEN (\(condition)) EXECUTE FUNCTION public.injected_failure()
+            """ : """
             CREATE TRIGGER injected_failure \(timing) ON \(table) FOR EACH ROW WHEN (\(condition))
             EXECUTE FUNCTION public.injected_failure()
             """))
