@@ -27,9 +27,11 @@ struct GrownTablesTests {
         return nil
     }
 
-    /// Opens a transaction on `connection` and inserts `rows` rows into `emr.match_keys`, as the linker would.
+    /// Opens a transaction on `connection` and inserts `rows` rows into `emr.match_keys`, as the
+    /// linker would: for the first facility, in its write scope.
     static func grow(_ rows: Int, on connection: PostgresConnection) async throws {
         try await connection.query("BEGIN", logger: TestDatabase.logger)
+        try await WriteScope.facility(1).enter(on: connection, logger: TestDatabase.logger)
         try await connection.query("INSERT INTO emr.match_keys SELECT 'key ' || g, 1, 'P' || g FROM generate_series(1, \(rows)) g",
                                    logger: TestDatabase.logger)
     }

@@ -224,6 +224,7 @@ struct SideTransactionTests {
                 #expect(try await s.value("""
                     SELECT count(*)::text FROM pg_locks
                     WHERE locktype = 'advisory' AND classid = \(high) AND objid = \(low) AND objsubid = 1 AND granted
+                      AND mode = 'ExclusiveLock' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
                     """) == "0", "the barrier is held while the main transaction still merges")
                 let read = try await s.database.withScope(.region) { connection in
                     for try await count in try await connection.query("SELECT count(*)::int FROM emr.patients", logger: TestDatabase.logger)
