@@ -66,6 +66,9 @@ public struct BatchController: Sendable {
     @Sendable func list(_ request: Request, context: RegioRequestContext) async throws -> BatchList {
         let caller = try context.caller(in: Self.readers)
         var facility = request.uri.queryParameters.get("facility")
+        if let facility, !Facility.isValidCode(facility) {
+            throw Problem.badRequest("facility must be a facility code (4 to 32 capital letters and digits)", type: "bad-parameter")
+        }
         if caller.role == .facility {
             if let facility, facility != caller.facilityCode { throw Problem.forbidden("a facility token sees only its own batches") }
             facility = caller.facilityCode
