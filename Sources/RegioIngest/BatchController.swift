@@ -135,10 +135,9 @@ public struct BatchController: Sendable {
         let caller = try context.caller(in: [.steward, .admin])
         let id = try await authorisedBatch(context, roles: [.steward, .admin])
         struct Body: Decodable { var reason: String }
-        let body = try? JSONDecoder().decode(Body.self, from: Data(buffer: try await request.body.collect(upTo: 64 << 10)))
-        guard let reason = body?.reason.trimmingCharacters(in: .whitespacesAndNewlines), !reason.isEmpty else {
-            throw Problem.badRequest("a retraction needs a reason: {\"reason\": \"…\"}")
-        }
+        let body = try await request.decodeJSON(Body.self, context: context, expected: #"a reason: {"reason": "…"}"#)
+        let reason = body.reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !reason.isEmpty else { throw Problem.badRequest(#"a retraction needs a reason: {"reason": "…"}"#) }
         do {
             let outcome = try await BatchRetraction(database: store.database)
                 .retract(id: id, actor: "\(caller.role.rawValue):\(caller.label)", reason: reason)

@@ -270,8 +270,7 @@ public struct StewardController: Sendable {
 
     @Sendable func unmapped(_ request: Request, context: RegioRequestContext) async throws -> Unmapped {
         _ = try context.caller(in: [.steward])
-        let facility = request.uri.queryParameters.get("facility")
-        return Unmapped(codes: try await ExamCatalogStore(database: database).unmapped(facility: facility))
+        return Unmapped(codes: try await ExamCatalogStore(database: database).unmapped(facility: try ProcurementController.facilityFilter(request)))
     }
 
     // MARK: Helpers
@@ -290,11 +289,7 @@ public struct StewardController: Sendable {
     }
 
     private func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: RegioRequestContext, expected: String) async throws -> T {
-        do {
-            return try await request.decode(as: type, context: context)
-        } catch {
-            throw Problem.badRequest("expected \(expected)")
-        }
+        try await request.decodeJSON(type, context: context, expected: expected)
     }
 
     /// Queues the decision, then waits for the linker to carry it out.
