@@ -89,7 +89,7 @@ public struct StewardController: Sendable {
                          candidate: Int64, contributions: String)
         var rows: [Row] = []
         for try await row in try await database.query("""
-            SELECT r.id, r.reason, r.score, to_char(r.created_at, 'YYYY-MM-DD"T"HH24:MI:SSOF'), (current_date - r.created_at::date),
+            SELECT r.id, r.reason, r.score, to_char(r.created_at, 'YYYY-MM-DD"T"HH24:MI:SSTZH:TZM'), (current_date - r.created_at::date),
                    r.facility_id, r.patient_id, r.candidate_person, r.contributions::text
             FROM emr.link_reviews r WHERE r.decided_at IS NULL ORDER BY r.created_at, r.id LIMIT \(limit)
             """).decode((Int64, String, Double, String, Int, Int, String, Int64, String).self) {
@@ -157,7 +157,7 @@ public struct StewardController: Sendable {
             var history: [Link] = []
             for try await row in try await connection.query("""
                 SELECT f.code, l.patient_id, l.person_id, l.method, l.score, l.actor, l.reason,
-                       to_char(l.linked_at, 'YYYY-MM-DD"T"HH24:MI:SS.USOF')
+                       to_char(l.linked_at, 'YYYY-MM-DD"T"HH24:MI:SS.USTZH:TZM')
                 FROM emr.person_links l JOIN registry.facilities f ON f.id = l.facility_id
                 WHERE (l.facility_id, l.patient_id) IN (SELECT facility_id, patient_id FROM emr.patients WHERE person_id = \(id))
                    OR l.person_id = \(id)
@@ -317,7 +317,7 @@ public struct StewardController: Sendable {
 
     private func action(_ id: Int64) async throws -> Action? {
         for try await row in try await writes.query("""
-            SELECT id, kind, status, result, actor, reason, to_char(requested_at, 'YYYY-MM-DD"T"HH24:MI:SSOF')
+            SELECT id, kind, status, result, actor, reason, to_char(requested_at, 'YYYY-MM-DD"T"HH24:MI:SSTZH:TZM')
             FROM emr.steward_actions WHERE id = \(id)
             """).decode((Int64, String, String, String?, String, String, String).self) {
             return Action(id: row.0, kind: row.1, status: row.2, result: row.3, actor: row.4, reason: row.5, requested_at: row.6)
