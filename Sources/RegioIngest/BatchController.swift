@@ -154,7 +154,8 @@ public struct BatchController: Sendable {
 
     @Sendable func errors(_ request: Request, context: RegioRequestContext) async throws -> Response {
         let id = try await authorisedBatch(context)
-        let page = max(Int(request.uri.queryParameters.get("page") ?? "") ?? 1, 1)
+        // At most a billion pages, so that the offset stays a number (10,000 a page at most).
+        let page = min(max(Int(request.uri.queryParameters.get("page") ?? "") ?? 1, 1), 1_000_000_000)
         let perPage = min(max(Int(request.uri.queryParameters.get("per_page") ?? "") ?? 1000, 1), 10_000)
         // Row errors quote the values they refuse: a patient-level read, audited first.
         try await Problem.auditingRead(try context.caller(), action: "read.batch-errors", subject: "\(id)", detail: ["page": "\(page)"],
