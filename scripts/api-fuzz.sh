@@ -48,7 +48,13 @@ server=${REGIO_TEST_DATABASE_URL%/*}
 psql "$REGIO_TEST_DATABASE_URL" -qAtc "DROP DATABASE IF EXISTS regio_apifuzz" -c "CREATE DATABASE regio_apifuzz" >/dev/null
 demo_pid=""
 finish() {
-    [ -n "$demo_pid" ] && kill "$demo_pid" 2>/dev/null && wait "$demo_pid" 2>/dev/null
+    if [ -n "$demo_pid" ] && kill "$demo_pid" 2>/dev/null; then
+        # A stop waits for the batches being decided: a decision that hangs would hang this
+        # script too, so the demo gets 30 s.
+        for _ in $(seq 1 30); do kill -0 "$demo_pid" 2>/dev/null || break; sleep 1; done
+        kill -9 "$demo_pid" 2>/dev/null || true
+        wait "$demo_pid" 2>/dev/null || true
+    fi
     [ -f "$state/demo.log" ] && cp "$state/demo.log" "$reports/services.log"
     rm -rf "$state"
 }
