@@ -97,6 +97,7 @@ let package = Package(
                 "RegioCore", "RegioDB", "RegioHTTP",
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             ],
+            resources: [.copy("openapi.yaml")],
             swiftSettings: swiftSettings
         ),
         // Composition: service groups, the embedded PostgreSQL, the demo region, the upload client.

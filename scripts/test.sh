@@ -5,9 +5,10 @@
 # The suites that time the service under load, or run PostgreSQL servers of their own ($timed), run
 # alone, after the others: beside them the machine's cores are shared, and their timings would
 # measure the neighbours.
-# Then the dashboard in a real browser (scripts/browser-test.sh) against the same cluster, a
-# minute of fuzzing the file reader (scripts/fuzz.sh), and a search of everything the run logged
-# for what logs must never carry (scripts/check-logs.sh).
+# Then the dashboard in a real browser (scripts/browser-test.sh) and two minutes of fuzzing both
+# services' APIs against their OpenAPI documents, once per role (scripts/api-fuzz.sh), against the
+# same cluster; a minute of fuzzing the file reader (scripts/fuzz.sh); and a search of everything
+# the run logged for what logs must never carry (scripts/check-logs.sh).
 # Extra arguments go to one `swift test` instead (e.g. `scripts/test.sh --filter Migrations`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +63,7 @@ swift test --filter "$timed" 2>&1 | tee -a "$REGIO_TEST_LOG" || status=$?
 # anything else they starve it, and beside the timed suites they would skew their timings.
 swift test --filter CrashTests 2>&1 | tee -a "$REGIO_TEST_LOG" || status=$?
 scripts/browser-test.sh 2>&1 | tee -a "$REGIO_TEST_LOG" || status=$?
+scripts/api-fuzz.sh 120 2>&1 | tee -a "$REGIO_TEST_LOG" || status=$?
 scripts/fuzz.sh 60 2>&1 | tee -a "$REGIO_TEST_LOG" || status=$?
 scripts/check-logs.sh "$REGIO_TEST_LOG" || status=$?
 exit $status

@@ -9,8 +9,9 @@ import ServiceLifecycle
 /// PostgreSQL under the state directory (`.regio/`); then it migrates, seeds the sample region,
 /// issues one token per role, starts both services and prints how to reach them.
 public enum Demo {
-    /// - Parameter readyFile: written (JSON: the query service's address and the demo users) once
-    ///   both services listen and the sample week is loaded; the browser tests wait for it.
+    /// - Parameter readyFile: written (JSON: both services' addresses, the demo users and one token
+    ///   per role) once both services listen and the sample week is loaded; the browser tests and
+    ///   the API fuzzing wait for it.
     /// - Parameter serviceRoles: log each service path in as its own role, as deployed (made here);
     ///   always so on the embedded PostgreSQL.
     public static func run(configuration: RegioConfiguration, stateDirectory: URL, loadExtracts: Bool = true,
@@ -149,17 +150,27 @@ public enum Demo {
             self.readyFile = readyFile
         }
 
-        /// The ready file: where the dashboard is and who may sign in.
+        /// The ready file: where both services are, who may sign in to the dashboard, and one API
+        /// token per role (the browser tests sign in; the API fuzzing sends the tokens).
         struct Ready: Encodable {
+            struct Token: Encodable {
+                var role: Role
+                var scope: String?
+                var token: String
+            }
             var base_url: String
+            var ingest_url: String
             var users: [DemoUser]
+            var tokens: [Token]
         }
 
-        nonisolated func writeReady(queryURL: String) {
+        nonisolated func writeReady(queryURL: String, ingestURL: String) {
             guard let readyFile else { return }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try? encoder.encode(Ready(base_url: queryURL, users: users)).write(to: readyFile, options: .atomic)
+            let ready = Ready(base_url: queryURL, ingest_url: ingestURL, users: users,
+                              tokens: tokens.map { Ready.Token(role: $0.0, scope: $0.1, token: $0.2) })
+            try? encoder.encode(ready).write(to: readyFile, options: .atomic)
         }
 
         func listening(_ name: String, host: String, port: Int) {
@@ -214,15 +225,15 @@ public enum Demo {
             if loader != nil { lines += ["", "Uploading a week of sample extracts for every facility through the upload client…"] }
             print(lines.joined(separator: "\n") + "\n")
             fflush(nil)
+            let ingestURL = "http://\(ingest.0):\(ingest.1)"
             if let loader {
-                let ingestURL = "http://\(ingest.0):\(ingest.1)"
                 let lookup = tokens.first { $0.0 == .facility }.map { (facility: $0.1 ?? "", token: $0.2, query: queryURL) }
                 Task {
                     await loader.run(ingest: ingestURL, lookup: lookup)
-                    writeReady(queryURL: queryURL)
+                    writeReady(queryURL: queryURL, ingestURL: ingestURL)
                 }
             } else {
-                writeReady(queryURL: queryURL)
+                writeReady(queryURL: queryURL, ingestURL: ingestURL)
             }
         }
     }

@@ -56,6 +56,13 @@ public struct Alliance: Sendable, Equatable, Codable {
         self.name = name
         self.memberCodes = memberCodes
     }
+
+    /// Alliance codes are upper-case letters, digits, `_` and `-`, 2 to 32 of them (as
+    /// `registry.alliances` checks).
+    public static func isValidCode(_ code: String) -> Bool {
+        (2...32).contains(code.utf8.count)
+            && code.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+    }
 }
 
 /// Reads the facility import file (`regio facility import FILE.csv`): a header line naming

@@ -94,7 +94,7 @@ public struct ReportParameter: Sendable {
         case .facility:
             return Facility.isValidCode(value) ? .success(value) : bad("a facility code")
         case .alliance:
-            return !value.isEmpty && value.count <= 32 ? .success(value) : bad("an alliance code")
+            return Alliance.isValidCode(value) ? .success(value) : bad("an alliance code")
         case .tier:
             return ["1", "2", "3"].contains(value) ? .success(value) : bad("1, 2 or 3")
         case .month:
@@ -110,7 +110,8 @@ public struct ReportParameter: Sendable {
         case .item:
             return CatalogItem.isValidCode(value) ? .success(value) : bad("a national code")
         case .group:
-            return !value.isEmpty && value.count <= 64 ? .success(value) : bad("a generic group")
+            let printable = !value.unicodeScalars.contains { $0.properties.generalCategory == .control }
+            return !value.isEmpty && value.count <= 64 && printable ? .success(value) : bad("a generic group")
         case .percent:
             guard let percent = PlainDecimal.parse(value), percent <= 1000 else { return bad("a percentage from 0 to 1000") }
             return .success("\(percent)")

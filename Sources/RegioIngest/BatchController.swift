@@ -66,6 +66,9 @@ public struct BatchController: Sendable {
     @Sendable func list(_ request: Request, context: RegioRequestContext) async throws -> BatchList {
         let caller = try context.caller(in: Self.readers)
         var facility = request.uri.queryParameters.get("facility")
+        if let facility, !Facility.isValidCode(facility) {
+            throw Problem.badRequest("facility must be a facility code (4 to 32 capital letters and digits)", type: "bad-parameter")
+        }
         if caller.role == .facility {
             if let facility, facility != caller.facilityCode { throw Problem.forbidden("a facility token sees only its own batches") }
             facility = caller.facilityCode
@@ -132,10 +135,9 @@ public struct BatchController: Sendable {
         let caller = try context.caller(in: [.steward, .admin])
         let id = try await authorisedBatch(context, roles: [.steward, .admin])
         struct Body: Decodable { var reason: String }
-        let body = try? JSONDecoder().decode(Body.self, from: Data(buffer: try await request.body.collect(upTo: 64 << 10)))
-        guard let reason = body?.reason.trimmingCharacters(in: .whitespacesAndNewlines), !reason.isEmpty else {
-            throw Problem.badRequest("a retraction needs a reason: {\"reason\": \"…\"}")
-        }
+        let body = try await request.decodeJSON(Body.self, context: context, expected: #"a reason: {"reason": "…"}"#)
+        let reason = body.reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !reason.isEmpty else { throw Problem.badRequest(#"a retraction needs a reason: {"reason": "…"}"#) }
         do {
             let outcome = try await BatchRetraction(database: store.database)
                 .retract(id: id, actor: "\(caller.role.rawValue):\(caller.label)", reason: reason)
@@ -152,7 +154,8 @@ public struct BatchController: Sendable {
 
     @Sendable func errors(_ request: Request, context: RegioRequestContext) async throws -> Response {
         let id = try await authorisedBatch(context)
-        let page = max(Int(request.uri.queryParameters.get("page") ?? "") ?? 1, 1)
+        // At most a billion pages, so that the offset stays a number (10,000 a page at most).
+        let page = min(max(Int(request.uri.queryParameters.get("page") ?? "") ?? 1, 1), 1_000_000_000)
         let perPage = min(max(Int(request.uri.queryParameters.get("per_page") ?? "") ?? 1000, 1), 10_000)
         // Row errors quote the values they refuse: a patient-level read, audited first.
         try await Problem.auditingRead(try context.caller(), action: "read.batch-errors", subject: "\(id)", detail: ["page": "\(page)"],

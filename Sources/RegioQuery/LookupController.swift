@@ -96,12 +96,8 @@ public struct LookupController: Sendable {
     @Sendable func lookup(_ request: Request, context: RegioRequestContext) async throws -> Answer {
         let caller = try context.caller(in: [.facility])
         guard let facilityCode = caller.facilityCode else { throw Problem.forbidden("this token acts for no facility") }
-        let question: Question
-        do {
-            question = try await request.decode(as: Question.self, context: context)
-        } catch {
-            throw Problem.badRequest(#"expected {"patient_id": "…" or "resident_id": "…", "purpose": "…"}"#)
-        }
+        let question = try await request.decodeJSON(Question.self, context: context,
+                                                    expected: #"{"patient_id": "…" or "resident_id": "…", "purpose": "…"}"#)
         let purpose = (question.purpose ?? "").trimmingWhitespace()
         guard (2...200).contains(purpose.count) else {
             throw Problem.badRequest("state the purpose of the lookup (2 to 200 characters), e.g. \"treatment: chest pain\"")

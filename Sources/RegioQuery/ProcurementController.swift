@@ -112,7 +112,10 @@ public struct ProcurementController: Sendable {
         let price = try {
             let (from, to) = try Self.period(body.valid_from, body.valid_to, openEnded: true)
             guard CatalogItem.isValidCode(body.national_code) else { throw Problem.badRequest("national_code is not a national code") }
-            guard body.price.value > 0 else { throw Problem.badRequest("price must be above 0") }
+            // procurement.agreed_prices.price is numeric(14, 6).
+            guard body.price.value > 0, PlainDecimal.fits(body.price.value, precision: 14, scale: 6) else {
+                throw Problem.badRequest("price must be above 0 and below 100,000,000, with at most 6 decimals")
+            }
             return AgreedPrice(alliance: alliance, nationalCode: body.national_code, price: body.price.value, validFrom: from, validTo: to, line: 1)
         }()
         try await Self.refusing { _ = try await ProcurementStore(database: writes).importAgreedPrices([price], actor: actor) }
@@ -126,7 +129,10 @@ public struct ProcurementController: Sendable {
         let commitment = try {
             let (start, end) = try Self.period(body.cycle_start, body.cycle_end, openEnded: false)
             guard let end else { throw Problem.badRequest("cycle_end is required") }
-            guard body.committed_base_units.value > 0 else { throw Problem.badRequest("committed_base_units must be above 0") }
+            // procurement.commitments.committed_units is numeric(16, 2).
+            guard body.committed_base_units.value > 0, PlainDecimal.fits(body.committed_base_units.value, precision: 16, scale: 2) else {
+                throw Problem.badRequest("committed_base_units must be above 0 and below 100,000,000,000,000, with at most 2 decimals")
+            }
             return VolumeCommitment(alliance: alliance, member: body.member, nationalCode: body.national_code, cycleStart: start,
                                     cycleEnd: end, committedUnits: body.committed_base_units.value, line: 1)
         }()
@@ -150,12 +156,12 @@ public struct ProcurementController: Sendable {
 
     @Sendable func unmapped(_ request: Request, context: RegioRequestContext) async throws -> UnmappedList {
         _ = try context.caller(in: Self.stewards)
-        return UnmappedList(items: try await ProcurementStore(database: database).unmappedItems(facility: request.uri.queryParameters.get("facility")))
+        return UnmappedList(items: try await ProcurementStore(database: database).unmappedItems(facility: try Self.facilityFilter(request)))
     }
 
     @Sendable func map(_ request: Request, context: RegioRequestContext) async throws -> Done {
         let caller = try context.caller(in: Self.stewards)
-        let body = try await decode(Mapping.self, request, context, expected: #"{"facility", "local_code", "national_code"}"#)
+        let body = try await mapping(request, context)
         try await Self.refusing {
             _ = try await ProcurementStore(database: writes).importMappings(
                 [ItemMapping(facility: body.facility, localCode: body.local_code, nationalCode: body.national_code, line: 1)],
@@ -166,7 +172,7 @@ public struct ProcurementController: Sendable {
 
     @Sendable func reject(_ request: Request, context: RegioRequestContext) async throws -> Done {
         let caller = try context.caller(in: Self.stewards)
-        let body = try await decode(Mapping.self, request, context, expected: #"{"facility", "local_code", "national_code"}"#)
+        let body = try await mapping(request, context)
         try await Self.refusing {
             try await ProcurementStore(database: writes).rejectSuggestion(facility: body.facility, localCode: body.local_code,
                                                                          nationalCode: body.national_code, actor: Self.actor(caller))
@@ -176,24 +182,43 @@ public struct ProcurementController: Sendable {
 
     @Sendable func packs(_ request: Request, context: RegioRequestContext) async throws -> PackList {
         _ = try context.caller(in: Self.stewards)
-        return PackList(packs: try await ProcurementStore(database: database).packIssues(facility: request.uri.queryParameters.get("facility")))
+        return PackList(packs: try await ProcurementStore(database: database).packIssues(facility: try Self.facilityFilter(request)))
     }
 
     @Sendable func decidePack(_ request: Request, context: RegioRequestContext) async throws -> Done {
         let caller = try context.caller(in: Self.stewards)
         let decision = try await decode(ProcurementStore.PackDecision.self, request, context,
                                         expected: #"{"facility", "item_code", "spec", "purchase_unit", "pack_size", "decision": "confirmed" | "rejected"}"#)
+        // What a purchase line can hold (docs/extract-format.md), and procurement.pack_decisions.pack_size, numeric(14, 6).
+        guard (1...64).contains(decision.itemCode.count), decision.spec.count <= 200, (1...16).contains(decision.purchaseUnit.count) else {
+            throw Problem.badRequest("item_code is 1 to 64 characters, spec at most 200, purchase_unit 1 to 16, as in a purchase line")
+        }
+        guard decision.packSize > 0, PlainDecimal.fits(decision.packSize, precision: 14, scale: 6) else {
+            throw Problem.badRequest("pack_size must be above 0 and below 100,000,000, with at most 6 decimals")
+        }
         var lines = 0
         try await Self.refusing { lines = try await ProcurementStore(database: writes).decidePack(decision, actor: Self.actor(caller)) }
         return Done(lines: lines)
     }
 
-    func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: RegioRequestContext, expected: String) async throws -> T {
-        do {
-            return try await request.decode(as: T.self, context: context)
-        } catch {
-            throw Problem.badRequest("expected \(expected)")
+    /// A LOCAL code mapping's body, its code as long as a purchase line's may be.
+    func mapping(_ request: Request, _ context: RegioRequestContext) async throws -> Mapping {
+        let body = try await decode(Mapping.self, request, context, expected: #"{"facility", "local_code", "national_code"}"#)
+        guard (1...64).contains(body.local_code.count) else { throw Problem.badRequest("local_code is 1 to 64 characters, as in a purchase line") }
+        return body
+    }
+
+    /// The `facility` query parameter: nil when absent, 400 when it is not a facility code.
+    static func facilityFilter(_ request: Request) throws -> String? {
+        guard let facility = request.uri.queryParameters.get("facility") else { return nil }
+        guard Facility.isValidCode(facility) else {
+            throw Problem.badRequest("facility must be a facility code (4 to 32 capital letters and digits)", type: "bad-parameter")
         }
+        return facility
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: RegioRequestContext, expected: String) async throws -> T {
+        try await request.decodeJSON(type, context: context, expected: expected)
     }
 
     /// Dates of a whole-month period, or 400.

@@ -36,6 +36,12 @@ public enum QueryService {
         lookup.addRoutes(to: skeleton.api)
         steward.addRoutes(to: skeleton.api)
         procurement.addRoutes(to: skeleton.api)
+        let openAPI = try QueryAPIDocument.load(catalog: catalog)
+        skeleton.router.get("openapi.yaml") { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "application/yaml; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: openAPI)))
+        }
         Dashboard(catalog: catalog, runner: runner, database: database, accounts: AccountStore(database: accounts ?? writes),
                   credentials: credentials, thresholds: thresholds, lookup: lookup, steward: steward, procurement: procurement,
                   rateLimit: rateLimit, overTLS: servedOverTLS)

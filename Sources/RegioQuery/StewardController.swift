@@ -90,7 +90,7 @@ public struct StewardController: Sendable {
             }
             var rows: [Row] = []
             for try await row in try await connection.query("""
-                SELECT r.id, r.reason, r.score, to_char(r.created_at, 'YYYY-MM-DD"T"HH24:MI:SSOF'), (current_date - r.created_at::date),
+                SELECT r.id, r.reason, r.score, to_char(r.created_at, 'YYYY-MM-DD"T"HH24:MI:SSTZH:TZM'), (current_date - r.created_at::date),
                        r.facility_id, r.patient_id, r.candidate_person, r.contributions::text
                 FROM emr.link_reviews r WHERE r.decided_at IS NULL ORDER BY r.created_at, r.id LIMIT \(limit)
                 """, logger: database.logger).decode((Int64, String, Double, String, Int, Int, String, Int64, String).self) {
@@ -160,7 +160,7 @@ public struct StewardController: Sendable {
             var history: [Link] = []
             for try await row in try await connection.query("""
                 SELECT f.code, l.patient_id, l.person_id, l.method, l.score, l.actor, l.reason,
-                       to_char(l.linked_at, 'YYYY-MM-DD"T"HH24:MI:SS.USOF')
+                       to_char(l.linked_at, 'YYYY-MM-DD"T"HH24:MI:SS.USTZH:TZM')
                 FROM emr.person_links l JOIN registry.facilities f ON f.id = l.facility_id
                 WHERE (l.facility_id, l.patient_id) IN (SELECT facility_id, patient_id FROM emr.patients WHERE person_id = \(id))
                    OR l.person_id = \(id)
@@ -275,8 +275,7 @@ public struct StewardController: Sendable {
 
     @Sendable func unmapped(_ request: Request, context: RegioRequestContext) async throws -> Unmapped {
         _ = try context.caller(in: [.steward])
-        let facility = request.uri.queryParameters.get("facility")
-        return Unmapped(codes: try await ExamCatalogStore(database: database).unmapped(facility: facility))
+        return Unmapped(codes: try await ExamCatalogStore(database: database).unmapped(facility: try ProcurementController.facilityFilter(request)))
     }
 
     // MARK: Helpers
@@ -295,11 +294,7 @@ public struct StewardController: Sendable {
     }
 
     private func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: RegioRequestContext, expected: String) async throws -> T {
-        do {
-            return try await request.decode(as: type, context: context)
-        } catch {
-            throw Problem.badRequest("expected \(expected)")
-        }
+        try await request.decodeJSON(type, context: context, expected: expected)
     }
 
     /// Queues the decision, then waits for the linker to carry it out.
@@ -327,7 +322,7 @@ public struct StewardController: Sendable {
 
     private func action(_ id: Int64) async throws -> Action? {
         for try await row in try await writes.query("""
-            SELECT id, kind, status, result, actor, reason, to_char(requested_at, 'YYYY-MM-DD"T"HH24:MI:SSOF')
+            SELECT id, kind, status, result, actor, reason, to_char(requested_at, 'YYYY-MM-DD"T"HH24:MI:SSTZH:TZM')
             FROM emr.steward_actions WHERE id = \(id)
             """).decode((Int64, String, String, String?, String, String, String).self) {
             return Action(id: row.0, kind: row.1, status: row.2, result: row.3, actor: row.4, reason: row.5, requested_at: row.6)

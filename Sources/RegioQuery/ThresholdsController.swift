@@ -39,12 +39,8 @@ public struct ThresholdsController: Sendable {
             throw Problem.notFound("threshold kinds are alert and quality")
         }
         let indicator = try context.parameters.require("indicator")
-        let change: Change
-        do {
-            change = try await request.decode(as: Change.self, context: context)
-        } catch {
-            throw Problem.badRequest("expected {\"threshold\": number, \"comparator\": \">\" or \"<\" (optional)}")
-        }
+        let change = try await request.decodeJSON(Change.self, context: context,
+                                                  expected: #"{"threshold": number, "comparator": ">" or "<" (optional)}"#)
         do {
             let updated = try await store.set(kind: kind, indicator: indicator, value: change.threshold,
                                               comparator: change.comparator, actor: "\(caller.role.rawValue):\(caller.label)")

@@ -16,7 +16,7 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(help: "Log each service path in as its own role (regio_ingest, regio_query, …), made by the demo; always so on the embedded PostgreSQL. REGIO_DATABASE_URL's user must be able to create roles, and the server must let them log in without a password (a test cluster).")
     var serviceRoles = false
 
-    @Option(help: "Write this JSON file (the dashboard's address and the demo users) once the demo is up and loaded.")
+    @Option(help: "Write this JSON file (both services' addresses, the demo users and one API token per role) once the demo is up and loaded.")
     var readyFile: String?
 
     func run() async throws {

@@ -18,12 +18,12 @@ struct ExtractValidationTests {
 
     let encounterHeader = "encounter_id,patient_id,encounter_type,start_time,end_time,primary_dx,total_cost,drug_cost,consumables_cost"
 
-    @Test("a manifest's row counts are between 0 and a billion")
+    @Test("a manifest's row counts are between 0 and a billion, and its free text holds no NUL")
     func manifestRows() throws {
-        func problems(_ rows: String) -> [String] {
+        func problems(_ rows: String, source: String = "HIS 5.2") -> [String] {
             let json = """
                 {"format": "regio-extract/1", "facility_code": "H339901001", "business_date": "2026-11-22",
-                 "encoding": "UTF-8", "files": [{"kind": "patients", "name": "patients.csv", "rows": \(rows),
+                 "encoding": "UTF-8", "source_system": "\(source)", "files": [{"kind": "patients", "name": "patients.csv", "rows": \(rows),
                  "sha256": "\(String(repeating: "0", count: 64))"}]}
                 """
             switch ExtractManifest.parse(Data(json.utf8)) {
@@ -35,6 +35,7 @@ struct ExtractValidationTests {
         #expect(problems("-1") == ["patients.csv: rows must be ≥ 0"])
         #expect(problems("9223372036854775807") == ["patients.csv: rows must be at most 1000000000"],
                 "a count the service would overflow sizing its memory by")
+        #expect(problems("1", source: "HIS\\u0000") == ["source_system may not contain NUL (\\u0000)"], "jsonb refuses it")
     }
 
     @Test("fields are trimmed of exactly Unicode's White_Space, checked over every code point")

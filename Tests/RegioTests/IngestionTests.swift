@@ -471,6 +471,18 @@ struct IngestionTests {
             try await s.client.execute(uri: "/v1/batches/999999", method: .get, headers: Fixtures.bearer(other)) {
                 #expect($0.status == .notFound)
             }
+            // A steward sees every facility's batches, or one facility's; a facility filter must be a facility code.
+            let steward = try await CredentialStore(database: s.database).issue(role: .steward, scope: nil, label: "s", expiresAt: nil, actor: "t").token
+            for (query, expected) in [("", [batch.id]), ("?facility=H339902001", [batch.id]), ("?facility=H339901001", [])] {
+                try await s.client.execute(uri: "/v1/batches\(query)", method: .get, headers: Fixtures.bearer(steward)) { response in
+                    #expect(response.status == .ok, "\(query)")
+                    let batches = try #require(try response.json()["batches"] as? [[String: Any]])
+                    #expect(batches.map { $0["id"] as? Int64 } == expected, "\(query)")
+                }
+            }
+            try await s.client.execute(uri: "/v1/batches?facility=h%00", method: .get, headers: Fixtures.bearer(steward)) {
+                #expect($0.status == .badRequest)
+            }
         }
     }
 

@@ -413,6 +413,27 @@ struct ProcurementTests {
                             string: #"{"national_code": "\#(Self.itemA)", "price": 0.4, "valid_from": "2026-12-01", "valid_to": "2027-01-30"}"#)) {
                             #expect($0.status == .badRequest, "not a whole month")
                         }
+                        // What the columns cannot store exactly, and text PostgreSQL cannot store at all, is the caller's
+                        // mistake (400), not a failure of the server.
+                        for (target, body) in [
+                            (path, #"{"national_code": "\#(Self.itemA)", "price": 1e9, "valid_from": "2030-01-01"}"#),
+                            (path, #"{"national_code": "\#(Self.itemA)", "price": "0.0000001", "valid_from": "2030-01-01"}"#),
+                            ("/v1/alliances/\(Self.alliance)/commitments",
+                             #"{"member": "\#(Self.first)", "national_code": "\#(Self.itemA)", "cycle_start": "2030-01-01", "cycle_end": "2030-12-31", "committed_base_units": 1e15}"#),
+                            ("/v1/steward/items/packs",
+                             #"{"facility": "\#(Self.third)", "item_code": "YP-0042", "spec": "", "purchase_unit": "盒", "pack_size": 1e20, "decision": "confirmed"}"#),
+                            ("/v1/steward/items/map", #"{"facility": "\#(Self.third)", "local_code": "YP\u0000", "national_code": "\#(Self.itemA)"}"#),
+                            ("/v1/steward/items/map", #"{"facility": "\#(Self.third)", "local_code": "\#(String(repeating: "长", count: 65))", "national_code": "\#(Self.itemA)"}"#),
+                        ] {
+                            try await client.execute(uri: target, method: .post, headers: Fixtures.bearer(admin), body: ByteBuffer(string: body)) {
+                                #expect($0.status == .badRequest, "\(target) \(body): \($0.text)")
+                            }
+                        }
+                        for list in ["/v1/steward/items/unmapped", "/v1/steward/items/packs"] {
+                            try await client.execute(uri: "\(list)?facility=h%00", method: .get, headers: Fixtures.bearer(admin)) {
+                                #expect($0.status == .badRequest, "\(list)")
+                            }
+                        }
                         try await client.execute(uri: path, method: .post, headers: Fixtures.bearer(admin), body: ByteBuffer(
                             string: #"{"national_code": "\#(Self.itemA)", "price": 0.4, "valid_from": "2026-06-01"}"#)) { response in
                             #expect(response.status == .conflict && response.text.contains("overlaps"), "\(response.text)")

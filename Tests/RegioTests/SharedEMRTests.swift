@@ -377,6 +377,7 @@ struct SharedEMRTests {
                     return try #require(try response.json()["reviews"] as? [[String: Any]])
                 }
                 #expect(reviews.count == 2)
+                #expect(reviews.allSatisfy { Self.isTimestamp($0["created_at"]) }, "RFC 3339, as the API document says")
                 let b2 = try #require(reviews.first { ($0["record"] as? [String: Any])?["patient_id"] as? String == "B2" })
                 #expect(((b2["candidate_records"] as? [[String: Any]])?.first?["patient_id"]) as? String == "A2")
                 #expect((b2["contributions"] as? [String: Any])?["birth_date"] != nil)
@@ -388,6 +389,7 @@ struct SharedEMRTests {
 
                 var (status, action) = try await Self.post(client, steward, "/v1/steward/reviews/\(b2["id"]!)", #"{"decision": "link", "reason": "同一人，电话已更换"}"#)
                 #expect(status == .ok && action["status"] as? String == "done", "\(action)")
+                #expect(Self.isTimestamp(action["requested_at"]), "\(action)")
                 #expect(try await PatientIndexTests.person(s, Self.second, "B2") == a2)
                 (status, action) = try await Self.post(client, steward, "/v1/steward/reviews/\(b2["id"]!)", #"{"decision": "keep_apart", "reason": "again"}"#)
                 #expect(status == .conflict, "decided already")
@@ -413,6 +415,7 @@ struct SharedEMRTests {
                     let history = try #require(try response.json()["history"] as? [[String: Any]])
                     #expect(history.filter { $0["patient_id"] as? String == "B2" }.map { $0["method"] as? String }
                             == ["new", "steward", "steward", "steward"])
+                    #expect(history.allSatisfy { Self.isTimestamp($0["linked_at"]) }, "\(history)")
                 }
             }
             #expect(try await s.value("SELECT string_agg(action, ',' ORDER BY id) FROM audit.events WHERE action LIKE 'mpi.steward.%'")
@@ -431,5 +434,17 @@ struct SharedEMRTests {
             try await Rollups.rebuildAll(s.database)
             #expect(try await s.value(snapshot) == incremental)
         }
+    }
+}
+
+extension SharedEMRTests {
+    /// An RFC 3339 date-time (`2026-11-22T08:30:00+08:00`, fractional seconds allowed): what the
+    /// API document promises, and what `+08` alone is not.
+    static func isTimestamp(_ value: Any?) -> Bool {
+        guard let text = value as? String else { return false }
+        let plain = ISO8601DateFormatter()
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return plain.date(from: text) != nil || fractional.date(from: text) != nil
     }
 }

@@ -80,6 +80,10 @@ public struct ExtractManifest: Sendable, Codable, Equatable {
         if !Facility.isValidCode(facilityCode) { problems.append("facility_code '\(facilityCode)' is not a facility code") }
         if CalendarDate(businessDate) == nil { problems.append("business_date must be YYYY-MM-DD, got '\(businessDate)'") }
         if files.isEmpty { problems.append("files is empty") }
+        // Stored with the batch (jsonb), which cannot hold NUL.
+        for (field, value) in [("generated_at", generatedAt), ("source_system", sourceSystem)] where value?.contains("\u{0}") == true {
+            problems.append("\(field) may not contain NUL (\\u0000)")
+        }
         var kinds = Set<ExtractKind>()
         var names = Set<String>()
         for file in files {

@@ -140,6 +140,18 @@ public enum PlainDecimal {
         guard !text.isEmpty, parts.count <= 2, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCIIDigit) }) else { return nil }
         return Decimal(string: text, locale: Locale(identifier: "en_US_POSIX"))
     }
+
+    /// Whether a `numeric(precision, scale)` column stores `value` as it is: at most `scale`
+    /// decimals and `precision - scale` digits before the point. (PostgreSQL rounds extra
+    /// decimals away, and refuses a value too large.)
+    public static func fits(_ value: Decimal, precision: Int, scale: Int) -> Bool {
+        var value = value
+        var rounded = Decimal()
+        NSDecimalRound(&rounded, &value, scale, .plain)
+        var limit = Decimal(1)
+        for _ in 0..<(precision - scale) { limit *= 10 }
+        return value.isFinite && rounded == value && abs(value) < limit
+    }
 }
 
 extension CSVImport.Row {

@@ -116,7 +116,7 @@ public struct BatchStore: Sendable {
         var ids: [Int64] = []
         for try await id in try await database.query("""
             SELECT b.id FROM ingest.batches b JOIN registry.facilities f ON f.id = b.facility_id
-            WHERE \(facility) IS NULL OR f.code = \(facility)
+            WHERE \(facility)::text IS NULL OR f.code = \(facility)
             ORDER BY b.id DESC LIMIT \(limit)
             """).decode(Int64.self) { ids.append(id) }
         return try await batches(ids: ids)
