@@ -291,7 +291,8 @@ public struct DatabaseUnavailable: Error, CustomStringConvertible {
 /// for as long as it takes, which is right while the pool is busy and wrong while the server is
 /// down or refuses us: every 2 seconds of waiting, the watchdog opens a TCP connection to the
 /// server, and every 10 seconds a session (so that a refused login or certificate counts too);
-/// when either fails it cancels the waiting task (and `fired` says why it ended).
+/// when a look fails, and the same look a second later too, it cancels the waiting task (and
+/// `fired` says why it ended).
 final class DatabaseWatchdog: Sendable {
     /// How long a wait goes on before the watchdog looks.
     static let patience: Duration = .seconds(2)
@@ -305,8 +306,12 @@ final class DatabaseWatchdog: Sendable {
                 try? await Task.sleep(for: Self.patience)
                 if Task.isCancelled { return }
                 looks += 1
-                let gone = if await !Self.reachable(url) { true } else if looks % 5 == 0 { await !Self.acceptsSession(url) } else { false }
-                if gone {
+                if await Self.answers(url, session: looks % 5 == 0) { continue }
+                // Looked at again a second later before giving up: a server busy accepting
+                // hundreds of connections at once can miss one look, and is not gone.
+                try? await Task.sleep(for: .seconds(1))
+                if Task.isCancelled { return }
+                if await !Self.answers(url, session: looks % 5 == 0) {
                     state.withLock { $0.fired = true }
                     task.cancel()
                     return
@@ -320,6 +325,12 @@ final class DatabaseWatchdog: Sendable {
 
     func stop() {
         state.withLock { $0.task }?.cancel()
+    }
+
+    /// Whether the server accepts a TCP connection, and (`session`) opens a session for us.
+    static func answers(_ url: DatabaseURL, session: Bool) async -> Bool {
+        guard await reachable(url) else { return false }
+        return session ? await acceptsSession(url) : true
     }
 
     /// Whether the server opens a session for us (our login, our certificate checks).
