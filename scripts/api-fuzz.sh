@@ -44,35 +44,18 @@ state=$(mktemp -d /tmp/regio-apifuzz.XXXXXX)
 reports=.regio/api-fuzz
 rm -rf "$reports"
 mkdir -p "$reports"
-server=${REGIO_TEST_DATABASE_URL%/*}
-psql "$REGIO_TEST_DATABASE_URL" -qAtc "DROP DATABASE IF EXISTS regio_apifuzz" -c "CREATE DATABASE regio_apifuzz" >/dev/null
-demo_pid=""
+source scripts/demo-region.sh
 finish() {
-    if [ -n "$demo_pid" ] && kill "$demo_pid" 2>/dev/null; then
-        # A stop waits for the batches being decided: a decision that hangs would hang this
-        # script too, so the demo gets 30 s.
-        for _ in $(seq 1 30); do kill -0 "$demo_pid" 2>/dev/null || break; sleep 1; done
-        kill -9 "$demo_pid" 2>/dev/null || true
-        wait "$demo_pid" 2>/dev/null || true
-    fi
+    stop_demo_region
     [ -f "$state/demo.log" ] && cp "$state/demo.log" "$reports/services.log"
     rm -rf "$state"
 }
 trap finish EXIT
 
-# The demo's banner (standard output) prints tokens and passwords on purpose: it stays in $state.
 # Each credential may make 6,000 requests a minute (ten times the default): at the default, most
 # operations of a run answered only 429 (documented, and checked like any answer) and their
 # handlers went untested.
-REGIO_RATE_LIMIT_PER_MINUTE=6000 REGIO_DATABASE_URL="$server/regio_apifuzz" REGIO_INGEST_PORT=0 REGIO_QUERY_PORT=0 REGIO_LOG_LEVEL=info \
-    .build/debug/regio demo --service-roles --state-directory "$state" --ready-file "$state/ready.json" >"$state/demo.out" 2>"$state/demo.log" &
-demo_pid=$!
-for _ in $(seq 1 900); do
-    [ -f "$state/ready.json" ] && break
-    kill -0 "$demo_pid" 2>/dev/null || { tail -50 "$state/demo.log" >&2; echo "the demo stopped before it was ready" >&2; exit 1; }
-    sleep 1
-done
-[ -f "$state/ready.json" ] || { tail -50 "$state/demo.log" >&2; echo "the demo was not ready within 15 minutes" >&2; exit 1; }
+start_demo_region regio_apifuzz "$state" REGIO_RATE_LIMIT_PER_MINUTE=6000
 
 # One run per service and role: "service role url token" (the tokens stay in this shell).
 mapfile -t plan < <(python3 - "$state/ready.json" <<'PY'

@@ -12,27 +12,16 @@ scripts/browser-deps.sh
 swift build --product regio
 
 state=$(mktemp -d /tmp/regio-browser.XXXXXX)
-server=${REGIO_TEST_DATABASE_URL%/*}
-psql "$REGIO_TEST_DATABASE_URL" -qAtc "DROP DATABASE IF EXISTS regio_browser" -c "CREATE DATABASE regio_browser" >/dev/null
-demo_pid=""
+source scripts/demo-region.sh
 finish() {
-    [ -n "$demo_pid" ] && kill "$demo_pid" 2>/dev/null && wait "$demo_pid" 2>/dev/null
+    stop_demo_region
     # The demo's services logged (standard error) at info level: scripts/test.sh searches them with
     # the rest. Its banner (standard output) prints tokens and passwords on purpose, and is not a log.
     [ -n "${REGIO_TEST_LOG:-}" ] && [ -f "$state/demo.log" ] && cat "$state/demo.log" >>"$REGIO_TEST_LOG"
     rm -rf "$state"
 }
 trap finish EXIT
-
-REGIO_DATABASE_URL="$server/regio_browser" REGIO_INGEST_PORT=0 REGIO_QUERY_PORT=0 REGIO_LOG_LEVEL=info \
-    .build/debug/regio demo --service-roles --state-directory "$state" --ready-file "$state/ready.json" >"$state/demo.out" 2>"$state/demo.log" &
-demo_pid=$!
-for _ in $(seq 1 900); do
-    [ -f "$state/ready.json" ] && break
-    kill -0 "$demo_pid" 2>/dev/null || { tail -50 "$state/demo.log" >&2; echo "the demo stopped before it was ready" >&2; exit 1; }
-    sleep 1
-done
-[ -f "$state/ready.json" ] || { tail -50 "$state/demo.log" >&2; echo "the demo was not ready within 15 minutes" >&2; exit 1; }
+start_demo_region regio_browser "$state"
 
 # What each role must not reach (403), and what an alliance user must never see: the other alliance.
 python3 - "$state/ready.json" "$state/users.json" <<'PY'
