@@ -17,16 +17,9 @@ struct AuditUnderLoadTests {
     @Test("300 lookups at once over HTTP — allowed, refused, not found, and from the bureau — each answered as when alone, with one audit row per lookup that reached the records, by result")
     func lookupsAtOnce() async throws {
         try await IngestScenario.run { s in
-            try await SharedEMRTests.codes(s.database)
-            let night = SharedEMRTests.daysAgo(1)
-            let card = Extracts.rid("339901", "19800506", 31)
-            try await s.upload([
-                "patients.csv": Extracts.patientsHeader + "A1,吴晓燕,2,1980-05-06,,,13900002222,清河区解放路3号\n",
-                "exams.csv": SharedEMRTests.examsHeader + SharedEMRTests.exam("RA1", "A1", "LAB0001", "LAB", "\(night) 09:00:00"),
-            ], facility: SharedEMRTests.first, date: night)
-            try await s.upload([
-                "patients.csv": Extracts.patientsHeader + "B7,吴晓燕,2,1980-05-06,RID,\(card),13900002222,清河区解放路3号\n",
-            ], facility: SharedEMRTests.second, date: night)
+            // The same woman at the first and second facilities, her ID number known at the second.
+            try await RowSecurityTests.twoFacilities(s)
+            let card = RowSecurityTests.card
             let bureau = try #require(try await Fixtures.seedDemoTokens(s.database)[.bureau])
             let (second, third) = (try await s.token(SharedEMRTests.second), try await s.token(SharedEMRTests.third))
             let kinds: [(token: String, body: String, status: UInt)] = [
